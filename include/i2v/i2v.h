@@ -1,0 +1,171 @@
+/*
+ * i2v.h - public interface of libi2v, the camera-motion engine behind `i2v`.
+ *
+ * The engine turns one photo into a short H.264 MP4 by moving a virtual camera
+ * across it (zoom, pan, push-out). It is not a generative model: every output
+ * pixel is a filtered sample of the photo.
+ *
+ * Lifecycle, in the order data flows:
+ *
+ *     i2v_photo *photo = NULL;   i2v_photo_open_file(&photo, "in.jpg", NULL, &err);
+ *     i2v_spec spec;             i2v_spec_init(&spec);  spec.move = I2V_MOVE_ZOOM_IN;
+ *     i2v_plan *plan = NULL;     i2v_plan_new(&plan, photo, &spec, &err);
+ *     i2v_output out = {.video_path = "out.mp4", .cover_path = "cover.jpg"};
+ *     i2v_render(photo, plan, &out, &err);
+ *     i2v_plan_free(&plan);      i2v_photo_free(&photo);
+ *
+ * Conventions: functions return 0 (I2V_OK) or a negative i2v_code and, when an
+ * i2v_error is given, a one-line message for humans. `x_free(&x)` releases x and
+ * sets the pointer to NULL; freeing NULL does nothing. Every pointer a function
+ * returns stays owned by the object it came from unless the comment says otherwise.
+ */
+#ifndef I2V_I2V_H
+#define I2V_I2V_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define I2V_VERSION "0.1.0"
+
+/* Error codes. Never renumbered; every code has a string (i2v_strerror). */
+typedef enum i2v_code {
+    I2V_OK = 0,
+    I2V_EINVAL = -1,     /* an argument or option is invalid */
+    I2V_ENOMEM = -2,     /* out of memory */
+    I2V_EIO = -3,        /* a file could not be read or written */
+    I2V_EFORMAT = -4,    /* the bytes are not an image format i2v reads */
+    I2V_ECORRUPT = -5,   /* the image is truncated or corrupt */
+    I2V_ELIMIT = -6,     /* a configured limit (bytes, pixels) was exceeded */
+    I2V_EENCODE = -7,    /* the video encoder or muxer failed */
+    I2V_ECANCELLED = -8, /* the caller's cancel flag was raised */
+    I2V_EINTERNAL = -9,  /* a bug: please report it */
+} i2v_code;
+
+const char *i2v_strerror(int code);
+
+typedef struct i2v_error {
+    int code;
+    char message[256];
+} i2v_error;
+
+/* Limits checked while reading a photo, before any pixel buffer is allocated. */
+typedef struct i2v_limits {
+    uint64_t max_bytes;  /* encoded file size; default 64 MiB */
+    uint64_t max_pixels; /* width*height from the header; default 100 MP */
+} i2v_limits;
+
+void i2v_limits_init(i2v_limits *lim);
+
+/* ---- photo: the encoded bytes plus what their header says ---- */
+
+typedef struct i2v_photo i2v_photo;
+
+/* Reads the file, recognises the format from its bytes and checks the header
+ * against `lim` (NULL: defaults). No pixels are decoded yet. */
+int i2v_photo_open_file(i2v_photo **out, const char *path, const i2v_limits *lim,
+                        i2v_error *err);
+/* Same from memory; the bytes are copied. */
+int i2v_photo_open_memory(i2v_photo **out, const void *data, size_t len, const i2v_limits *lim,
+                          i2v_error *err);
+void i2v_photo_free(i2v_photo **photo);
+
+/* Size after EXIF orientation is applied, i.e. as the photo is meant to be seen. */
+int i2v_photo_width(const i2v_photo *photo);
+int i2v_photo_height(const i2v_photo *photo);
+/* "jpeg", "png", "webp" or "heic". */
+const char *i2v_photo_format(const i2v_photo *photo);
+/* EXIF orientation 1..8 as found in the file (1 when absent). */
+int i2v_photo_orientation(const i2v_photo *photo);
+
+/* ---- spec: what the caller asks for ---- */
+
+typedef enum i2v_move {
+    I2V_MOVE_ZOOM_IN = 0,
+    I2V_MOVE_ZOOM_OUT,
+    I2V_MOVE_PAN_RIGHT,
+    I2V_MOVE_PAN_LEFT,
+    I2V_MOVE_PAN_UP,
+    I2V_MOVE_PAN_DOWN,
+    I2V_MOVE_CAMERA_PUSH_OUT,
+    I2V_MOVE_AUTO_EFFECTS,
+    I2V_MOVE_AUTO_REVERSE,
+    I2V_MOVE_COUNT
+} i2v_move;
+
+/* "ZOOM_IN" ... "AUTO_REVERSE"; NULL for an out-of-range value. */
+const char *i2v_move_name(i2v_move move);
+/* Case-insensitive; returns I2V_EINVAL for an unknown name. */
+int i2v_move_parse(const char *name, i2v_move *out);
+
+typedef enum i2v_model {
+    I2V_MODEL_FLASH = 0, /* fast default: x264 veryfast, bicubic-class filter */
+    I2V_MODEL_BASE = 1,  /* slower preset, wider Lanczos filter */
+} i2v_model;
+
+typedef struct i2v_spec {
+    i2v_move move;      /* default ZOOM_IN */
+    const char *prompt; /* plain words steering the move; may be NULL; borrowed */
+    int width, height;  /* output size, even, 128..4096; 0x0 = 1280x720 landscape /
+                           720x1280 portrait following the photo */
+    int fps;            /* 1..60, default 30 */
+    double duration;    /* seconds, 1..30, default 5 */
+    i2v_model model;    /* default FLASH */
+    int crf;            /* x264 constant quality 0..51, default 20 */
+} i2v_spec;
+
+void i2v_spec_init(i2v_spec *spec);
+/* Checks every field; the message names the field. */
+int i2v_spec_validate(const i2v_spec *spec, i2v_error *err);
+
+/* ---- plan: the camera path, one view rectangle per frame ---- */
+
+typedef struct i2v_plan i2v_plan;
+
+/* A view into the photo, in oriented photo pixels (continuous coordinates,
+ * pixel (0,0) covers [0,1)x[0,1)). Always inside the photo. */
+typedef struct i2v_view {
+    double x, y, w, h;
+} i2v_view;
+
+/* Plans the move for `photo`. AUTO_* moves analyse the photo to choose. The
+ * spec's prompt string is copied. */
+int i2v_plan_new(i2v_plan **out, const i2v_photo *photo, const i2v_spec *spec, i2v_error *err);
+void i2v_plan_free(i2v_plan **plan);
+
+int i2v_plan_frames(const i2v_plan *plan);
+int i2v_plan_width(const i2v_plan *plan);
+int i2v_plan_height(const i2v_plan *plan);
+/* The concrete move (never AUTO_*); for AUTO_REVERSE the move that is played backwards. */
+i2v_move i2v_plan_move(const i2v_plan *plan);
+int i2v_plan_reversed(const i2v_plan *plan);
+/* Plain-words description of the plan, e.g. the prompt AUTO_EFFECTS wrote. */
+const char *i2v_plan_description(const i2v_plan *plan);
+/* The view of frame i (0-based); I2V_EINVAL when i is out of range. */
+int i2v_plan_view(const i2v_plan *plan, int i, i2v_view *view);
+
+/* ---- render: decode, resample and encode ---- */
+
+/* Called after each encoded frame; return non-zero to cancel. */
+typedef int (*i2v_progress_fn)(void *user, int frames_done, int frames_total);
+
+typedef struct i2v_output {
+    const char *video_path; /* MP4, written atomically (temp file + rename) */
+    const char *cover_path; /* JPEG of frame 0; NULL: none */
+    i2v_progress_fn progress;
+    void *progress_user;
+    const volatile int *cancel; /* polled between frames; may be NULL */
+    int threads;                /* render threads; 0 = number of cores */
+} i2v_output;
+
+/* Renders the plan to `out->video_path`. On failure no output file is left. */
+int i2v_render(const i2v_photo *photo, const i2v_plan *plan, const i2v_output *out,
+               i2v_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

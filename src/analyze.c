@@ -1,0 +1,154 @@
+/*
+ * analyze.c - detail and line analysis of a photo for framing and AUTO moves.
+ *
+ * The preview is reduced to a grey image of at most 256 px on the long side;
+ * Sobel gradients give edge energy, whose per-cell sums form the detail grid
+ * and whose orientation split says whether horizontal or vertical lines
+ * dominate.
+ */
+#include "analyze.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+
+#define PREVIEW_MAX 256
+
+int i2v__analyze(const i2v_rgb *img, i2v_analysis *a, i2v_error *err)
+{
+    memset(a, 0, sizeof *a);
+    const int longest = img->width > img->height ? img->width : img->height;
+    const int step = longest > PREVIEW_MAX ? (longest + PREVIEW_MAX - 1) / PREVIEW_MAX : 1;
+    const int pw = img->width / step, ph = img->height / step;
+    if (pw < 8 || ph < 8)
+        return i2v__err(err, I2V_EINVAL, "photo is too small to analyse (%dx%d)", img->width,
+                        img->height);
+    float *grey = malloc(sizeof(float) * pw * ph);
+    if (!grey)
+        return i2v__err(err, I2V_ENOMEM, "out of memory analysing the photo");
+    /* Box-reduce to the preview, in luma. */
+    for (int y = 0; y < ph; y++)
+        for (int x = 0; x < pw; x++) {
+            float acc = 0;
+            for (int dy = 0; dy < step; dy++) {
+                const uint8_t *p = img->pixels + ((size_t)(y * step + dy) * img->width + x * step) * 3;
+                for (int dx = 0; dx < step; dx++, p += 3)
+                    acc += 0.2126f * p[0] + 0.7152f * p[1] + 0.0722f * p[2];
+            }
+            grey[y * pw + x] = acc / (float)(step * step);
+        }
+    if (pw >= ph) {
+        a->gw = I2V_GRID_MAX < pw ? I2V_GRID_MAX : pw;
+        a->gh = (int)lround((double)a->gw * ph / pw);
+    } else {
+        a->gh = I2V_GRID_MAX < ph ? I2V_GRID_MAX : ph;
+        a->gw = (int)lround((double)a->gh * pw / ph);
+    }
+    if (a->gw < 1)
+        a->gw = 1;
+    if (a->gh < 1)
+        a->gh = 1;
+    double eh = 0, ev = 0, total = 0;
+    double *rowh = calloc((size_t)ph, sizeof(double));
+    if (!rowh) {
+        free(grey);
+        return i2v__err(err, I2V_ENOMEM, "out of memory analysing the photo");
+    }
+    for (int y = 1; y < ph - 1; y++)
+        for (int x = 1; x < pw - 1; x++) {
+            const float *g = grey + y * pw + x;
+            float gx = (g[-pw + 1] + 2 * g[1] + g[pw + 1]) - (g[-pw - 1] + 2 * g[-1] + g[pw - 1]);
+            float gy = (g[pw - 1] + 2 * g[pw] + g[pw + 1]) - (g[-pw - 1] + 2 * g[-pw] + g[-pw + 1]);
+            double m = sqrt((double)gx * gx + (double)gy * gy);
+            int cx = x * a->gw / pw, cy = y * a->gh / ph;
+            a->detail[cy * a->gw + cx] += (float)m;
+            total += m;
+            /* A horizontal line has a vertical gradient. */
+            eh += (double)gy * gy;
+            ev += (double)gx * gx;
+            rowh[y] += fabs(gy);
+        }
+    const int ncell = a->gw * a->gh;
+    const double mean = total / ncell;
+    for (int i = 0; i < ncell; i++)
+        a->detail[i] = mean > 0 ? (float)(a->detail[i] / mean) : 1.0f;
+    a->lines_h = (eh + ev) > 0 ? eh / (eh + ev) : 0.5;
+    a->lines_v = 1.0 - a->lines_h;
+    int best_row = ph / 2;
+    for (int y = 1; y < ph - 1; y++)
+        if (rowh[y] > rowh[best_row])
+            best_row = y;
+    a->horizon_y = (best_row + 0.5) / ph;
+
+    /* Smooth the grid with a box of radius ~1/8 of the long side, find its peak. */
+    const int r = (a->gw > a->gh ? a->gw : a->gh) / 8 + 1;
+    double best = -1, sum = 0, wl = 0, wr = 0, wt = 0, wb = 0;
+    for (int y = 0; y < a->gh; y++)
+        for (int x = 0; x < a->gw; x++) {
+            double s = 0;
+            int n = 0;
+            for (int dy = -r; dy <= r; dy++)
+                for (int dx = -r; dx <= r; dx++) {
+                    int xx = x + dx, yy = y + dy;
+                    if (xx < 0 || yy < 0 || xx >= a->gw || yy >= a->gh)
+                        continue;
+                    s += a->detail[yy * a->gw + xx];
+                    n++;
+                }
+            s /= n;
+            sum += s;
+            if (s > best) {
+                best = s;
+                a->focus_x = (x + 0.5) / a->gw;
+                a->focus_y = (y + 0.5) / a->gh;
+            }
+            const double d = a->detail[y * a->gw + x];
+            if (2 * x + 1 < a->gw) wl += d;
+            else if (2 * x + 1 > a->gw) wr += d;
+            if (2 * y + 1 < a->gh) wt += d;
+            else if (2 * y + 1 > a->gh) wb += d;
+        }
+    const double smean = sum / ncell;
+    a->concentration = smean > 0 ? best / smean : 1.0;
+    a->balance_x = (wl + wr) > 0 ? (wr - wl) / (wr + wl) : 0;
+    a->balance_y = (wt + wb) > 0 ? (wb - wt) / (wb + wt) : 0;
+    free(rowh);
+    free(grey);
+    return 0;
+}
+
+double i2v__analysis_best_window(const i2v_analysis *a, int axis, double win)
+{
+    const int n = axis == 0 ? a->gw : a->gh;
+    double prof[I2V_GRID_MAX] = {0};
+    for (int y = 0; y < a->gh; y++)
+        for (int x = 0; x < a->gw; x++)
+            prof[axis == 0 ? x : y] += a->detail[y * a->gw + x];
+    if (win >= 1.0 || n < 2)
+        return 0.5;
+    /* Score each position of the window over the profile; a mild prior keeps
+     * the crop near the centre unless one side is clearly richer. */
+    const int steps = 64;
+    double best = -1e300, best_pos = 0.5, total = 0;
+    for (int i = 0; i < n; i++)
+        total += prof[i];
+    for (int s = 0; s <= steps; s++) {
+        const double pos = (double)s / steps;
+        const double lo = pos * (1.0 - win) * n, hi = lo + win * n;
+        double acc = 0;
+        for (int i = 0; i < n; i++) {
+            const double c0 = i, c1 = i + 1.0;
+            const double ov = fmin(c1, hi) - fmax(c0, lo);
+            if (ov > 0)
+                acc += prof[i] * ov;
+        }
+        const double score = (total > 0 ? acc / total : 0) - 0.15 * fabs(pos - 0.5);
+        if (score > best + 1e-12) {
+            best = score;
+            best_pos = pos;
+        }
+    }
+    return best_pos;
+}

@@ -1,0 +1,148 @@
+/*
+ * decode_png.c - PNG through libpng: 1..16-bit, palette, grey, tRNS and alpha
+ * (composited over white), interlaced. Chunk counts and chunk sizes are capped
+ * so that a file of thousands of chunks cannot exhaust memory.
+ */
+#include <png.h>
+#include <setjmp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "decode.h"
+#include "error.h"
+
+#define PNG_MAX_DIM 65535u
+#define PNG_MAX_CHUNKS 1000u           /* ancillary chunks kept in memory */
+#define PNG_MAX_CHUNK_BYTES (8u << 20) /* one ancillary chunk */
+
+static int png_sniff(const uint8_t *d, size_t n)
+{
+    return n >= 8 && png_sig_cmp(d, 0, 8) == 0;
+}
+
+typedef struct memsrc {
+    const uint8_t *data;
+    size_t len, pos;
+    char msg[160];
+} memsrc;
+
+static void mem_read(png_structp png, png_bytep out, png_size_t n)
+{
+    memsrc *s = png_get_io_ptr(png);
+    if (n > s->len - s->pos)
+        png_error(png, "file is truncated");
+    memcpy(out, s->data + s->pos, n);
+    s->pos += n;
+}
+
+static void on_error(png_structp png, png_const_charp msg)
+{
+    memsrc *s = png_get_io_ptr(png);
+    if (s)
+        snprintf(s->msg, sizeof s->msg, "%s", msg);
+    png_longjmp(png, 1);
+}
+
+static void on_warning(png_structp png, png_const_charp msg)
+{
+    (void)png;
+    (void)msg;
+}
+
+static png_structp open_png(memsrc *src, png_infop *info)
+{
+    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, src, on_error, on_warning);
+    if (!png)
+        return NULL;
+    *info = png_create_info_struct(png);
+    if (!*info) {
+        png_destroy_read_struct(&png, NULL, NULL);
+        return NULL;
+    }
+    png_set_read_fn(png, src, mem_read);
+    png_set_user_limits(png, PNG_MAX_DIM, PNG_MAX_DIM);
+    png_set_chunk_cache_max(png, PNG_MAX_CHUNKS);
+    png_set_chunk_malloc_max(png, PNG_MAX_CHUNK_BYTES);
+    return png;
+}
+
+static int png_probe(const uint8_t *d, size_t n, i2v_probe *info, i2v_error *err)
+{
+    memsrc src = {d, n, 0, ""};
+    png_infop pinfo = NULL;
+    png_structp png = open_png(&src, &pinfo);
+    if (!png)
+        return i2v__err(err, I2V_ENOMEM, "cannot start the PNG decoder");
+    int rc = 0;
+    if (setjmp(png_jmpbuf(png))) {
+        rc = i2v__err(err, I2V_ECORRUPT, "PNG header is invalid: %s", src.msg);
+        goto out;
+    }
+    png_read_info(png, pinfo);
+    info->width = (int)png_get_image_width(png, pinfo);
+    info->height = (int)png_get_image_height(png, pinfo);
+#ifdef PNG_eXIf_SUPPORTED
+    png_bytep exif = NULL;
+    png_uint_32 exif_len = 0;
+    if (png_get_eXIf_1(png, pinfo, &exif_len, &exif) && exif)
+        info->orientation = i2v__exif_orientation(exif, exif_len);
+#endif
+out:
+    png_destroy_read_struct(&png, &pinfo, NULL);
+    return rc;
+}
+
+static int png_decode(const uint8_t *d, size_t n, int min_w, int min_h, i2v_rgb *out,
+                      i2v_error *err)
+{
+    (void)min_w;
+    (void)min_h;
+    memsrc src = {d, n, 0, ""};
+    png_infop pinfo = NULL;
+    png_structp png = open_png(&src, &pinfo);
+    if (!png)
+        return i2v__err(err, I2V_ENOMEM, "cannot start the PNG decoder");
+    /* Modified after setjmp, so volatile. */
+    uint8_t *volatile rgba = NULL;
+    png_bytep *volatile rows = NULL;
+    volatile int rc = 0;
+    out->pixels = NULL;
+    if (setjmp(png_jmpbuf(png))) {
+        rc = i2v__err(err, I2V_ECORRUPT, "PNG data is corrupt or truncated: %s", src.msg);
+        goto out;
+    }
+    png_read_info(png, pinfo);
+    png_uint_32 w = png_get_image_width(png, pinfo), h = png_get_image_height(png, pinfo);
+    int ctype = png_get_color_type(png, pinfo);
+    png_set_expand(png); /* palette -> RGB, grey < 8 bit -> 8 bit, tRNS -> alpha */
+    png_set_scale_16(png);
+    if (ctype == PNG_COLOR_TYPE_GRAY || ctype == PNG_COLOR_TYPE_GRAY_ALPHA)
+        png_set_gray_to_rgb(png);
+    png_set_add_alpha(png, 0xFF, PNG_FILLER_AFTER); /* always RGBA: one code path */
+    png_set_interlace_handling(png);
+    png_read_update_info(png, pinfo);
+    if (png_get_rowbytes(png, pinfo) != (size_t)w * 4)
+        png_error(png, "unexpected row layout");
+    rc = i2v__rgb_alloc(out, (int)w, (int)h, err);
+    if (rc)
+        goto out;
+    rgba = malloc((size_t)w * h * 4);
+    rows = malloc(sizeof(png_bytep) * h);
+    if (!rgba || !rows) {
+        rc = i2v__err(err, I2V_ENOMEM, "out of memory decoding a %ux%u PNG", w, h);
+        goto out;
+    }
+    for (png_uint_32 y = 0; y < h; y++)
+        rows[y] = rgba + (size_t)y * w * 4;
+    png_read_image(png, rows);
+    i2v__rgba_over_white(rgba, out->pixels, (size_t)w * h);
+out:
+    if (rc)
+        i2v__rgb_release(out);
+    free(rows);
+    free(rgba);
+    png_destroy_read_struct(&png, &pinfo, NULL);
+    return rc;
+}
+
+const i2v_decoder i2v__decoder_png = {"png", png_sniff, png_probe, png_decode};
