@@ -28,7 +28,8 @@ typedef struct i2v_decoder {
     /* Reads the header only. */
     int (*probe)(const uint8_t *data, size_t len, i2v_probe *info, i2v_error *err);
     /* Decodes to RGB, at least min_w x min_h when the stored size allows
-     * (as stored, before orientation); 0 means full size. */
+     * (as stored, before orientation). 0 leaves that side unconstrained;
+     * both 0 means full size. */
     int (*decode)(const uint8_t *data, size_t len, int min_w, int min_h, i2v_rgb *out,
                   i2v_error *err);
 } i2v_decoder;

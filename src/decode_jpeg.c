@@ -86,7 +86,7 @@ static int jpeg_decode(const uint8_t *d, size_t n, int min_w, int min_h, i2v_rgb
     /* Smallest scaling factor <= 1 whose result still covers min_w x min_h. */
     tjscalingfactor *sf = tjGetScalingFactors(&nsf);
     int sw = w, sh = h;
-    for (int i = 0; sf && i < nsf; i++) {
+    for (int i = 0; sf && i < nsf && (min_w > 0 || min_h > 0); i++) {
         if (sf[i].num > sf[i].denom)
             continue;
         int tw = TJSCALED(w, sf[i]), th = TJSCALED(h, sf[i]);

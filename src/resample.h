@@ -34,8 +34,9 @@ typedef enum {
 
 typedef struct i2v_axis {
     int n_out, taps;
+    int wstride;    /* taps rounded up to a multiple of 8; padding weights are 0 */
     int32_t *start; /* first source index of each output sample */
-    int16_t *w;     /* n_out * taps weights, Q14, each row sums to 1<<14 */
+    int16_t *w;     /* n_out * wstride weights, Q14, each row sums to 1<<14 */
     int lo, hi;     /* source indices touched: [lo, hi) */
 } i2v_axis;
 
@@ -48,7 +49,7 @@ int i2v__axis_build(i2v_axis *ax, int n_out, int n_src, double c0, double step, 
                     i2v_error *err);
 void i2v__axis_release(i2v_axis *ax);
 
-/* Scratch memory for one thread: one intermediate row. */
+/* Scratch memory for one thread: one intermediate row (plus read-ahead padding). */
 typedef struct i2v_rscratch {
     int32_t *acc;
     int16_t *row;
