@@ -101,6 +101,21 @@ int i2v__axis_build(i2v_axis *ax, int n_out, int n_src, double c0, double step, 
             fw[ci - start] += wv;
             sum += wv;
         }
+        /* Lanczos does not reproduce a linear ramp exactly: its first moment
+         * is slightly off, which would move content by a phase-dependent
+         * fraction of a pixel (visible as jitter in slow pans). Moving weight
+         * between the two taps around c restores a zero first moment without
+         * changing the sum. Skipped at the borders, where taps were folded. */
+        if (sum != 0.0 && first == start && first + taps <= n_src) {
+            double m = 0.0;
+            for (int j = 0; j < taps; j++)
+                m += fw[j] / sum * (start + j - c);
+            const int i0 = (int)floor(c) - start;
+            if (i0 >= 0 && i0 + 1 < taps) {
+                fw[i0] += m * sum;
+                fw[i0 + 1] -= m * sum;
+            }
+        }
         /* Quantise so that the weights sum exactly to ONE: a constant image
          * stays exactly constant. The rounding residue goes to the largest tap. */
         int16_t *w = ax->w + (size_t)o * wstride;
