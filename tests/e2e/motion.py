@@ -1,0 +1,143 @@
+"""Measuring camera motion in a rendered video.
+
+Frames are read as greyscale through ffmpeg. The displacement between two
+frames is found by phase correlation with a Hann window, refined to 1/100 px
+with a locally upsampled DFT (Guizar-Sicairos et al., Opt. Lett. 33, 2008).
+Displacements are of the *content*: a camera panning right makes the content
+move left, i.e. a negative dx.
+"""
+import json
+import subprocess
+
+import numpy as np
+
+
+def probe(path):
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-count_frames", "-show_streams", "-show_format",
+         "-of", "json", str(path)],
+        check=True, capture_output=True, text=True).stdout
+    return json.loads(out)
+
+
+def read_frames(path, width, height):
+    """All frames of a video as a float32 array (n, height, width), luma only."""
+    raw = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(path), "-f", "rawvideo", "-pix_fmt", "gray", "-"],
+        check=True, capture_output=True).stdout
+    frames = np.frombuffer(raw, dtype=np.uint8)
+    return frames.reshape(-1, height, width).astype(np.float32)
+
+
+def _upsampled_dft(data, region, up, offsets):
+    for n_items, ax_offset in list(zip(data.shape, offsets))[::-1]:
+        kernel = (np.arange(region) - ax_offset)[:, None] * np.fft.fftfreq(n_items, up)
+        data = np.tensordot(np.exp(-2j * np.pi * kernel), data, axes=(1, -1))
+    return data
+
+
+_windows = {}
+
+
+def _window(h, w):
+    key = (h, w)
+    if key not in _windows:
+        _windows[key] = np.outer(np.hanning(h), np.hanning(w)).astype(np.float32)
+    return _windows[key]
+
+
+_lowpass = {}
+
+
+def _gauss(h, w, sigma):
+    key = (h, w, sigma)
+    if key not in _lowpass:
+        fy = np.fft.fftfreq(h)[:, None]
+        fx = np.fft.fftfreq(w)[None, :]
+        _lowpass[key] = np.exp(-(fx ** 2 + fy ** 2) / (2 * sigma ** 2))
+    return _lowpass[key]
+
+
+def shift(a, b, up=100, sigma=0.1):
+    """Content displacement (dy, dx) from patch a to patch b, sub-pixel.
+
+    Whitened cross-power spectrum, weighted by a Gaussian of sigma cycles/px:
+    any interpolating resampler has a phase-dependent, non-linear phase
+    response near Nyquist, so the highest frequencies say little about where
+    the content is; the low and middle ones locate it exactly."""
+    win = _window(*a.shape)
+    fa = np.fft.fft2((a - a.mean()) * win)
+    fb = np.fft.fft2((b - b.mean()) * win)
+    r = fa * np.conj(fb)
+    r /= np.abs(r) + 1e-9
+    r *= _gauss(a.shape[0], a.shape[1], sigma)
+    cc = np.fft.ifft2(r)
+    peak = np.array(np.unravel_index(np.argmax(np.abs(cc)), cc.shape), dtype=float)
+    shape = np.array(cc.shape, dtype=float)
+    mid = np.fix(shape / 2)
+    peak[peak > mid] -= shape[peak > mid]
+    peak = np.round(peak * up) / up
+    region = np.ceil(up * 1.5)
+    dftshift = np.fix(region / 2.0)
+    cc_up = np.conj(_upsampled_dft(np.conj(r), int(region), up, dftshift - peak * up))
+    m = np.array(np.unravel_index(np.argmax(np.abs(cc_up)), cc_up.shape), dtype=float)
+    s = peak + (m - dftshift) / up
+    return -s[0], -s[1]
+
+
+def patch(frame, cy, cx, size):
+    h = size // 2
+    return frame[cy - h:cy + h, cx - h:cx + h]
+
+
+def pan_steps(frames, margin=0.1):
+    """Per-step content displacement of the frame's central region (all but a
+    margin on each side, so that content entering and leaving does not
+    count): arrays dy, dx. A large region averages away encoder noise."""
+    n, h, w = frames.shape
+    my, mx = int(h * margin), int(w * margin)
+    dys, dxs = [], []
+    for i in range(n - 1):
+        dy, dx = shift(frames[i][my:h - my, mx:w - mx], frames[i + 1][my:h - my, mx:w - mx])
+        dys.append(dy)
+        dxs.append(dx)
+    return np.array(dys), np.array(dxs)
+
+
+def zoom_steps(frames, size=128):
+    """Per-step scale factor, from how far apart a left and a right patch move
+    (the divergence does not depend on where the zoom is centred)."""
+    n, h, w = frames.shape
+    xl, xr, cy = w // 4, w - w // 4, h // 2
+    scales = []
+    for i in range(n - 1):
+        _, dl = shift(patch(frames[i], cy, xl, size), patch(frames[i + 1], cy, xl, size))
+        _, dr = shift(patch(frames[i], cy, xr, size), patch(frames[i + 1], cy, xr, size))
+        scales.append(1.0 + (dr - dl) / (xr - xl))
+    return np.array(scales)
+
+
+def jitter(steps, degree=2):
+    """Standard deviation of the steps around a smooth (quadratic) trend: 0 for
+    perfectly even motion, whatever its easing."""
+    t = np.arange(len(steps), dtype=float)
+    fit = np.polyval(np.polyfit(t, steps, degree), t)
+    return float(np.std(steps - fit))
+
+
+def mp4_top_boxes(path):
+    """Names of the top-level MP4 boxes in file order."""
+    names = []
+    with open(path, "rb") as f:
+        data = f.read()
+    pos = 0
+    while pos + 8 <= len(data):
+        size = int.from_bytes(data[pos:pos + 4], "big")
+        name = data[pos + 4:pos + 8].decode("latin-1")
+        if size == 1:
+            size = int.from_bytes(data[pos + 8:pos + 16], "big")
+        if size < 8:
+            break
+        names.append(name)
+        pos += size
+    return names
