@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what i2v needs from Debian 12 packages (as root) and builds it:
+# build/ (release) and, with --asan, build-asan/ (AddressSanitizer + UBSan).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  build-essential pkg-config meson ninja-build
+  libavcodec-dev libavformat-dev libavutil-dev libx264-dev
+  libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev libwebp-dev libheif-dev libexif-dev zlib1g-dev
+  libcmocka-dev ffmpeg python3 python3-pytest python3-numpy
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -q
+  $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+[ -f build/build.ninja ] || meson setup build --buildtype=release
+ninja -C build
+if [ "${1:-}" = "--asan" ]; then
+  [ -f build-asan/build.ninja ] || meson setup build-asan --buildtype=debug -Doptimization=1 \
+    -Db_sanitize=address,undefined -Db_lundef=false
+  ninja -C build-asan
+fi
