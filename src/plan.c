@@ -35,7 +35,23 @@ void i2v__plan_choose(const i2v_analysis *a, int out_w, int out_h, i2v_move *mov
     const double fx = *focus_x, fy = *focus_y;
     const char *pace = "Slow";
     *amount = 1.0;
-    if (a->concentration >= 1.6) {
+    if (!portrait && a->lines_h >= 0.65) {
+        /* A landscape of horizontal lines (horizon, bridge deck, shelves):
+         * travel along them, towards the richer side. */
+        const int right = a->balance_x >= 0;
+        *move = right ? I2V_MOVE_PAN_RIGHT : I2V_MOVE_PAN_LEFT;
+        snprintf(text, text_len,
+                 "%s lateral pan to the %s along the horizontal lines of the scene, easing in "
+                 "and out.",
+                 pace, right ? "right" : "left");
+    } else if (portrait && a->lines_v >= 0.55) {
+        /* Tall subjects in a tall frame: tilt towards the richer end. */
+        const int up = a->balance_y <= 0;
+        *move = up ? I2V_MOVE_PAN_UP : I2V_MOVE_PAN_DOWN;
+        snprintf(text, text_len,
+                 "%s vertical pan %s along the vertical lines of the scene, easing in and out.",
+                 pace, up ? "up" : "down");
+    } else if (a->concentration >= 1.6) {
         /* One region clearly richer than the rest: move in on it. */
         *move = I2V_MOVE_ZOOM_IN;
         *amount = a->concentration >= 2.2 ? 1.4 : 1.0;
@@ -43,20 +59,6 @@ void i2v__plan_choose(const i2v_analysis *a, int out_w, int out_h, i2v_move *mov
                  "%s cinematic zoom in towards the detail at the %s of the frame, easing in "
                  "and out.",
                  pace, where(fx, fy));
-    } else if (!portrait && a->lines_h >= 0.55 && fabs(a->balance_x) >= 0.04) {
-        /* A landscape of horizontal lines: travel along them to the richer side. */
-        *move = a->balance_x > 0 ? I2V_MOVE_PAN_RIGHT : I2V_MOVE_PAN_LEFT;
-        snprintf(text, text_len,
-                 "%s lateral pan to the %s along the horizon, revealing the more detailed "
-                 "side, easing in and out.",
-                 pace, a->balance_x > 0 ? "right" : "left");
-    } else if ((portrait || a->lines_v >= 0.55) && fabs(a->balance_y) >= 0.04) {
-        /* Tall subjects and vertical lines: tilt towards the richer end. */
-        *move = a->balance_y < 0 ? I2V_MOVE_PAN_UP : I2V_MOVE_PAN_DOWN;
-        snprintf(text, text_len,
-                 "%s vertical pan %s along the vertical lines towards the more detailed part, "
-                 "easing in and out.",
-                 pace, a->balance_y < 0 ? "up" : "down");
     } else {
         /* Detail spread evenly: pull back from the focus to show the whole scene. */
         *move = I2V_MOVE_CAMERA_PUSH_OUT;
