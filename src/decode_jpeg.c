@@ -43,21 +43,32 @@ static int jpeg_exif_orientation(const uint8_t *d, size_t n)
     return 1;
 }
 
+/* Starts a TurboJPEG decompressor and reads the header; on failure *tj is
+ * still returned (or NULL) for the caller to destroy. */
+static int jpeg_open(const uint8_t *d, size_t n, tjhandle *tj, int *w, int *h, int *cs,
+                     i2v_error *err)
+{
+    int subsamp = 0;
+    *tj = tjInitDecompress();
+    if (!*tj)
+        return i2v__err(err, I2V_ENOMEM, "cannot start the JPEG decoder");
+    if (tjDecompressHeader3(*tj, d, (unsigned long)n, w, h, &subsamp, cs) != 0)
+        return i2v__err(err, I2V_ECORRUPT, "JPEG header is invalid: %s", tjGetErrorStr2(*tj));
+    return 0;
+}
+
 static int jpeg_probe(const uint8_t *d, size_t n, i2v_probe *info, i2v_error *err)
 {
-    int rc = 0, w = 0, h = 0, subsamp = 0, cs = 0;
-    tjhandle tj = tjInitDecompress();
-    if (!tj)
-        return i2v__err(err, I2V_ENOMEM, "cannot start the JPEG decoder");
-    if (tjDecompressHeader3(tj, d, (unsigned long)n, &w, &h, &subsamp, &cs) != 0) {
-        rc = i2v__err(err, I2V_ECORRUPT, "JPEG header is invalid: %s", tjGetErrorStr2(tj));
-        goto out;
+    int w = 0, h = 0, cs = 0;
+    tjhandle tj = NULL;
+    int rc = jpeg_open(d, n, &tj, &w, &h, &cs, err);
+    if (!rc) {
+        info->width = w;
+        info->height = h;
+        info->orientation = jpeg_exif_orientation(d, n);
     }
-    info->width = w;
-    info->height = h;
-    info->orientation = jpeg_exif_orientation(d, n);
-out:
-    tjDestroy(tj);
+    if (tj)
+        tjDestroy(tj);
     return rc;
 }
 
@@ -74,15 +85,12 @@ static void cmyk_to_rgb(const uint8_t *cmyk, uint8_t *rgb, size_t npix)
 static int jpeg_decode(const uint8_t *d, size_t n, int min_w, int min_h, i2v_rgb *out,
                        i2v_error *err)
 {
-    int rc = 0, w = 0, h = 0, subsamp = 0, cs = 0, nsf = 0;
+    int w = 0, h = 0, cs = 0, nsf = 0;
     uint8_t *cmyk = NULL;
-    tjhandle tj = tjInitDecompress();
-    if (!tj)
-        return i2v__err(err, I2V_ENOMEM, "cannot start the JPEG decoder");
-    if (tjDecompressHeader3(tj, d, (unsigned long)n, &w, &h, &subsamp, &cs) != 0) {
-        rc = i2v__err(err, I2V_ECORRUPT, "JPEG header is invalid: %s", tjGetErrorStr2(tj));
+    tjhandle tj = NULL;
+    int rc = jpeg_open(d, n, &tj, &w, &h, &cs, err);
+    if (rc)
         goto out;
-    }
     /* Smallest scaling factor <= 1 whose result still covers min_w x min_h. */
     tjscalingfactor *sf = tjGetScalingFactors(&nsf);
     int sw = w, sh = h;
@@ -119,7 +127,8 @@ out:
     if (rc)
         i2v__rgb_release(out);
     free(cmyk);
-    tjDestroy(tj);
+    if (tj)
+        tjDestroy(tj);
     return rc;
 }
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <zlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "helpers.h"
 #include "photo.h"
@@ -242,10 +243,11 @@ static void test_sniff_by_bytes_not_name(void **state)
     (void)state;
     uint8_t *u = pattern_rgb(32, 32);
     buf b = make_jpeg(u, 32, 32, SUB_420, 0, 0);
-    const char *path = "build-test-sniff.png"; /* a JPEG named .png */
-    FILE *f = fopen(path, "wb");
-    fwrite(b.data, 1, b.len, f);
-    fclose(f);
+    char path[] = "/tmp/i2v-sniff-XXXXXX.png"; /* a JPEG named .png */
+    int fd = mkstemps(path, 4);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, b.data, b.len), (ssize_t)b.len);
+    close(fd);
     i2v_photo *p = NULL;
     assert_int_equal(i2v_photo_open_file(&p, path, NULL, NULL), 0);
     assert_string_equal(i2v_photo_format(p), "jpeg");
