@@ -54,5 +54,5 @@ I2V_BIN=build-asan/i2v run_pytest "end-to-end (asan)" tests/e2e \
   -k "(every_move and (ZOOM_IN or AUTO_REVERSE or PAN_UP)) or errors or webp or unwritable or output_sizes and coffee"
 
 echo
-echo "i2v tests: $passed passed, $failed failed"
+echo "tests: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

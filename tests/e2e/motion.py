@@ -121,6 +121,34 @@ def zoom_displacements(frames, size=None):
     return np.array(dls), np.array(drs)
 
 
+def similarity_steps(frames, grid=3, size=None):
+    """Per-step zoom as a similarity motion (scale s, translation tx, ty) fitted
+    by least squares to the displacements of a grid x grid set of patches:
+    x' = x + (s - 1) * (x - cx) + tx. Returns arrays s, tx, ty, with x measured
+    from the frame centre (cx, cy). More patches, less measurement noise."""
+    n, h, w = frames.shape
+    size = size or min(h // (grid + 1), w // (grid + 1)) // 2 * 2
+    xs = [int(w * (k + 1) / (grid + 1)) for k in range(grid)]
+    ys = [int(h * (k + 1) / (grid + 1)) for k in range(grid)]
+    pts = [(y, x) for y in ys for x in xs]
+    rows = []
+    for y, x in pts:
+        rows.append([x - w / 2, 1, 0])
+        rows.append([y - h / 2, 0, 1])
+    a_mat = np.array(rows)
+    out = []
+    for i in range(n - 1):
+        a, b = frames[i].astype(np.float32), frames[i + 1].astype(np.float32)
+        d = []
+        for y, x in pts:
+            dy, dx = shift(patch(a, y, x, size), patch(b, y, x, size))
+            d += [dx, dy]
+        (k, tx, ty), *_ = np.linalg.lstsq(a_mat, np.array(d), rcond=None)
+        out.append((1 + k, tx, ty))
+    out = np.array(out)
+    return out[:, 0], out[:, 1], out[:, 2]
+
+
 def zoom_steps(frames, size=128):
     """Per-step scale factor, from how far apart a left and a right patch move
     (the divergence does not depend on where the zoom is centred)."""
