@@ -105,6 +105,8 @@ def main():
             wall = statistics.median(x[0] for x in results[name])
             cpu = statistics.median(x[1] for x in results[name])
             mem = max(x[2] for x in results[name])
+            print(f"{name}: wall {wall:.2f} s, CPU {cpu:.2f} s, peak {mem:.0f} MiB",
+                  file=sys.stderr, flush=True)
             jit, travel = (None, None)
             if not name.startswith("libx264"):
                 jit, travel = smoothness(cmd[cmd.index("-o") + 1] if "-o" in cmd else cmd[-1],

@@ -180,9 +180,9 @@ int i2v__cmd_render(int argc, char **argv)
         fprintf(stderr, "i2v render: %s\n", err.message);
         goto out;
     }
-    fprintf(stderr, "plan: %s\n", i2v_plan_description(plan));
-
     progress pr = {isatty(2), now(), -1};
+    if (pr.tty)
+        fprintf(stderr, "plan: %s\n", i2v_plan_description(plan));
     i2v_output out = {0};
     out.video_path = output;
     out.cover_path = i2v__opt_str(&o, "cover");
@@ -196,12 +196,13 @@ int i2v__cmd_render(int argc, char **argv)
         goto out;
     }
     const double secs = now() - pr.t0;
+    /* One key=value line; the plan is quoted (it never contains a quote). */
     fprintf(stderr,
-            "event=render_done output=%s width=%d height=%d frames=%d fps=%d move=%s%s "
-            "seconds=%.2f speed=%.1fx\n",
-            output, i2v_plan_width(plan), i2v_plan_height(plan), i2v_plan_frames(plan),
-            spec.fps, i2v_move_name(i2v_plan_move(plan)), i2v_plan_reversed(plan) ? "(reversed)" : "",
-            secs, secs > 0 ? spec.duration / secs : 0.0);
+            "event=render_done output=%s width=%d height=%d frames=%d fps=%d move=%s "
+            "reversed=%d seconds=%.2f realtime=%.1fx plan=\"%s\"\n",
+            output, i2v_plan_width(plan), i2v_plan_height(plan), i2v_plan_frames(plan), spec.fps,
+            i2v_move_name(i2v_plan_move(plan)), i2v_plan_reversed(plan), secs,
+            secs > 0 ? spec.duration / secs : 0.0, i2v_plan_description(plan));
     printf("%s\n", output);
     status = 0;
 out:

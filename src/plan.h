@@ -29,4 +29,7 @@ void i2v__plan_choose(const i2v_analysis *a, int out_w, int out_h, i2v_move *mov
                       double *focus_x, double *focus_y, double *amount, char *text,
                       size_t text_len);
 
+/* render.c: the smallest upright decode size a plan needs (0x0: full size). */
+void i2v__render_min_size(const i2v_photo *photo, const i2v_plan *plan, int *min_w, int *min_h);
+
 #endif

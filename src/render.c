@@ -97,6 +97,19 @@ static char *temp_name(const char *path)
     return t;
 }
 
+void i2v__render_min_size(const i2v_photo *photo, const i2v_plan *plan, int *min_w, int *min_h)
+{
+    /* Just large enough that the deepest zoom still has (at least) one source
+     * pixel per output pixel; Base keeps 25% more for its wider filter. */
+    const double need = plan->width * plan->max_zoom * (plan->spec.model == I2V_MODEL_BASE ? 1.25 : 1.0);
+    const double r = need / plan->fw;
+    *min_w = *min_h = 0;
+    if (r < 1.0) {
+        *min_w = (int)ceil(photo->width * r);
+        *min_h = (int)ceil(photo->height * r);
+    }
+}
+
 int i2v_render(const i2v_photo *photo, const i2v_plan *plan, const i2v_output *out,
                i2v_error *err)
 {
@@ -118,15 +131,8 @@ int i2v_render(const i2v_photo *photo, const i2v_plan *plan, const i2v_output *o
     const int W = plan->width, H = plan->height;
     const int base = plan->spec.model == I2V_MODEL_BASE;
 
-    /* Decode just large enough that the deepest zoom still has (at least)
-     * one source pixel per output pixel; Base keeps 25% more for its filter. */
-    const double need = W * plan->max_zoom * (base ? 1.25 : 1.0);
-    const double r = need / plan->fw;
-    int min_w = 0, min_h = 0;
-    if (r < 1.0) {
-        min_w = (int)ceil(photo->width * r);
-        min_h = (int)ceil(photo->height * r);
-    }
+    int min_w, min_h;
+    i2v__render_min_size(photo, plan, &min_w, &min_h);
     rc = i2v__photo_decode(photo, min_w, min_h, &rgb, err);
     if (rc)
         goto out;

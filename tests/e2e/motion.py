@@ -30,9 +30,12 @@ def read_frames(path, width, height, as_float=True):
     return frames.astype(np.float32) if as_float else frames
 
 
-def _upsampled_dft(data, region, up, offsets):
-    for n_items, ax_offset in list(zip(data.shape, offsets))[::-1]:
-        kernel = (np.arange(region) - ax_offset)[:, None] * np.fft.fftfreq(n_items, up)
+def _upsampled_dft(data, freqs, region, up, offsets):
+    """Cross-correlation sampled on a grid `up` times finer than a pixel,
+    region x region samples from `offsets`, by a matrix DFT over the given
+    frequencies (cycles/px) of each axis."""
+    for f, ax_offset in list(zip(freqs, offsets))[::-1]:
+        kernel = (np.arange(region) - ax_offset)[:, None] * (f[None, :] / up)
         data = np.tensordot(np.exp(-2j * np.pi * kernel), data, axes=(1, -1))
     return data
 
@@ -59,7 +62,7 @@ def _gauss(h, w, sigma):
     return _lowpass[key]
 
 
-def shift(a, b, up=100, sigma=0.1):
+def shift(a, b, up=20, sigma=0.1):
     """Content displacement (dy, dx) from patch a to patch b, sub-pixel.
 
     Whitened cross-power spectrum, weighted by a Gaussian of sigma cycles/px:
@@ -77,12 +80,29 @@ def shift(a, b, up=100, sigma=0.1):
     shape = np.array(cc.shape, dtype=float)
     mid = np.fix(shape / 2)
     peak[peak > mid] -= shape[peak > mid]
-    peak = np.round(peak * up) / up
-    region = np.ceil(up * 1.5)
+    # Refine on a 1/up px grid within +-1.5 px, using only the frequencies the
+    # Gaussian weight leaves (the rest contribute nothing), then a parabola
+    # through the grid maximum and its neighbours.
+    fy, fx = np.fft.fftfreq(a.shape[0]), np.fft.fftfreq(a.shape[1])
+    ky, kx = np.abs(fy) < 4 * sigma, np.abs(fx) < 4 * sigma
+    sub = r[np.ix_(ky, kx)]
+    region = int(np.ceil(up * 3))
     dftshift = np.fix(region / 2.0)
-    cc_up = np.conj(_upsampled_dft(np.conj(r), int(region), up, dftshift - peak * up))
-    m = np.array(np.unravel_index(np.argmax(np.abs(cc_up)), cc_up.shape), dtype=float)
-    s = peak + (m - dftshift) / up
+    cc_up = np.abs(_upsampled_dft(np.conj(sub), (fy[ky], fx[kx]), region, up,
+                                  dftshift - peak * up))
+    m = np.array(np.unravel_index(np.argmax(cc_up), cc_up.shape))
+    frac = np.zeros(2)
+    for axis in (0, 1):
+        idx = list(m)
+        if 0 < m[axis] < region - 1:
+            idx[axis] = m[axis] - 1
+            lo = cc_up[tuple(idx)]
+            idx[axis] = m[axis] + 1
+            hi = cc_up[tuple(idx)]
+            c = cc_up[tuple(m)]
+            den = lo - 2 * c + hi
+            frac[axis] = 0.5 * (lo - hi) / den if den != 0 else 0.0
+    s = peak + (m + frac - dftshift) / up
     return -s[0], -s[1]
 
 

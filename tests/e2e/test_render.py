@@ -72,10 +72,18 @@ def test_every_move_makes_a_valid_video_and_cover(i2v, photos, tmp_path, move):
                   "--resolution", "480p", "--cover", str(cover))
     assert_valid_mp4(out, 854, 480, 150)
     assert cover_size(cover) == (854, 480)
-    assert "event=render_done" in proc.stderr
+    # Not a terminal: exactly one key=value summary line, with the plan.
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("event=render_done "), proc.stderr
+    assert f"output={out}" in lines[0] and "frames=150" in lines[0]
     assert proc.stdout.strip() == str(out)
+    plan = lines[0].split('plan="')[1].rstrip('"')
     if move.startswith("AUTO"):
-        assert "plan:" in proc.stderr and len(proc.stderr.split("plan:")[1].split("\n")[0]) > 30
+        assert "move=" + move not in lines[0]  # a concrete move was chosen
+        assert len(plan) > 30 and plan.endswith(".")
+        assert ("reversed=1" in lines[0]) == (move == "AUTO_REVERSE")
+    else:
+        assert plan.startswith(move)
 
 
 @pytest.mark.parametrize("photo,args,size,frames", [
@@ -237,7 +245,7 @@ def test_progress_bar_on_a_terminal_summary_otherwise(i2v, photos, tmp_path):
     _, status = os.waitpid(pid, 0)
     text = b"".join(chunks).decode(errors="replace")
     assert os.waitstatus_to_exitcode(status) == 0
-    assert "60/60 frames" in text and "ETA" in text
+    assert "60/60 frames" in text and "ETA" in text and "plan: ZOOM_IN" in text
 
 
 def test_20mp_photo_at_1080p_stays_small(i2v, photos, tmp_path):

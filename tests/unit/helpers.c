@@ -239,6 +239,25 @@ buf make_webp(const uint8_t *rgba, int w, int h, int alpha, int lossless)
     return b;
 }
 
+buf make_webp_oriented(const uint8_t *rgba, int w, int h, int orientation)
+{
+    buf plain = make_webp(rgba, w, h, 0, 1);
+    buf ex = exif_blob(orientation);
+    WebPData image = {plain.data, plain.len}, exif = {ex.data + 6, ex.len - 6}, out = {0};
+    WebPMux *mux = WebPMuxNew();
+    if (WebPMuxSetImage(mux, &image, 1) != WEBP_MUX_OK ||
+        WebPMuxSetChunk(mux, "EXIF", &exif, 1) != WEBP_MUX_OK ||
+        WebPMuxAssemble(mux, &out) != WEBP_MUX_OK)
+        abort();
+    buf b = {malloc(out.size), out.size};
+    memcpy(b.data, out.bytes, out.size);
+    WebPDataClear(&out);
+    WebPMuxDelete(mux);
+    free(plain.data);
+    free(ex.data);
+    return b;
+}
+
 static struct heif_error heif_write_mem(struct heif_context *ctx, const void *data, size_t size,
                                         void *user)
 {

@@ -28,6 +28,8 @@ buf make_jpeg_cmyk(const uint8_t *cmyk, int w, int h);
 /* bit_depth 8 or 16; color_type a libpng PNG_COLOR_TYPE_*; rgba has 4 channels. */
 buf make_png(const uint8_t *rgba, int w, int h, int color_type, int bit_depth, int orientation);
 buf make_webp(const uint8_t *rgba, int w, int h, int alpha, int lossless);
+/* The same with an EXIF chunk carrying orientation (WebPMux). */
+buf make_webp_oriented(const uint8_t *rgba, int w, int h, int orientation);
 buf make_heic(const uint8_t *rgb, int w, int h);
 
 /* Mean colour of a box of an RGB image. */

@@ -227,6 +227,24 @@ static void test_webp(void **state)
     free(u);
 }
 
+static void test_webp_orientation(void **state)
+{
+    (void)state;
+    const int w = 64, h = 32;
+    uint8_t *u = pattern_rgb(w, h);
+    for (int n = 2; n <= 8; n += 3) { /* 2 (mirror), 5 (transpose), 8 (rotate) */
+        int sw, sh;
+        uint8_t *s = stored_for_orientation(u, w, h, n, &sw, &sh);
+        uint8_t *rgba = to_rgba(s, sw, sh, 255);
+        buf b = make_webp_oriented(rgba, sw, sh, n);
+        check_pattern(b, w, h, "webp", 0.5);
+        free(b.data);
+        free(rgba);
+        free(s);
+    }
+    free(u);
+}
+
 static void test_heic(void **state)
 {
     (void)state;
@@ -366,6 +384,7 @@ int main(void)
         cmocka_unit_test(test_png_alpha_over_white),
         cmocka_unit_test(test_png_orientation),
         cmocka_unit_test(test_webp),
+        cmocka_unit_test(test_webp_orientation),
         cmocka_unit_test(test_heic),
         cmocka_unit_test(test_sniff_by_bytes_not_name),
         cmocka_unit_test(test_not_an_image),

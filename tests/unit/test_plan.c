@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "helpers.h"
+#include "photo.h"
 #include "plan.h"
 
 /* Flat grey everywhere except a noisy textured region [x0,x1)x[y0,y1). */
@@ -159,6 +160,33 @@ static void test_spec_validation_names_the_field(void **state)
     assert_string_equal(i2v_move_name(I2V_MOVE_CAMERA_PUSH_OUT), "CAMERA_PUSH_OUT");
 }
 
+/* A 20 MP JPEG is decoded at the smallest DCT scale the video needs. */
+static void test_large_jpeg_decoded_at_reduced_size(void **state)
+{
+    (void)state;
+    i2v_photo *p = NULL;
+    i2v_error err = {0};
+    if (i2v_photo_open_file(&p, "photos/Kleiber_by_Lukas_Baubkus.jpg", NULL, &err))
+        fail_msg("%s", err.message);
+    const struct {
+        int w, h, want_w;
+    } cases[] = {{1280, 720, 2261}, {1920, 1080, 3014}, {854, 480, 1507}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        i2v_plan *plan = plan_for(p, I2V_MOVE_ZOOM_IN, cases[i].w, cases[i].h);
+        int mw, mh;
+        i2v__render_min_size(p, plan, &mw, &mh);
+        assert_true(mw >= (int)(cases[i].w * 1.3) && mw < 6028);
+        i2v_rgb rgb;
+        assert_int_equal(i2v__photo_decode(p, mw, mh, &rgb, &err), 0);
+        if (rgb.width != cases[i].want_w)
+            fail_msg("%dx%d output: decoded %d wide, want %d", cases[i].w, cases[i].h, rgb.width,
+                     cases[i].want_w);
+        i2v__rgb_release(&rgb);
+        i2v_plan_free(&plan);
+    }
+    i2v_photo_free(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -166,6 +194,7 @@ int main(void)
         cmocka_unit_test(test_zoom_targets_the_detail),
         cmocka_unit_test(test_cover_crop_slides_to_the_detail),
         cmocka_unit_test(test_spec_validation_names_the_field),
+        cmocka_unit_test(test_large_jpeg_decoded_at_reduced_size),
     };
     return cmocka_run_group_tests_name("plan", tests, NULL, NULL);
 }
