@@ -34,9 +34,9 @@ int main(int argc, char **argv)
     i2v_spec_init(&spec);
     spec.width = argc > 3 ? atoi(argv[2]) : 1920;
     spec.height = argc > 3 ? atoi(argv[3]) : 1080;
-    if (argc > 4 && i2v_move_parse(argv[4], &spec.move) != 0)
-        return 2;
-    if (i2v_photo_open_file(&photo, argv[1], NULL, &err) || i2v_plan_new(&plan, photo, &spec, &err)) {
+    if (argc > 4 && i2v_move_parse(argv[4], &spec.move) != 0) return 2;
+    if (i2v_photo_open_file(&photo, argv[1], NULL, &err) ||
+        i2v_plan_new(&plan, photo, &spec, &err)) {
         fprintf(stderr, "%s\n", err.message);
         return 1;
     }
@@ -62,13 +62,16 @@ int main(int argc, char **argv)
         i2v_plan_view(plan, i, &v);
         double vx = v.x * sx, vy = v.y * sx, vw = v.w * sx, vh = v.h * sx;
         double stx = vw / W, sty = vh / H, ta = now();
-        i2v__axis_build(&ax[0], W, ycc.p[0].width, vx + 0.5 * stx - 0.5, stx, I2V_KERNEL_CUBIC, &err);
-        i2v__axis_build(&ay[0], H, ycc.p[0].height, vy + 0.5 * sty - 0.5, sty, I2V_KERNEL_CUBIC, &err);
-        i2v__axis_build(&ax[1], W / 2, ycc.p[1].width, (vx + 0.5 * stx - 1) / 2, stx, I2V_KERNEL_CUBIC, &err);
-        i2v__axis_build(&ay[1], H / 2, ycc.p[1].height, (vy + sty - 1) / 2, sty, I2V_KERNEL_CUBIC, &err);
+        i2v__axis_build(&ax[0], W, ycc.p[0].width, vx + 0.5 * stx - 0.5, stx, I2V_KERNEL_CUBIC,
+                        &err);
+        i2v__axis_build(&ay[0], H, ycc.p[0].height, vy + 0.5 * sty - 0.5, sty, I2V_KERNEL_CUBIC,
+                        &err);
+        i2v__axis_build(&ax[1], W / 2, ycc.p[1].width, (vx + 0.5 * stx - 1) / 2, stx,
+                        I2V_KERNEL_CUBIC, &err);
+        i2v__axis_build(&ay[1], H / 2, ycc.p[1].height, (vy + sty - 1) / 2, sty, I2V_KERNEL_CUBIC,
+                        &err);
         taxes += now() - ta;
-        if (ax[0].taps > maxtaps)
-            maxtaps = ax[0].taps;
+        if (ax[0].taps > maxtaps) maxtaps = ax[0].taps;
         i2v__rscratch_reserve(&s, (size_t)(ax[0].hi - ax[0].lo), &err);
         i2v__resample_rows(&ycc.p[0], &dst[0], &ax[0], &ay[0], 0, H, &s);
         i2v__resample_rows(&ycc.p[1], &dst[1], &ax[1], &ay[1], 0, H / 2, &s);
@@ -77,7 +80,7 @@ int main(int argc, char **argv)
     double t = now() - t0;
     printf("frames=%d size=%dx%d source=%dx%d max_taps=%d total=%.3fs per_frame=%.2fms "
            "weights=%.2fms\n",
-           plan->frames, W, H, ycc.p[0].width, ycc.p[0].height, maxtaps, t,
-           1000 * t / plan->frames, 1000 * taxes / plan->frames);
+           plan->frames, W, H, ycc.p[0].width, ycc.p[0].height, maxtaps, t, 1000 * t / plan->frames,
+           1000 * taxes / plan->frames);
     return 0;
 }

@@ -26,14 +26,14 @@ int i2v__analyze(const i2v_rgb *img, i2v_analysis *a, i2v_error *err)
         return i2v__err(err, I2V_EINVAL, "photo is too small to analyse (%dx%d)", img->width,
                         img->height);
     float *grey = malloc(sizeof(float) * pw * ph);
-    if (!grey)
-        return i2v__err(err, I2V_ENOMEM, "out of memory analysing the photo");
+    if (!grey) return i2v__err(err, I2V_ENOMEM, "out of memory analysing the photo");
     /* Box-reduce to the preview, in luma. */
     for (int y = 0; y < ph; y++)
         for (int x = 0; x < pw; x++) {
             float acc = 0;
             for (int dy = 0; dy < step; dy++) {
-                const uint8_t *p = img->pixels + ((size_t)(y * step + dy) * img->width + x * step) * 3;
+                const uint8_t *p =
+                    img->pixels + ((size_t)(y * step + dy) * img->width + x * step) * 3;
                 for (int dx = 0; dx < step; dx++, p += 3)
                     acc += 0.2126f * p[0] + 0.7152f * p[1] + 0.0722f * p[2];
             }
@@ -46,10 +46,8 @@ int i2v__analyze(const i2v_rgb *img, i2v_analysis *a, i2v_error *err)
         a->gh = I2V_GRID_MAX < ph ? I2V_GRID_MAX : ph;
         a->gw = (int)lround((double)a->gh * pw / ph);
     }
-    if (a->gw < 1)
-        a->gw = 1;
-    if (a->gh < 1)
-        a->gh = 1;
+    if (a->gw < 1) a->gw = 1;
+    if (a->gh < 1) a->gh = 1;
     double eh = 0, ev = 0, total = 0;
     double *rowh = calloc((size_t)ph, sizeof(double));
     if (!rowh) {
@@ -78,8 +76,7 @@ int i2v__analyze(const i2v_rgb *img, i2v_analysis *a, i2v_error *err)
     a->lines_v = 1.0 - a->lines_h;
     int best_row = ph / 2;
     for (int y = 1; y < ph - 1; y++)
-        if (rowh[y] > rowh[best_row])
-            best_row = y;
+        if (rowh[y] > rowh[best_row]) best_row = y;
     a->horizon_y = (best_row + 0.5) / ph;
 
     /* Smooth the grid with a box of radius ~1/8 of the long side, find its peak. */
@@ -92,8 +89,7 @@ int i2v__analyze(const i2v_rgb *img, i2v_analysis *a, i2v_error *err)
             for (int dy = -r; dy <= r; dy++)
                 for (int dx = -r; dx <= r; dx++) {
                     int xx = x + dx, yy = y + dy;
-                    if (xx < 0 || yy < 0 || xx >= a->gw || yy >= a->gh)
-                        continue;
+                    if (xx < 0 || yy < 0 || xx >= a->gw || yy >= a->gh) continue;
                     s += a->detail[yy * a->gw + xx];
                     n++;
                 }
@@ -105,10 +101,14 @@ int i2v__analyze(const i2v_rgb *img, i2v_analysis *a, i2v_error *err)
                 a->focus_y = (y + 0.5) / a->gh;
             }
             const double d = a->detail[y * a->gw + x];
-            if (2 * x + 1 < a->gw) wl += d;
-            else if (2 * x + 1 > a->gw) wr += d;
-            if (2 * y + 1 < a->gh) wt += d;
-            else if (2 * y + 1 > a->gh) wb += d;
+            if (2 * x + 1 < a->gw)
+                wl += d;
+            else if (2 * x + 1 > a->gw)
+                wr += d;
+            if (2 * y + 1 < a->gh)
+                wt += d;
+            else if (2 * y + 1 > a->gh)
+                wb += d;
         }
     const double smean = sum / ncell;
     a->concentration = smean > 0 ? best / smean : 1.0;
@@ -126,8 +126,7 @@ double i2v__analysis_best_window(const i2v_analysis *a, int axis, double win)
     for (int y = 0; y < a->gh; y++)
         for (int x = 0; x < a->gw; x++)
             prof[axis == 0 ? x : y] += a->detail[y * a->gw + x];
-    if (win >= 1.0 || n < 2)
-        return 0.5;
+    if (win >= 1.0 || n < 2) return 0.5;
     /* Score each position of the window over the profile; a mild prior keeps
      * the crop near the centre unless one side is clearly richer. */
     const int steps = 64;
@@ -141,8 +140,7 @@ double i2v__analysis_best_window(const i2v_analysis *a, int axis, double win)
         for (int i = 0; i < n; i++) {
             const double c0 = i, c1 = i + 1.0;
             const double ov = fmin(c1, hi) - fmax(c0, lo);
-            if (ov > 0)
-                acc += prof[i] * ov;
+            if (ov > 0) acc += prof[i] * ov;
         }
         const double score = (total > 0 ? acc / total : 0) - 0.15 * fabs(pos - 0.5);
         if (score > best + 1e-12) {

@@ -11,15 +11,15 @@
 #define I2V_GRID_MAX 64
 
 typedef struct i2v_analysis {
-    int gw, gh;                            /* grid size (cells), long side I2V_GRID_MAX */
+    int gw, gh;                                /* grid size (cells), long side I2V_GRID_MAX */
     float detail[I2V_GRID_MAX * I2V_GRID_MAX]; /* gradient energy per cell, mean 1 */
-    double focus_x, focus_y;               /* peak of the smoothed detail, 0..1 */
-    double concentration;                  /* smoothed peak / mean, >= 1 */
-    double balance_x;                      /* detail right minus left, -1..1 */
-    double balance_y;                      /* detail bottom minus top, -1..1 */
-    double lines_h, lines_v;               /* share of edge energy in horizontal /
-                                              vertical lines, 0..1 */
-    double horizon_y;                      /* row of the strongest horizontal edge, 0..1 */
+    double focus_x, focus_y;                   /* peak of the smoothed detail, 0..1 */
+    double concentration;                      /* smoothed peak / mean, >= 1 */
+    double balance_x;                          /* detail right minus left, -1..1 */
+    double balance_y;                          /* detail bottom minus top, -1..1 */
+    double lines_h, lines_v;                   /* share of edge energy in horizontal /
+                                                  vertical lines, 0..1 */
+    double horizon_y;                          /* row of the strongest horizontal edge, 0..1 */
 } i2v_analysis;
 
 int i2v__analyze(const i2v_rgb *img, i2v_analysis *a, i2v_error *err);

@@ -10,12 +10,9 @@
 
 double i2v__ease(i2v_easing e, double t)
 {
-    if (t <= 0)
-        return 0;
-    if (t >= 1)
-        return 1;
-    if (e == I2V_EASE_LINEAR)
-        return t;
+    if (t <= 0) return 0;
+    if (t >= 1) return 1;
+    if (e == I2V_EASE_LINEAR) return t;
     return 0.5 - 0.5 * cos(M_PI * t);
 }
 
@@ -85,8 +82,7 @@ void i2v__path_make(i2v_path *p, i2v_move move, double fx, double fy, const i2v_
 i2v_cam i2v__path_at(const i2v_path *p, int i, int n)
 {
     double t = n > 1 ? (double)i / (n - 1) : 0.0;
-    if (p->reversed)
-        t = 1.0 - t;
+    if (p->reversed) t = 1.0 - t;
     const double e = i2v__ease(p->easing, t);
     i2v_cam c;
     c.z = exp(log(p->z0) + e * (log(p->z1) - log(p->z0)));
@@ -112,13 +108,9 @@ i2v_view i2v__cam_view(i2v_cam c, double fx, double fy, double fw, double fh)
     v.x = fx + c.cx * fw - 0.5 * v.w;
     v.y = fy + c.cy * fh - 0.5 * v.h;
     /* Rounding can leave a view a hair outside; pull it back in. */
-    if (v.x < fx)
-        v.x = fx;
-    if (v.y < fy)
-        v.y = fy;
-    if (v.x + v.w > fx + fw)
-        v.x = fx + fw - v.w;
-    if (v.y + v.h > fy + fh)
-        v.y = fy + fh - v.h;
+    if (v.x < fx) v.x = fx;
+    if (v.y < fy) v.y = fy;
+    if (v.x + v.w > fx + fw) v.x = fx + fw - v.w;
+    if (v.y + v.h > fy + fh) v.y = fy + fh - v.h;
     return v;
 }

@@ -18,12 +18,12 @@ typedef enum { I2V_PATH_FIXED_POINT, I2V_PATH_LINEAR } i2v_path_kind;
 
 typedef struct i2v_path {
     i2v_path_kind kind;
-    double z0, z1;         /* zoom at start and end */
-    double ax, ay;         /* FIXED_POINT: the point that stays still on screen */
-    double c0x, c0y;       /* LINEAR: centre at start */
-    double c1x, c1y;       /* LINEAR: centre at end */
-    i2v_easing easing;     /* IN_OUT or LINEAR */
-    int reversed;          /* play the path backwards */
+    double z0, z1;     /* zoom at start and end */
+    double ax, ay;     /* FIXED_POINT: the point that stays still on screen */
+    double c0x, c0y;   /* LINEAR: centre at start */
+    double c1x, c1y;   /* LINEAR: centre at end */
+    i2v_easing easing; /* IN_OUT or LINEAR */
+    int reversed;      /* play the path backwards */
 } i2v_path;
 
 typedef struct i2v_cam {

@@ -17,7 +17,8 @@
 static const i2v_option render_opts[] = {
     {"output", 'o', I2V_OPT_STRING, NULL, 0, 0, NULL, NULL, "MP4 file to write (required)"},
     {"option", 0, I2V_OPT_CHOICE, "ZOOM_IN", 0, 0,
-     "ZOOM_IN|ZOOM_OUT|PAN_RIGHT|PAN_LEFT|PAN_UP|PAN_DOWN|CAMERA_PUSH_OUT|AUTO_EFFECTS|AUTO_REVERSE",
+     "ZOOM_IN|ZOOM_OUT|PAN_RIGHT|PAN_LEFT|PAN_UP|PAN_DOWN|CAMERA_PUSH_OUT|AUTO_EFFECTS|AUTO_"
+     "REVERSE",
      "I2V_OPTION", "camera move"},
     {"prompt", 0, I2V_OPT_STRING, NULL, 0, 0, NULL, "I2V_PROMPT",
      "plain words steering the move: slow, fast, subtle, dramatic, constant speed, "
@@ -32,7 +33,8 @@ static const i2v_option render_opts[] = {
     {"fps", 0, I2V_OPT_INT, "30", 1, 60, NULL, "I2V_FPS", "frames per second"},
     {"model", 0, I2V_OPT_CHOICE, "flash", 0, 0, "flash|base", "I2V_MODEL",
      "flash: x264 veryfast + bicubic; base: x264 medium + Lanczos, finer"},
-    {"crf", 0, I2V_OPT_INT, "20", 0, 51, NULL, "I2V_CRF", "x264 constant quality (lower is better)"},
+    {"crf", 0, I2V_OPT_INT, "20", 0, 51, NULL, "I2V_CRF",
+     "x264 constant quality (lower is better)"},
     {"cover", 0, I2V_OPT_STRING, NULL, 0, 0, NULL, NULL, "also write the first frame as a JPEG"},
     {"threads", 0, I2V_OPT_INT, "0", 0, 64, NULL, "I2V_THREADS", "render threads, 0 = all cores"},
     {"max-pixels", 0, I2V_OPT_NUMBER, "100000000", 1, 1e10, NULL, "I2V_MAX_PIXELS",
@@ -59,8 +61,7 @@ static double now(void)
 static int on_progress(void *user, int done, int total)
 {
     progress *p = user;
-    if (!p->tty)
-        return 0;
+    if (!p->tty) return 0;
     const double el = now() - p->t0;
     const double eta = done > 0 ? el * (total - done) / done : 0;
     const int width = 30, fill = (int)((double)width * done / total);
@@ -69,8 +70,7 @@ static int on_progress(void *user, int done, int total)
         bar[i] = i < fill ? '#' : '.';
     bar[width] = '\0';
     fprintf(stderr, "\r[%s] %d/%d frames  %5.1f s  ETA %5.1f s ", bar, done, total, el, eta);
-    if (done == total)
-        fputc('\n', stderr);
+    if (done == total) fputc('\n', stderr);
     fflush(stderr);
     return 0;
 }
@@ -87,12 +87,10 @@ static int parse_size(const char *s, int *w, int *h)
 {
     char *end;
     long a = strtol(s, &end, 10);
-    if (end == s || (*end != 'x' && *end != 'X'))
-        return -1;
+    if (end == s || (*end != 'x' && *end != 'X')) return -1;
     const char *b = end + 1;
     long c = strtol(b, &end, 10);
-    if (end == b || *end)
-        return -1;
+    if (end == b || *end) return -1;
     *w = (int)a;
     *h = (int)c;
     return 0;
@@ -147,8 +145,8 @@ int i2v__cmd_render(int argc, char **argv)
     spec.duration = i2v__opt_num(&o, "duration");
     spec.fps = (int)i2v__opt_int(&o, "fps");
     spec.crf = (int)i2v__opt_int(&o, "crf");
-    spec.model = strcasecmp(i2v__opt_str(&o, "model"), "base") == 0 ? I2V_MODEL_BASE
-                                                                     : I2V_MODEL_FLASH;
+    spec.model =
+        strcasecmp(i2v__opt_str(&o, "model"), "base") == 0 ? I2V_MODEL_BASE : I2V_MODEL_FLASH;
     const int portrait_photo = i2v_photo_height(photo) > i2v_photo_width(photo);
     if (i2v__opt_given(&o, "size")) {
         if (parse_size(i2v__opt_str(&o, "size"), &spec.width, &spec.height) != 0) {
@@ -162,7 +160,8 @@ int i2v__cmd_render(int argc, char **argv)
         spec.width = portrait ? 768 : 1280;
         spec.height = portrait ? 1280 : 768;
     } else {
-        const char *res = i2v__opt_given(&o, "resolution") ? i2v__opt_str(&o, "resolution") : "720p";
+        const char *res =
+            i2v__opt_given(&o, "resolution") ? i2v__opt_str(&o, "resolution") : "720p";
         int w = 1280, h = 720;
         if (strcasecmp(res, "480p") == 0)
             w = 854, h = 480;
@@ -181,8 +180,7 @@ int i2v__cmd_render(int argc, char **argv)
         goto out;
     }
     progress pr = {isatty(2), now(), -1};
-    if (pr.tty)
-        fprintf(stderr, "plan: %s\n", i2v_plan_description(plan));
+    if (pr.tty) fprintf(stderr, "plan: %s\n", i2v_plan_description(plan));
     i2v_output out = {0};
     out.video_path = output;
     out.cover_path = i2v__opt_str(&o, "cover");
@@ -190,8 +188,7 @@ int i2v__cmd_render(int argc, char **argv)
     out.progress_user = &pr;
     out.threads = (int)i2v__opt_int(&o, "threads");
     if (i2v_render(photo, plan, &out, &err) != 0) {
-        if (pr.tty)
-            fputc('\n', stderr);
+        if (pr.tty) fputc('\n', stderr);
         fprintf(stderr, "i2v render: %s\n", err.message);
         goto out;
     }

@@ -19,8 +19,7 @@ int i2v__ycc_from_rgb(const i2v_rgb *rgb, i2v_ycc *out, i2v_error *err)
     const int w = rgb->width, h = rgb->height, cw = (w + 1) / 2, ch = (h + 1) / 2;
     const size_t ysz = (size_t)w * h, csz = (size_t)cw * ch;
     out->mem = malloc(ysz + 2 * csz);
-    if (!out->mem)
-        return i2v__err(err, I2V_ENOMEM, "out of memory converting a %dx%d image", w, h);
+    if (!out->mem) return i2v__err(err, I2V_ENOMEM, "out of memory converting a %dx%d image", w, h);
     out->p[0] = (i2v_plane){out->mem, w, h, w};
     out->p[1] = (i2v_plane){out->mem + ysz, cw, ch, cw};
     out->p[2] = (i2v_plane){out->mem + ysz + csz, cw, ch, cw};
@@ -46,8 +45,10 @@ int i2v__ycc_from_rgb(const i2v_rgb *rgb, i2v_ycc *out, i2v_error *err)
             const double g = (a[1] + b[1] + c[1] + d[1]) * 0.25;
             const double bl = (a[2] + b[2] + c[2] + d[2]) * 0.25;
             const double yy = KR * r + KG * g + KB * bl;
-            out->p[1].data[(size_t)y * cw + x] = sat(128.0 + 224.0 / 255.0 * (bl - yy) / (2 * (1 - KB)));
-            out->p[2].data[(size_t)y * cw + x] = sat(128.0 + 224.0 / 255.0 * (r - yy) / (2 * (1 - KR)));
+            out->p[1].data[(size_t)y * cw + x] =
+                sat(128.0 + 224.0 / 255.0 * (bl - yy) / (2 * (1 - KB)));
+            out->p[2].data[(size_t)y * cw + x] =
+                sat(128.0 + 224.0 / 255.0 * (r - yy) / (2 * (1 - KR)));
         }
     }
     return 0;
@@ -55,8 +56,7 @@ int i2v__ycc_from_rgb(const i2v_rgb *rgb, i2v_ycc *out, i2v_error *err)
 
 void i2v__ycc_release(i2v_ycc *y)
 {
-    if (!y)
-        return;
+    if (!y) return;
     free(y->mem);
     y->mem = NULL;
 }
@@ -67,8 +67,10 @@ void i2v__yuv420_to_rgb(const uint8_t *const planes[3], const int strides[3], in
     for (int y = 0; y < h; y++)
         for (int x = 0; x < w; x++) {
             const double Y = (planes[0][(size_t)y * strides[0] + x] - 16) * (255.0 / 219.0);
-            const double U = (planes[1][(size_t)(y / 2) * strides[1] + x / 2] - 128) * (255.0 / 224.0);
-            const double V = (planes[2][(size_t)(y / 2) * strides[2] + x / 2] - 128) * (255.0 / 224.0);
+            const double U =
+                (planes[1][(size_t)(y / 2) * strides[1] + x / 2] - 128) * (255.0 / 224.0);
+            const double V =
+                (planes[2][(size_t)(y / 2) * strides[2] + x / 2] - 128) * (255.0 / 224.0);
             uint8_t *d = rgb + ((size_t)y * w + x) * 3;
             d[0] = sat(Y + 2 * (1 - KR) * V);
             d[1] = sat(Y - 2 * (1 - KB) * KB / KG * U - 2 * (1 - KR) * KR / KG * V);

@@ -7,16 +7,14 @@
 #include "encode.h"
 #include "error.h"
 
-int i2v__write_jpeg(const char *path, const uint8_t *rgb, int w, int h, int quality,
-                    i2v_error *err)
+int i2v__write_jpeg(const char *path, const uint8_t *rgb, int w, int h, int quality, i2v_error *err)
 {
     int rc = 0;
     unsigned char *jpg = NULL;
     unsigned long len = 0;
     FILE *f = NULL;
     tjhandle tj = tjInitCompress();
-    if (!tj)
-        return i2v__err(err, I2V_ENOMEM, "cannot start the JPEG encoder");
+    if (!tj) return i2v__err(err, I2V_ENOMEM, "cannot start the JPEG encoder");
     if (tjCompress2(tj, rgb, w, 0, h, TJPF_RGB, &jpg, &len, TJSAMP_420, quality, 0) != 0) {
         rc = i2v__err(err, I2V_EIO, "cannot encode the cover: %s", tjGetErrorStr2(tj));
         goto out;
@@ -33,8 +31,7 @@ int i2v__write_jpeg(const char *path, const uint8_t *rgb, int w, int h, int qual
     }
     f = NULL;
 out:
-    if (f)
-        fclose(f);
+    if (f) fclose(f);
     tjFree(jpg);
     tjDestroy(tj);
     return rc;

@@ -17,29 +17,25 @@ static const i2v_decoder *const decoders[] = {
 const i2v_decoder *i2v__decoder_find(const uint8_t *data, size_t len)
 {
     for (size_t i = 0; i < sizeof decoders / sizeof decoders[0]; i++)
-        if (decoders[i]->sniff(data, len))
-            return decoders[i];
+        if (decoders[i]->sniff(data, len)) return decoders[i];
     return NULL;
 }
 
-int i2v__decode_probe(const i2v_decoder *dec, const uint8_t *data, size_t len,
-                      uint64_t max_pixels, i2v_probe *info, i2v_error *err)
+int i2v__decode_probe(const i2v_decoder *dec, const uint8_t *data, size_t len, uint64_t max_pixels,
+                      i2v_probe *info, i2v_error *err)
 {
     memset(info, 0, sizeof *info);
     info->orientation = 1;
     int rc = dec->probe(data, len, info, err);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     if (info->width <= 0 || info->height <= 0)
         return i2v__err(err, I2V_ECORRUPT, "%s header gives an empty size %dx%d", dec->name,
                         info->width, info->height);
     uint64_t px = (uint64_t)info->width * (uint64_t)info->height;
     if (px > max_pixels)
-        return i2v__err(err, I2V_ELIMIT,
-                        "image is %dx%d (%.1f MP), above the limit of %.1f MP", info->width,
-                        info->height, px / 1e6, max_pixels / 1e6);
-    if (info->orientation < 1 || info->orientation > 8)
-        info->orientation = 1;
+        return i2v__err(err, I2V_ELIMIT, "image is %dx%d (%.1f MP), above the limit of %.1f MP",
+                        info->width, info->height, px / 1e6, max_pixels / 1e6);
+    if (info->orientation < 1 || info->orientation > 8) info->orientation = 1;
     return 0;
 }
 
@@ -52,11 +48,9 @@ int i2v__decode(const i2v_decoder *dec, const uint8_t *data, size_t len, const i
         min_h = t;
     }
     int rc = dec->decode(data, len, min_w, min_h, out, err);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     rc = i2v__rgb_orient(out, info->orientation, err);
-    if (rc)
-        i2v__rgb_release(out);
+    if (rc) i2v__rgb_release(out);
     return rc;
 }
 
@@ -64,16 +58,14 @@ int i2v__exif_orientation(const uint8_t *exif, size_t len)
 {
     static const uint8_t prefix[6] = {'E', 'x', 'i', 'f', 0, 0};
     int orientation = 1;
-    if (!exif || len < 8 || len > (1u << 24))
-        return 1;
+    if (!exif || len < 8 || len > (1u << 24)) return 1;
     /* exif_data_new_from_data wants the "Exif\0\0" header in front. */
     uint8_t *buf = NULL;
     const uint8_t *p = exif;
     size_t n = len;
     if (memcmp(exif, prefix, 6) != 0) {
         buf = malloc(len + 6);
-        if (!buf)
-            return 1;
+        if (!buf) return 1;
         memcpy(buf, prefix, 6);
         memcpy(buf + 6, exif, len);
         p = buf;

@@ -17,8 +17,8 @@
 #include "image.h"
 
 typedef struct i2v_probe {
-    int width, height;    /* as stored, before orientation */
-    int orientation;      /* EXIF 1..8; 1 when absent or applied by the codec */
+    int width, height; /* as stored, before orientation */
+    int orientation;   /* EXIF 1..8; 1 when absent or applied by the codec */
 } i2v_probe;
 
 typedef struct i2v_decoder {
@@ -43,8 +43,8 @@ extern const i2v_decoder i2v__decoder_heic;
 const i2v_decoder *i2v__decoder_find(const uint8_t *data, size_t len);
 
 /* Probe + limit check: fails with I2V_ELIMIT when width*height > max_pixels. */
-int i2v__decode_probe(const i2v_decoder *dec, const uint8_t *data, size_t len,
-                      uint64_t max_pixels, i2v_probe *info, i2v_error *err);
+int i2v__decode_probe(const i2v_decoder *dec, const uint8_t *data, size_t len, uint64_t max_pixels,
+                      i2v_probe *info, i2v_error *err);
 
 /* Decodes and orients: the result is upright and at least min_w x min_h
  * (in upright pixels) when the stored size allows. */

@@ -14,11 +14,9 @@ static int heic_sniff(const uint8_t *d, size_t n)
 {
     static const char *const brands[] = {"heic", "heix", "hevc", "hevx", "heim",
                                          "heis", "mif1", "msf1", "avif"};
-    if (n < 12 || memcmp(d + 4, "ftyp", 4) != 0)
-        return 0;
+    if (n < 12 || memcmp(d + 4, "ftyp", 4) != 0) return 0;
     for (size_t i = 0; i < sizeof brands / sizeof brands[0]; i++)
-        if (memcmp(d + 8, brands[i], 4) == 0)
-            return 1;
+        if (memcmp(d + 8, brands[i], 4) == 0) return 1;
     return 0;
 }
 
@@ -27,8 +25,7 @@ static int open_heif(const uint8_t *d, size_t n, struct heif_context **ctx,
 {
     *h = NULL;
     *ctx = heif_context_alloc();
-    if (!*ctx)
-        return i2v__err(err, I2V_ENOMEM, "cannot start the HEIF decoder");
+    if (!*ctx) return i2v__err(err, I2V_ENOMEM, "cannot start the HEIF decoder");
     heif_context_set_maximum_image_size_limit(*ctx, 65535);
     struct heif_error he = heif_context_read_from_memory_without_copy(*ctx, d, n, NULL);
     if (he.code != heif_error_Ok)
@@ -41,10 +38,8 @@ static int open_heif(const uint8_t *d, size_t n, struct heif_context **ctx,
 
 static void close_heif(struct heif_context *ctx, struct heif_image_handle *h)
 {
-    if (h)
-        heif_image_handle_release(h);
-    if (ctx)
-        heif_context_free(ctx);
+    if (h) heif_image_handle_release(h);
+    if (ctx) heif_context_free(ctx);
 }
 
 static int heic_probe(const uint8_t *d, size_t n, i2v_probe *info, i2v_error *err)
@@ -70,12 +65,11 @@ static int heic_decode(const uint8_t *d, size_t n, int min_w, int min_h, i2v_rgb
     struct heif_image_handle *h;
     struct heif_image *img = NULL;
     int rc = open_heif(d, n, &ctx, &h, err);
-    if (rc)
-        goto out;
+    if (rc) goto out;
     const int alpha = heif_image_handle_has_alpha_channel(h);
-    struct heif_error he = heif_decode_image(
-        h, &img, heif_colorspace_RGB,
-        alpha ? heif_chroma_interleaved_RGBA : heif_chroma_interleaved_RGB, NULL);
+    struct heif_error he =
+        heif_decode_image(h, &img, heif_colorspace_RGB,
+                          alpha ? heif_chroma_interleaved_RGBA : heif_chroma_interleaved_RGB, NULL);
     if (he.code != heif_error_Ok) {
         rc = i2v__err(err, I2V_ECORRUPT, "HEIF image data is corrupt: %s", he.message);
         goto out;
@@ -89,8 +83,7 @@ static int heic_decode(const uint8_t *d, size_t n, int min_w, int min_h, i2v_rgb
         goto out;
     }
     rc = i2v__rgb_alloc(out, w, hh, err);
-    if (rc)
-        goto out;
+    if (rc) goto out;
     for (int y = 0; y < hh; y++) {
         const uint8_t *s = px + (size_t)y * stride;
         uint8_t *dst = out->pixels + (size_t)y * w * 3;
@@ -100,8 +93,7 @@ static int heic_decode(const uint8_t *d, size_t n, int min_w, int min_h, i2v_rgb
             memcpy(dst, s, (size_t)w * 3);
     }
 out:
-    if (img)
-        heif_image_release(img);
+    if (img) heif_image_release(img);
     close_heif(ctx, h);
     return rc;
 }

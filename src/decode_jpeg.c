@@ -24,8 +24,7 @@ static int jpeg_exif_orientation(const uint8_t *d, size_t n)
 {
     size_t i = 2;
     while (i + 4 <= n) {
-        if (d[i] != 0xFF)
-            return 1;
+        if (d[i] != 0xFF) return 1;
         uint8_t m = d[i + 1];
         if (m == 0xFF) { /* fill byte */
             i++;
@@ -34,8 +33,7 @@ static int jpeg_exif_orientation(const uint8_t *d, size_t n)
         if (m == 0xDA || m == 0xD9) /* SOS / EOI: no more metadata */
             return 1;
         size_t seglen = ((size_t)d[i + 2] << 8) | d[i + 3];
-        if (seglen < 2 || i + 2 + seglen > n)
-            return 1;
+        if (seglen < 2 || i + 2 + seglen > n) return 1;
         if (m == 0xE1 && seglen >= 8 && memcmp(d + i + 4, "Exif\0\0", 6) == 0)
             return i2v__exif_orientation(d + i + 4, seglen - 2);
         i += 2 + seglen;
@@ -50,8 +48,7 @@ static int jpeg_open(const uint8_t *d, size_t n, tjhandle *tj, int *w, int *h, i
 {
     int subsamp = 0;
     *tj = tjInitDecompress();
-    if (!*tj)
-        return i2v__err(err, I2V_ENOMEM, "cannot start the JPEG decoder");
+    if (!*tj) return i2v__err(err, I2V_ENOMEM, "cannot start the JPEG decoder");
     if (tjDecompressHeader3(*tj, d, (unsigned long)n, w, h, &subsamp, cs) != 0)
         return i2v__err(err, I2V_ECORRUPT, "JPEG header is invalid: %s", tjGetErrorStr2(*tj));
     return 0;
@@ -67,8 +64,7 @@ static int jpeg_probe(const uint8_t *d, size_t n, i2v_probe *info, i2v_error *er
         info->height = h;
         info->orientation = jpeg_exif_orientation(d, n);
     }
-    if (tj)
-        tjDestroy(tj);
+    if (tj) tjDestroy(tj);
     return rc;
 }
 
@@ -89,14 +85,12 @@ static int jpeg_decode(const uint8_t *d, size_t n, int min_w, int min_h, i2v_rgb
     uint8_t *cmyk = NULL;
     tjhandle tj = NULL;
     int rc = jpeg_open(d, n, &tj, &w, &h, &cs, err);
-    if (rc)
-        goto out;
+    if (rc) goto out;
     /* Smallest scaling factor <= 1 whose result still covers min_w x min_h. */
     tjscalingfactor *sf = tjGetScalingFactors(&nsf);
     int sw = w, sh = h;
     for (int i = 0; sf && i < nsf && (min_w > 0 || min_h > 0); i++) {
-        if (sf[i].num > sf[i].denom)
-            continue;
+        if (sf[i].num > sf[i].denom) continue;
         int tw = TJSCALED(w, sf[i]), th = TJSCALED(h, sf[i]);
         if (tw >= min_w && th >= min_h && (uint64_t)tw * th < (uint64_t)sw * sh) {
             sw = tw;
@@ -104,8 +98,7 @@ static int jpeg_decode(const uint8_t *d, size_t n, int min_w, int min_h, i2v_rgb
         }
     }
     rc = i2v__rgb_alloc(out, sw, sh, err);
-    if (rc)
-        goto out;
+    if (rc) goto out;
     const int flags = TJFLAG_STOPONWARNING | TJFLAG_LIMITSCANS;
     int ok;
     if (cs == TJCS_CMYK || cs == TJCS_YCCK) {
@@ -115,8 +108,7 @@ static int jpeg_decode(const uint8_t *d, size_t n, int min_w, int min_h, i2v_rgb
             goto out;
         }
         ok = tjDecompress2(tj, d, (unsigned long)n, cmyk, sw, 0, sh, TJPF_CMYK, flags) == 0;
-        if (ok)
-            cmyk_to_rgb(cmyk, out->pixels, (size_t)sw * sh);
+        if (ok) cmyk_to_rgb(cmyk, out->pixels, (size_t)sw * sh);
     } else {
         ok = tjDecompress2(tj, d, (unsigned long)n, out->pixels, sw, 0, sh, TJPF_RGB, flags) == 0;
     }
@@ -124,11 +116,9 @@ static int jpeg_decode(const uint8_t *d, size_t n, int min_w, int min_h, i2v_rgb
         rc = i2v__err(err, I2V_ECORRUPT, "JPEG data is corrupt or truncated: %s",
                       tjGetErrorStr2(tj));
 out:
-    if (rc)
-        i2v__rgb_release(out);
+    if (rc) i2v__rgb_release(out);
     free(cmyk);
-    if (tj)
-        tjDestroy(tj);
+    if (tj) tjDestroy(tj);
     return rc;
 }
 

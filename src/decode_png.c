@@ -29,8 +29,7 @@ typedef struct memsrc {
 static void mem_read(png_structp png, png_bytep out, png_size_t n)
 {
     memsrc *s = png_get_io_ptr(png);
-    if (n > s->len - s->pos)
-        png_error(png, "file is truncated");
+    if (n > s->len - s->pos) png_error(png, "file is truncated");
     memcpy(out, s->data + s->pos, n);
     s->pos += n;
 }
@@ -38,8 +37,7 @@ static void mem_read(png_structp png, png_bytep out, png_size_t n)
 static void on_error(png_structp png, png_const_charp msg)
 {
     memsrc *s = png_get_io_ptr(png);
-    if (s)
-        snprintf(s->msg, sizeof s->msg, "%s", msg);
+    if (s) snprintf(s->msg, sizeof s->msg, "%s", msg);
     png_longjmp(png, 1);
 }
 
@@ -52,8 +50,7 @@ static void on_warning(png_structp png, png_const_charp msg)
 static png_structp open_png(memsrc *src, png_infop *info)
 {
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, src, on_error, on_warning);
-    if (!png)
-        return NULL;
+    if (!png) return NULL;
     *info = png_create_info_struct(png);
     if (!*info) {
         png_destroy_read_struct(&png, NULL, NULL);
@@ -85,8 +82,8 @@ static int png_probe(const uint8_t *d, size_t n, i2v_probe *info, i2v_error *err
     const uint32_t w = be32(d + 16), h = be32(d + 20);
     if (w == 0 || h == 0 || w > PNG_MAX_DIM || h > PNG_MAX_DIM) {
         if (w > 0 && h > 0)
-            return i2v__err(err, I2V_ELIMIT, "PNG header claims %ux%u, above the %u limit", w,
-                            h, PNG_MAX_DIM);
+            return i2v__err(err, I2V_ELIMIT, "PNG header claims %ux%u, above the %u limit", w, h,
+                            PNG_MAX_DIM);
         return i2v__err(err, I2V_ECORRUPT, "PNG header gives an empty size");
     }
     info->width = (int)w;
@@ -94,14 +91,12 @@ static int png_probe(const uint8_t *d, size_t n, i2v_probe *info, i2v_error *err
     size_t pos = 8;
     for (unsigned count = 0; pos + 12 <= n && count < 100000; count++) {
         const uint32_t len = be32(d + pos);
-        if (len > n - pos - 12)
-            break;
+        if (len > n - pos - 12) break;
         if (memcmp(d + pos + 4, "eXIf", 4) == 0) {
             info->orientation = i2v__exif_orientation(d + pos + 8, len);
             break;
         }
-        if (memcmp(d + pos + 4, "IEND", 4) == 0)
-            break;
+        if (memcmp(d + pos + 4, "IEND", 4) == 0) break;
         pos += 12 + (size_t)len;
     }
     return 0;
@@ -115,8 +110,7 @@ static int png_decode(const uint8_t *d, size_t n, int min_w, int min_h, i2v_rgb 
     memsrc src = {d, n, 0, ""};
     png_infop pinfo = NULL;
     png_structp png = open_png(&src, &pinfo);
-    if (!png)
-        return i2v__err(err, I2V_ENOMEM, "cannot start the PNG decoder");
+    if (!png) return i2v__err(err, I2V_ENOMEM, "cannot start the PNG decoder");
     /* Modified after setjmp, so volatile. */
     uint8_t *volatile rgba = NULL;
     png_bytep *volatile rows = NULL;
@@ -136,11 +130,9 @@ static int png_decode(const uint8_t *d, size_t n, int min_w, int min_h, i2v_rgb 
     png_set_add_alpha(png, 0xFF, PNG_FILLER_AFTER); /* always RGBA: one code path */
     png_set_interlace_handling(png);
     png_read_update_info(png, pinfo);
-    if (png_get_rowbytes(png, pinfo) != (size_t)w * 4)
-        png_error(png, "unexpected row layout");
+    if (png_get_rowbytes(png, pinfo) != (size_t)w * 4) png_error(png, "unexpected row layout");
     rc = i2v__rgb_alloc(out, (int)w, (int)h, err);
-    if (rc)
-        goto out;
+    if (rc) goto out;
     rgba = malloc((size_t)w * h * 4);
     rows = malloc(sizeof(png_bytep) * h);
     if (!rgba || !rows) {
@@ -152,8 +144,7 @@ static int png_decode(const uint8_t *d, size_t n, int min_w, int min_h, i2v_rgb 
     png_read_image(png, rows);
     i2v__rgba_over_white(rgba, out->pixels, (size_t)w * h);
 out:
-    if (rc)
-        i2v__rgb_release(out);
+    if (rc) i2v__rgb_release(out);
     free(rows);
     free(rgba);
     png_destroy_read_struct(&png, &pinfo, NULL);

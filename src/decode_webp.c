@@ -20,8 +20,7 @@ static int webp_probe(const uint8_t *d, size_t n, i2v_probe *info, i2v_error *er
     WebPBitstreamFeatures f;
     if (WebPGetFeatures(d, n, &f) != VP8_STATUS_OK)
         return i2v__err(err, I2V_ECORRUPT, "WebP header is invalid");
-    if (f.has_animation)
-        return i2v__err(err, I2V_EFORMAT, "animated WebP is not supported");
+    if (f.has_animation) return i2v__err(err, I2V_EFORMAT, "animated WebP is not supported");
     info->width = f.width;
     info->height = f.height;
     WebPData wd = {d, n};
@@ -47,8 +46,7 @@ static int webp_decode(const uint8_t *d, size_t n, int min_w, int min_h, i2v_rgb
     if (WebPGetFeatures(d, n, &f) != VP8_STATUS_OK)
         return i2v__err(err, I2V_ECORRUPT, "WebP header is invalid");
     rc = i2v__rgb_alloc(out, f.width, f.height, err);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     if (f.has_alpha) {
         size_t sz = (size_t)f.width * f.height * 4;
         uint8_t *rgba = malloc(sz);

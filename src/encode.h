@@ -13,7 +13,7 @@
 #include "i2v/i2v.h"
 
 typedef struct i2v_enc_params {
-    const char *path;   /* output file */
+    const char *path; /* output file */
     int width, height, fps;
     int crf;
     const char *preset; /* x264 preset, e.g. "veryfast", "medium" */

@@ -31,11 +31,9 @@ static int averr(i2v_error *err, const char *what, int ret)
 static void lav_close(void **state)
 {
     lav *s = state ? *state : NULL;
-    if (!s)
-        return;
+    if (!s) return;
     if (s->oc) {
-        if (s->oc->pb)
-            avio_closep(&s->oc->pb);
+        if (s->oc->pb) avio_closep(&s->oc->pb);
         avformat_free_context(s->oc);
     }
     avcodec_free_context(&s->cc);
@@ -51,20 +49,16 @@ static int lav_open(void **state, const i2v_enc_params *p, i2v_error *err)
     AVDictionary *opts = NULL, *mux = NULL;
     lav *s = calloc(1, sizeof *s);
     *state = s;
-    if (!s)
-        return i2v__err(err, I2V_ENOMEM, "out of memory");
+    if (!s) return i2v__err(err, I2V_ENOMEM, "out of memory");
     av_log_set_level(AV_LOG_ERROR);
     const AVCodec *codec = avcodec_find_encoder_by_name("libx264");
-    if (!codec)
-        return i2v__err(err, I2V_EENCODE, "libavcodec was built without libx264");
+    if (!codec) return i2v__err(err, I2V_EENCODE, "libavcodec was built without libx264");
     ret = avformat_alloc_output_context2(&s->oc, NULL, "mp4", p->path);
-    if (ret < 0 || !s->oc)
-        return averr(err, "cannot create the MP4 muxer", ret);
+    if (ret < 0 || !s->oc) return averr(err, "cannot create the MP4 muxer", ret);
     s->cc = avcodec_alloc_context3(codec);
     s->frame = av_frame_alloc();
     s->pkt = av_packet_alloc();
-    if (!s->cc || !s->frame || !s->pkt)
-        return i2v__err(err, I2V_ENOMEM, "out of memory");
+    if (!s->cc || !s->frame || !s->pkt) return i2v__err(err, I2V_ENOMEM, "out of memory");
     AVCodecContext *c = s->cc;
     c->width = p->width;
     c->height = p->height;
@@ -77,8 +71,7 @@ static int lav_open(void **state, const i2v_enc_params *p, i2v_error *err)
     c->colorspace = AVCOL_SPC_BT709;
     c->color_range = AVCOL_RANGE_MPEG;
     c->chroma_sample_location = AVCHROMA_LOC_LEFT;
-    if (s->oc->oformat->flags & AVFMT_GLOBALHEADER)
-        c->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+    if (s->oc->oformat->flags & AVFMT_GLOBALHEADER) c->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
     char crf[16];
     snprintf(crf, sizeof crf, "%d", p->crf);
     av_dict_set(&opts, "preset", p->preset, 0);
@@ -126,15 +119,12 @@ static int drain(lav *s, i2v_error *err)
 {
     for (;;) {
         int ret = avcodec_receive_packet(s->cc, s->pkt);
-        if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
-            return 0;
-        if (ret < 0)
-            return averr(err, "encoding failed", ret);
+        if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF) return 0;
+        if (ret < 0) return averr(err, "encoding failed", ret);
         av_packet_rescale_ts(s->pkt, s->cc->time_base, s->st->time_base);
         s->pkt->stream_index = s->st->index;
         ret = av_interleaved_write_frame(s->oc, s->pkt);
-        if (ret < 0)
-            return averr(err, "cannot write to the output file", ret);
+        if (ret < 0) return averr(err, "cannot write to the output file", ret);
     }
 }
 
@@ -147,8 +137,7 @@ static int lav_frame(void *state, i2v_yuv *f, i2v_error *err)
     s->frame->width = s->cc->width;
     s->frame->height = s->cc->height;
     int ret = av_frame_get_buffer(s->frame, 0);
-    if (ret < 0)
-        return averr(err, "cannot allocate a frame", ret);
+    if (ret < 0) return averr(err, "cannot allocate a frame", ret);
     for (int i = 0; i < 3; i++) {
         f->data[i] = s->frame->data[i];
         f->linesize[i] = s->frame->linesize[i];
@@ -167,8 +156,7 @@ static int lav_submit(void *state, i2v_error *err)
     s->frame->colorspace = AVCOL_SPC_BT709;
     s->frame->color_range = AVCOL_RANGE_MPEG;
     int ret = avcodec_send_frame(s->cc, s->frame);
-    if (ret < 0)
-        return averr(err, "cannot encode a frame", ret);
+    if (ret < 0) return averr(err, "cannot encode a frame", ret);
     return drain(s, err);
 }
 
@@ -176,19 +164,15 @@ static int lav_finish(void *state, i2v_error *err)
 {
     lav *s = state;
     int ret = avcodec_send_frame(s->cc, NULL);
-    if (ret < 0)
-        return averr(err, "cannot flush the encoder", ret);
+    if (ret < 0) return averr(err, "cannot flush the encoder", ret);
     int rc = drain(s, err);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     ret = av_write_trailer(s->oc);
-    if (ret < 0)
-        return averr(err, "cannot finish the MP4 file", ret);
+    if (ret < 0) return averr(err, "cannot finish the MP4 file", ret);
     ret = avio_closep(&s->oc->pb);
-    if (ret < 0)
-        return averr(err, "cannot close the output file", ret);
+    if (ret < 0) return averr(err, "cannot close the output file", ret);
     return 0;
 }
 
-const i2v_encoder_vt i2v__encoder_libav = {"libx264", lav_open, lav_frame, lav_submit,
-                                           lav_finish, lav_close};
+const i2v_encoder_vt i2v__encoder_libav = {"libx264",  lav_open,   lav_frame,
+                                           lav_submit, lav_finish, lav_close};

@@ -8,16 +8,26 @@
 const char *i2v_strerror(int code)
 {
     switch (code) {
-    case I2V_OK: return "success";
-    case I2V_EINVAL: return "invalid argument";
-    case I2V_ENOMEM: return "out of memory";
-    case I2V_EIO: return "input/output error";
-    case I2V_EFORMAT: return "not a supported image format";
-    case I2V_ECORRUPT: return "corrupt or truncated image";
-    case I2V_ELIMIT: return "limit exceeded";
-    case I2V_EENCODE: return "video encoding failed";
-    case I2V_ECANCELLED: return "cancelled";
-    case I2V_EINTERNAL: return "internal error";
+    case I2V_OK:
+        return "success";
+    case I2V_EINVAL:
+        return "invalid argument";
+    case I2V_ENOMEM:
+        return "out of memory";
+    case I2V_EIO:
+        return "input/output error";
+    case I2V_EFORMAT:
+        return "not a supported image format";
+    case I2V_ECORRUPT:
+        return "corrupt or truncated image";
+    case I2V_ELIMIT:
+        return "limit exceeded";
+    case I2V_EENCODE:
+        return "video encoding failed";
+    case I2V_ECANCELLED:
+        return "cancelled";
+    case I2V_EINTERNAL:
+        return "internal error";
     }
     return "unknown error";
 }

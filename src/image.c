@@ -22,8 +22,7 @@ int i2v__rgb_alloc(i2v_rgb *img, int width, int height, i2v_error *err)
 
 void i2v__rgb_release(i2v_rgb *img)
 {
-    if (!img)
-        return;
+    if (!img) return;
     free(img->pixels);
     img->pixels = NULL;
     img->width = img->height = 0;
@@ -37,27 +36,46 @@ void i2v__rgb_release(i2v_rgb *img)
  */
 int i2v__rgb_orient(i2v_rgb *img, int orientation, i2v_error *err)
 {
-    if (orientation <= 1 || orientation > 8)
-        return 0;
+    if (orientation <= 1 || orientation > 8) return 0;
     const int sw = img->width, sh = img->height;
     const int swap = i2v__orientation_swaps(orientation);
     const int dw = swap ? sh : sw, dh = swap ? sw : sh;
     i2v_rgb out;
     int rc = i2v__rgb_alloc(&out, dw, dh, err);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     for (int y = 0; y < dh; y++) {
         uint8_t *d = out.pixels + (size_t)y * dw * 3;
         for (int x = 0; x < dw; x++, d += 3) {
             int sx, sy;
             switch (orientation) {
-            case 2: sx = sw - 1 - x; sy = y; break;
-            case 3: sx = sw - 1 - x; sy = sh - 1 - y; break;
-            case 4: sx = x; sy = sh - 1 - y; break;
-            case 5: sx = y; sy = x; break;
-            case 6: sx = y; sy = sh - 1 - x; break;
-            case 7: sx = sw - 1 - y; sy = sh - 1 - x; break;
-            default: sx = sw - 1 - y; sy = x; break; /* 8 */
+            case 2:
+                sx = sw - 1 - x;
+                sy = y;
+                break;
+            case 3:
+                sx = sw - 1 - x;
+                sy = sh - 1 - y;
+                break;
+            case 4:
+                sx = x;
+                sy = sh - 1 - y;
+                break;
+            case 5:
+                sx = y;
+                sy = x;
+                break;
+            case 6:
+                sx = y;
+                sy = sh - 1 - x;
+                break;
+            case 7:
+                sx = sw - 1 - y;
+                sy = sh - 1 - x;
+                break;
+            default:
+                sx = sw - 1 - y;
+                sy = x;
+                break; /* 8 */
             }
             const uint8_t *s = img->pixels + ((size_t)sy * sw + sx) * 3;
             d[0] = s[0];

@@ -21,8 +21,7 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *cmd = argv[1];
-    if (strcmp(cmd, "render") == 0)
-        return i2v__cmd_render(argc - 2, argv + 2);
+    if (strcmp(cmd, "render") == 0) return i2v__cmd_render(argc - 2, argv + 2);
     if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
         printf("i2v %s\n", I2V_VERSION);
         return 0;

@@ -9,8 +9,7 @@
 static int find(const i2v_option *t, int n, const char *name, size_t len)
 {
     for (int i = 0; i < n; i++)
-        if (strlen(t[i].name) == len && strncmp(t[i].name, name, len) == 0)
-            return i;
+        if (strlen(t[i].name) == len && strncmp(t[i].name, name, len) == 0) return i;
     return -1;
 }
 
@@ -20,10 +19,8 @@ static int choice_ok(const char *choices, const char *v)
     for (const char *p = choices; *p;) {
         const char *bar = strchr(p, '|');
         const size_t l = bar ? (size_t)(bar - p) : strlen(p);
-        if (l == vl && strncasecmp(p, v, l) == 0)
-            return 1;
-        if (!bar)
-            break;
+        if (l == vl && strncasecmp(p, v, l) == 0) return 1;
+        if (!bar) break;
         p = bar + 1;
     }
     return 0;
@@ -37,7 +34,8 @@ static int check(const i2v_option *opt, const char *v, const char *label, char *
         errno = 0;
         long x = strtol(v, &end, 10);
         if (errno || end == v || *end || x < opt->min || x > opt->max) {
-            snprintf(msg, ml, "%s: '%s' is not a whole number in %.0f..%.0f", label, v, opt->min, opt->max);
+            snprintf(msg, ml, "%s: '%s' is not a whole number in %.0f..%.0f", label, v, opt->min,
+                     opt->max);
             return -1;
         }
         return 0;
@@ -46,8 +44,7 @@ static int check(const i2v_option *opt, const char *v, const char *label, char *
         errno = 0;
         double x = strtod(v, &end);
         if (errno || end == v || *end || !(x >= opt->min && x <= opt->max)) {
-            snprintf(msg, ml, "%s: '%s' is not a number in %g..%g", label, v,
-                     opt->min, opt->max);
+            snprintf(msg, ml, "%s: '%s' is not a number in %g..%g", label, v, opt->min, opt->max);
             return -1;
         }
         return 0;
@@ -89,12 +86,10 @@ int i2v__opts_parse(i2v_opts *o, const i2v_option *t, int n, int argc, char **ar
         if (a[1] == '-') {
             const char *name = a + 2, *eq = strchr(name, '=');
             idx = find(t, o->count, name, eq ? (size_t)(eq - name) : strlen(name));
-            if (eq)
-                val = eq + 1;
+            if (eq) val = eq + 1;
         } else if (a[2] == '\0') {
             for (int k = 0; k < o->count; k++)
-                if (t[k].short_name == a[1])
-                    idx = k;
+                if (t[k].short_name == a[1]) idx = k;
         }
         if (idx < 0) {
             snprintf(msg, ml, "unknown option '%s' (see --help)", a);
@@ -115,18 +110,15 @@ int i2v__opts_parse(i2v_opts *o, const i2v_option *t, int n, int argc, char **ar
         }
         char label[80];
         snprintf(label, sizeof label, "--%s", t[idx].name);
-        if (check(&t[idx], val, label, msg, ml))
-            return -1;
+        if (check(&t[idx], val, label, msg, ml)) return -1;
         o->value[idx] = val;
         o->from_cli[idx] = 1;
     }
     for (int k = 0; k < o->count; k++) {
-        if (o->value[k] || !t[k].env)
-            continue;
+        if (o->value[k] || !t[k].env) continue;
         const char *e = getenv(t[k].env);
         if (e && *e) {
-            if (check(&t[k], e, t[k].env, msg, ml))
-                return -1;
+            if (check(&t[k], e, t[k].env, msg, ml)) return -1;
             o->value[k] = e;
         }
     }
@@ -185,10 +177,8 @@ void i2v__opts_help(FILE *f, const i2v_option *t, int n)
             fprintf(f, " (%.0f..%.0f)", t[i].min, t[i].max);
         else if (t[i].type == I2V_OPT_NUMBER)
             fprintf(f, " (%g..%g)", t[i].min, t[i].max);
-        if (t[i].def)
-            fprintf(f, " [default: %s]", t[i].def);
-        if (t[i].env)
-            fprintf(f, " [env: %s]", t[i].env);
+        if (t[i].def) fprintf(f, " [default: %s]", t[i].def);
+        if (t[i].env) fprintf(f, " [env: %s]", t[i].env);
         fputc('\n', f);
     }
 }

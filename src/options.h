@@ -9,16 +9,22 @@
 
 #include <stdio.h>
 
-typedef enum { I2V_OPT_STRING, I2V_OPT_INT, I2V_OPT_NUMBER, I2V_OPT_CHOICE, I2V_OPT_FLAG } i2v_opt_type;
+typedef enum {
+    I2V_OPT_STRING,
+    I2V_OPT_INT,
+    I2V_OPT_NUMBER,
+    I2V_OPT_CHOICE,
+    I2V_OPT_FLAG
+} i2v_opt_type;
 
 typedef struct i2v_option {
-    const char *name;  /* long flag without "--" */
-    char short_name;   /* 0: none */
+    const char *name; /* long flag without "--" */
+    char short_name;  /* 0: none */
     i2v_opt_type type;
-    const char *def;   /* default as text; NULL: none */
-    double min, max;   /* INT / NUMBER range */
+    const char *def;     /* default as text; NULL: none */
+    double min, max;     /* INT / NUMBER range */
     const char *choices; /* CHOICE: "a|b|c" (case-insensitive) */
-    const char *env;   /* environment variable, or NULL */
+    const char *env;     /* environment variable, or NULL */
     const char *help;
 } i2v_option;
 
@@ -30,7 +36,7 @@ typedef struct i2v_opts {
     int count;
     const char *value[I2V_OPTS_MAX]; /* NULL: unset (default applies) */
     int from_cli[I2V_OPTS_MAX];
-    const char *args[I2V_ARGS_MAX];  /* positional arguments */
+    const char *args[I2V_ARGS_MAX]; /* positional arguments */
     int nargs;
 } i2v_opts;
 

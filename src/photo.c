@@ -37,8 +37,7 @@ static int photo_adopt(i2v_photo **out, uint8_t *data, size_t len, const i2v_lim
     p->len = len;
     p->decoder = dec;
     rc = i2v__decode_probe(dec, data, len, lim->max_pixels, &p->probe, err);
-    if (rc)
-        goto fail;
+    if (rc) goto fail;
     const int swap = i2v__orientation_swaps(p->probe.orientation);
     p->width = swap ? p->probe.height : p->probe.width;
     p->height = swap ? p->probe.width : p->probe.height;
@@ -59,14 +58,12 @@ int i2v_photo_open_memory(i2v_photo **out, const void *data, size_t len, const i
         i2v_limits_init(&def);
         lim = &def;
     }
-    if (!data || len == 0)
-        return i2v__err(err, I2V_EFORMAT, "the image is empty");
+    if (!data || len == 0) return i2v__err(err, I2V_EFORMAT, "the image is empty");
     if (len > lim->max_bytes)
-        return i2v__err(err, I2V_ELIMIT, "the image is %zu bytes, above the limit of %llu",
-                        len, (unsigned long long)lim->max_bytes);
+        return i2v__err(err, I2V_ELIMIT, "the image is %zu bytes, above the limit of %llu", len,
+                        (unsigned long long)lim->max_bytes);
     uint8_t *copy = malloc(len);
-    if (!copy)
-        return i2v__err(err, I2V_ENOMEM, "out of memory");
+    if (!copy) return i2v__err(err, I2V_ENOMEM, "out of memory");
     memcpy(copy, data, len);
     return photo_adopt(out, copy, len, lim, err);
 }
@@ -82,8 +79,7 @@ int i2v_photo_open_file(i2v_photo **out, const char *path, const i2v_limits *lim
         lim = &def;
     }
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return i2v__err(err, I2V_EIO, "cannot open %s: %s", path, strerror(errno));
+    if (fd < 0) return i2v__err(err, I2V_EIO, "cannot open %s: %s", path, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         rc = i2v__err(err, I2V_EIO, "%s is not a regular file", path);
@@ -106,8 +102,7 @@ int i2v_photo_open_file(i2v_photo **out, const char *path, const i2v_limits *lim
     }
     while (got < len) {
         ssize_t r = read(fd, buf + got, len - got);
-        if (r < 0 && errno == EINTR)
-            continue;
+        if (r < 0 && errno == EINTR) continue;
         if (r <= 0) {
             rc = i2v__err(err, I2V_EIO, "cannot read %s: %s", path,
                           r < 0 ? strerror(errno) : "file shrank");
@@ -134,8 +129,7 @@ out:
 
 void i2v_photo_free(i2v_photo **photo)
 {
-    if (!photo || !*photo)
-        return;
+    if (!photo || !*photo) return;
     free((*photo)->data);
     free(*photo);
     *photo = NULL;

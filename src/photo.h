@@ -16,7 +16,6 @@ struct i2v_photo {
 };
 
 /* Decodes upright RGB covering at least min_w x min_h upright pixels (0: full). */
-int i2v__photo_decode(const i2v_photo *photo, int min_w, int min_h, i2v_rgb *out,
-                      i2v_error *err);
+int i2v__photo_decode(const i2v_photo *photo, int min_w, int min_h, i2v_rgb *out, i2v_error *err);
 
 #endif

@@ -27,9 +27,8 @@ static const char *where(double x, double y)
     return names[row][col];
 }
 
-void i2v__plan_choose(const i2v_analysis *a, int out_w, int out_h, i2v_move *move,
-                      double *focus_x, double *focus_y, double *amount, char *text,
-                      size_t text_len)
+void i2v__plan_choose(const i2v_analysis *a, int out_w, int out_h, i2v_move *move, double *focus_x,
+                      double *focus_y, double *amount, char *text, size_t text_len)
 {
     const int portrait = out_h > out_w;
     const double fx = *focus_x, fy = *focus_y;
@@ -90,11 +89,9 @@ int i2v_plan_new(i2v_plan **out, const i2v_photo *photo, const i2v_spec *spec, i
     i2v_plan *p = NULL;
     *out = NULL;
     int rc = i2v_spec_validate(spec, err);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     p = calloc(1, sizeof *p);
-    if (!p)
-        return i2v__err(err, I2V_ENOMEM, "out of memory");
+    if (!p) return i2v__err(err, I2V_ENOMEM, "out of memory");
     p->spec = *spec;
     if (spec->prompt) {
         p->prompt = strdup(spec->prompt);
@@ -113,15 +110,12 @@ int i2v_plan_new(i2v_plan **out, const i2v_photo *photo, const i2v_spec *spec, i
         p->height = spec->height;
     }
     p->frames = (int)lround(spec->duration * spec->fps);
-    if (p->frames < 1)
-        p->frames = 1;
+    if (p->frames < 1) p->frames = 1;
 
     rc = i2v__photo_decode(photo, PREVIEW_SIZE, PREVIEW_SIZE, &preview, err);
-    if (rc)
-        goto out;
+    if (rc) goto out;
     rc = i2v__analyze(&preview, &p->analysis, err);
-    if (rc)
-        goto out;
+    if (rc) goto out;
 
     /* Cover crop: the largest rectangle of the output aspect, slid along the
      * cropped axis towards the detail when the crop is large. */
@@ -130,16 +124,16 @@ int i2v_plan_new(i2v_plan **out, const i2v_photo *photo, const i2v_spec *spec, i
         p->fh = ph;
         p->fw = ph * aspect;
         const double win = p->fw / pw;
-        const double pos = (1.0 - win) < CROP_FREE ? 0.5
-                                                   : i2v__analysis_best_window(&p->analysis, 0, win);
+        const double pos =
+            (1.0 - win) < CROP_FREE ? 0.5 : i2v__analysis_best_window(&p->analysis, 0, win);
         p->fx = pos * (pw - p->fw);
         p->fy = 0;
     } else {
         p->fw = pw;
         p->fh = pw / aspect;
         const double win = p->fh / ph;
-        const double pos = (1.0 - win) < CROP_FREE ? 0.5
-                                                   : i2v__analysis_best_window(&p->analysis, 1, win);
+        const double pos =
+            (1.0 - win) < CROP_FREE ? 0.5 : i2v__analysis_best_window(&p->analysis, 1, win);
         p->fx = 0;
         p->fy = pos * (ph - p->fh);
     }
@@ -178,8 +172,7 @@ out:
 
 void i2v_plan_free(i2v_plan **plan)
 {
-    if (!plan || !*plan)
-        return;
+    if (!plan || !*plan) return;
     free((*plan)->prompt);
     free(*plan);
     *plan = NULL;
@@ -217,8 +210,7 @@ const char *i2v_plan_description(const i2v_plan *p)
 
 int i2v_plan_view(const i2v_plan *p, int i, i2v_view *v)
 {
-    if (i < 0 || i >= p->frames)
-        return I2V_EINVAL;
+    if (i < 0 || i >= p->frames) return I2V_EINVAL;
     *v = i2v__cam_view(i2v__path_at(&p->path, i, p->frames), p->fx, p->fy, p->fw, p->fh);
     return 0;
 }

@@ -24,8 +24,8 @@ struct i2v_pool {
     i2v_task_fn fn;
     void *ctx;
     int ntasks;
-    atomic_int next;     /* next task index to claim */
-    int finished;        /* tasks completed in this batch, under mu */
+    atomic_int next; /* next task index to claim */
+    int finished;    /* tasks completed in this batch, under mu */
 };
 
 static void run_tasks(i2v_pool *p, int worker)
@@ -38,8 +38,7 @@ static void run_tasks(i2v_pool *p, int worker)
     if (n) {
         pthread_mutex_lock(&p->mu);
         p->finished += n;
-        if (p->finished == p->ntasks)
-            pthread_cond_broadcast(&p->done);
+        if (p->finished == p->ntasks) pthread_cond_broadcast(&p->done);
         pthread_mutex_unlock(&p->mu);
     }
 }
@@ -53,8 +52,7 @@ static void *worker_main(void *arg)
     for (;;) {
         while (!p->quit && p->generation == seen)
             pthread_cond_wait(&p->wake, &p->mu);
-        if (p->quit)
-            break;
+        if (p->quit) break;
         seen = p->generation;
         pthread_mutex_unlock(&p->mu);
         run_tasks(p, a->index);
@@ -73,11 +71,9 @@ int i2v__cpu_count(void)
 int i2v__pool_new(i2v_pool **out, int nthreads)
 {
     *out = NULL;
-    if (nthreads < 1)
-        nthreads = 1;
+    if (nthreads < 1) nthreads = 1;
     i2v_pool *p = calloc(1, sizeof *p);
-    if (!p)
-        return I2V_ENOMEM;
+    if (!p) return I2V_ENOMEM;
     p->threads = calloc((size_t)nthreads, sizeof *p->threads);
     p->args = calloc((size_t)nthreads, sizeof *p->args);
     if (!p->threads || !p->args) {
@@ -108,8 +104,7 @@ int i2v__pool_threads(const i2v_pool *p)
 
 void i2v__pool_run(i2v_pool *p, i2v_task_fn fn, void *ctx, int ntasks)
 {
-    if (ntasks <= 0)
-        return;
+    if (ntasks <= 0) return;
     pthread_mutex_lock(&p->mu);
     p->fn = fn;
     p->ctx = ctx;
@@ -129,8 +124,7 @@ void i2v__pool_run(i2v_pool *p, i2v_task_fn fn, void *ctx, int ntasks)
 void i2v__pool_free(i2v_pool **pp)
 {
     i2v_pool *p = pp ? *pp : NULL;
-    if (!p)
-        return;
+    if (!p) return;
     pthread_mutex_lock(&p->mu);
     p->quit = 1;
     pthread_cond_broadcast(&p->wake);

@@ -27,26 +27,41 @@ typedef struct word_rule {
 } word_rule;
 
 static const word_rule rules[] = {
-    {"slow", 0.6, 0, 0, -1, -1},          {"slowly", 0.6, 0, 0, -1, -1},
-    {"gentle", 0.7, 0, 0, -1, -1},        {"gently", 0.7, 0, 0, -1, -1},
-    {"fast", 1.5, 0, 0, -1, -1},          {"quick", 1.5, 0, 0, -1, -1},
-    {"quickly", 1.5, 0, 0, -1, -1},       {"rapid", 1.5, 0, 0, -1, -1},
-    {"subtle", 0, 0.5, 0, -1, -1},        {"slight", 0, 0.5, 0, -1, -1},
-    {"dramatic", 0, 1.7, 0, -1, -1},      {"strong", 0, 1.5, 0, -1, -1},
+    {"slow", 0.6, 0, 0, -1, -1},
+    {"slowly", 0.6, 0, 0, -1, -1},
+    {"gentle", 0.7, 0, 0, -1, -1},
+    {"gently", 0.7, 0, 0, -1, -1},
+    {"fast", 1.5, 0, 0, -1, -1},
+    {"quick", 1.5, 0, 0, -1, -1},
+    {"quickly", 1.5, 0, 0, -1, -1},
+    {"rapid", 1.5, 0, 0, -1, -1},
+    {"subtle", 0, 0.5, 0, -1, -1},
+    {"slight", 0, 0.5, 0, -1, -1},
+    {"dramatic", 0, 1.7, 0, -1, -1},
+    {"strong", 0, 1.5, 0, -1, -1},
     {"constant speed", 0, 0, I2V_EASE_LINEAR, -1, -1},
     {"linear", 0, 0, I2V_EASE_LINEAR, -1, -1},
     {"steady", 0, 0, I2V_EASE_LINEAR, -1, -1},
     {"ease", 0, 0, I2V_EASE_IN_OUT, -1, -1},
     {"smooth", 0, 0, I2V_EASE_IN_OUT, -1, -1},
-    {"towards the left", 0, 0, 0, 0.15, 0.5},  {"toward the left", 0, 0, 0, 0.15, 0.5},
-    {"towards the right", 0, 0, 0, 0.85, 0.5}, {"toward the right", 0, 0, 0, 0.85, 0.5},
-    {"towards the top", 0, 0, 0, 0.5, 0.15},   {"toward the top", 0, 0, 0, 0.5, 0.15},
-    {"towards the bottom", 0, 0, 0, 0.5, 0.85}, {"toward the bottom", 0, 0, 0, 0.5, 0.85},
-    {"towards the centre", 0, 0, 0, 0.5, 0.5}, {"towards the center", 0, 0, 0, 0.5, 0.5},
-    {"upper left", 0, 0, 0, 0.2, 0.2},         {"upper right", 0, 0, 0, 0.8, 0.2},
-    {"lower left", 0, 0, 0, 0.2, 0.8},         {"lower right", 0, 0, 0, 0.8, 0.8},
-    {"top left", 0, 0, 0, 0.2, 0.2},           {"top right", 0, 0, 0, 0.8, 0.2},
-    {"bottom left", 0, 0, 0, 0.2, 0.8},        {"bottom right", 0, 0, 0, 0.8, 0.8},
+    {"towards the left", 0, 0, 0, 0.15, 0.5},
+    {"toward the left", 0, 0, 0, 0.15, 0.5},
+    {"towards the right", 0, 0, 0, 0.85, 0.5},
+    {"toward the right", 0, 0, 0, 0.85, 0.5},
+    {"towards the top", 0, 0, 0, 0.5, 0.15},
+    {"toward the top", 0, 0, 0, 0.5, 0.15},
+    {"towards the bottom", 0, 0, 0, 0.5, 0.85},
+    {"toward the bottom", 0, 0, 0, 0.5, 0.85},
+    {"towards the centre", 0, 0, 0, 0.5, 0.5},
+    {"towards the center", 0, 0, 0, 0.5, 0.5},
+    {"upper left", 0, 0, 0, 0.2, 0.2},
+    {"upper right", 0, 0, 0, 0.8, 0.2},
+    {"lower left", 0, 0, 0, 0.2, 0.8},
+    {"lower right", 0, 0, 0, 0.8, 0.8},
+    {"top left", 0, 0, 0, 0.2, 0.2},
+    {"top right", 0, 0, 0, 0.8, 0.2},
+    {"bottom left", 0, 0, 0, 0.2, 0.8},
+    {"bottom right", 0, 0, 0, 0.8, 0.8},
 };
 
 /* Normalises to lower-case words separated by single spaces, with a space at
@@ -65,8 +80,7 @@ static void normalise(const char *in, char *out, size_t cap)
             space = 1;
         }
     }
-    if (!space)
-        out[n++] = ' ';
+    if (!space) out[n++] = ' ';
     out[n] = '\0';
 }
 
@@ -74,8 +88,7 @@ void i2v__prompt_parse(const char *prompt, i2v_steer *s)
 {
     char text[2048], pat[64];
     i2v__steer_init(s);
-    if (!prompt)
-        return;
+    if (!prompt) return;
     normalise(prompt, text, sizeof text);
     /* Apply rules in the order their phrases occur in the prompt. */
     const char *cursor = text;
@@ -93,14 +106,10 @@ void i2v__prompt_parse(const char *prompt, i2v_steer *s)
                 hit_len = strlen(pat);
             }
         }
-        if (!hit)
-            break;
-        if (hit->speed > 0)
-            s->speed = hit->speed;
-        if (hit->amount > 0)
-            s->amount = hit->amount;
-        if (hit->easing)
-            s->easing = hit->easing;
+        if (!hit) break;
+        if (hit->speed > 0) s->speed = hit->speed;
+        if (hit->amount > 0) s->amount = hit->amount;
+        if (hit->easing) s->easing = hit->easing;
         if (hit->fx >= 0) {
             s->has_focus = 1;
             s->focus_x = hit->fx;
@@ -116,8 +125,8 @@ void i2v__steer_describe(const i2v_steer *s, char *buf, size_t len)
     const char *amount = s->amount < 1 ? "subtle" : s->amount > 1 ? "dramatic" : "normal";
     const char *easing = s->easing == I2V_EASE_LINEAR ? "constant-speed" : "ease-in-out";
     if (s->has_focus)
-        snprintf(buf, len, "speed=%s amount=%s timing=%s focus=%.2f,%.2f", speed, amount,
-                 easing, s->focus_x, s->focus_y);
+        snprintf(buf, len, "speed=%s amount=%s timing=%s focus=%.2f,%.2f", speed, amount, easing,
+                 s->focus_x, s->focus_y);
     else
         snprintf(buf, len, "speed=%s amount=%s timing=%s focus=auto", speed, amount, easing);
 }

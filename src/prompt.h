@@ -11,10 +11,10 @@
 typedef enum { I2V_EASE_DEFAULT = 0, I2V_EASE_IN_OUT, I2V_EASE_LINEAR } i2v_easing;
 
 typedef struct i2v_steer {
-    double speed;      /* multiplies the move's amount: slow 0.6, fast 1.5; default 1 */
-    double amount;     /* subtle 0.5, dramatic 1.7; default 1 */
-    i2v_easing easing; /* "constant speed", "linear" -> LINEAR; "ease" -> IN_OUT */
-    int has_focus;     /* a direction such as "towards the left" was given */
+    double speed;            /* multiplies the move's amount: slow 0.6, fast 1.5; default 1 */
+    double amount;           /* subtle 0.5, dramatic 1.7; default 1 */
+    i2v_easing easing;       /* "constant speed", "linear" -> LINEAR; "ease" -> IN_OUT */
+    int has_focus;           /* a direction such as "towards the left" was given */
     double focus_x, focus_y; /* 0..1 of the frame */
 } i2v_steer;
 

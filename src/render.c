@@ -58,20 +58,17 @@ static int build_axes(frame_ctx *f, double vx, double vy, double vw, double vh, 
         rc = i2v__axis_build(&f->ay[0], f->dst[0].height, Y->height, vy + 0.5 * sy - 0.5, sy, k,
                              err);
     if (!rc)
-        rc = i2v__axis_build(&f->ax[1], f->dst[1].width, C->width, (vx + 0.5 * sx - 1.0) / 2.0,
-                             sx, k, err);
+        rc = i2v__axis_build(&f->ax[1], f->dst[1].width, C->width, (vx + 0.5 * sx - 1.0) / 2.0, sx,
+                             k, err);
     if (!rc)
         rc = i2v__axis_build(&f->ay[1], f->dst[1].height, C->height, (vy + sy - 1.0) / 2.0, sy, k,
                              err);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     size_t need = (size_t)(f->ax[0].hi - f->ax[0].lo);
-    if ((size_t)(f->ax[1].hi - f->ax[1].lo) > need)
-        need = (size_t)(f->ax[1].hi - f->ax[1].lo);
+    if ((size_t)(f->ax[1].hi - f->ax[1].lo) > need) need = (size_t)(f->ax[1].hi - f->ax[1].lo);
     for (int i = 0; i < f->nworkers; i++) {
         rc = i2v__rscratch_reserve(&f->scratch[i], need, err);
-        if (rc)
-            return rc;
+        if (rc) return rc;
     }
     return 0;
 }
@@ -79,8 +76,7 @@ static int build_axes(frame_ctx *f, double vx, double vy, double vw, double vh, 
 static int write_cover(const i2v_yuv *y, const char *path, i2v_error *err)
 {
     uint8_t *rgb = malloc((size_t)y->width * y->height * 3);
-    if (!rgb)
-        return i2v__err(err, I2V_ENOMEM, "out of memory for the cover");
+    if (!rgb) return i2v__err(err, I2V_ENOMEM, "out of memory for the cover");
     const uint8_t *planes[3] = {y->data[0], y->data[1], y->data[2]};
     i2v__yuv420_to_rgb(planes, y->linesize, y->width, y->height, rgb);
     int rc = i2v__write_jpeg(path, rgb, y->width, y->height, 90, err);
@@ -92,8 +88,7 @@ static char *temp_name(const char *path)
 {
     size_t n = strlen(path) + 32;
     char *t = malloc(n);
-    if (t)
-        snprintf(t, n, "%s.part-%ld", path, (long)getpid());
+    if (t) snprintf(t, n, "%s.part-%ld", path, (long)getpid());
     return t;
 }
 
@@ -101,7 +96,8 @@ void i2v__render_min_size(const i2v_photo *photo, const i2v_plan *plan, int *min
 {
     /* Just large enough that the deepest zoom still has (at least) one source
      * pixel per output pixel; Base keeps 25% more for its wider filter. */
-    const double need = plan->width * plan->max_zoom * (plan->spec.model == I2V_MODEL_BASE ? 1.25 : 1.0);
+    const double need =
+        plan->width * plan->max_zoom * (plan->spec.model == I2V_MODEL_BASE ? 1.25 : 1.0);
     const double r = need / plan->fw;
     *min_w = *min_h = 0;
     if (r < 1.0) {
@@ -110,8 +106,7 @@ void i2v__render_min_size(const i2v_photo *photo, const i2v_plan *plan, int *min
     }
 }
 
-int i2v_render(const i2v_photo *photo, const i2v_plan *plan, const i2v_output *out,
-               i2v_error *err)
+int i2v_render(const i2v_photo *photo, const i2v_plan *plan, const i2v_output *out, i2v_error *err)
 {
     int rc = 0;
     i2v_rgb rgb = {0};
@@ -122,8 +117,7 @@ int i2v_render(const i2v_photo *photo, const i2v_plan *plan, const i2v_output *o
     char *tmp_video = NULL, *tmp_cover = NULL;
     int video_created = 0, cover_created = 0;
     frame_ctx *f = calloc(1, sizeof *f);
-    if (!f)
-        return i2v__err(err, I2V_ENOMEM, "out of memory");
+    if (!f) return i2v__err(err, I2V_ENOMEM, "out of memory");
     if (!out || !out->video_path) {
         rc = i2v__err(err, I2V_EINVAL, "no output path given");
         goto out;
@@ -134,12 +128,10 @@ int i2v_render(const i2v_photo *photo, const i2v_plan *plan, const i2v_output *o
     int min_w, min_h;
     i2v__render_min_size(photo, plan, &min_w, &min_h);
     rc = i2v__photo_decode(photo, min_w, min_h, &rgb, err);
-    if (rc)
-        goto out;
+    if (rc) goto out;
     const double sx = (double)rgb.width / photo->width, sy = (double)rgb.height / photo->height;
     rc = i2v__ycc_from_rgb(&rgb, &ycc, err);
-    if (rc)
-        goto out;
+    if (rc) goto out;
     i2v__rgb_release(&rgb);
 
     tmp_video = temp_name(out->video_path);
@@ -148,16 +140,14 @@ int i2v_render(const i2v_photo *photo, const i2v_plan *plan, const i2v_output *o
         rc = i2v__err(err, I2V_ENOMEM, "out of memory");
         goto out;
     }
-    const i2v_enc_params ep = {tmp_video, W, H, plan->spec.fps, plan->spec.crf,
-                               base ? "medium" : "veryfast"};
+    const i2v_enc_params ep = {
+        tmp_video, W, H, plan->spec.fps, plan->spec.crf, base ? "medium" : "veryfast"};
     video_created = 1;
     rc = vt->open(&enc, &ep, err);
-    if (rc)
-        goto out;
+    if (rc) goto out;
 
     int threads = out->threads > 0 ? out->threads : i2v__cpu_count();
-    if (threads > MAX_WORKERS)
-        threads = MAX_WORKERS;
+    if (threads > MAX_WORKERS) threads = MAX_WORKERS;
     if (i2v__pool_new(&pool, threads) != 0) {
         rc = i2v__err(err, I2V_ENOMEM, "cannot start render threads");
         goto out;
@@ -175,31 +165,26 @@ int i2v_render(const i2v_photo *photo, const i2v_plan *plan, const i2v_output *o
         i2v_plan_view(plan, i, &v);
         i2v_yuv yuv;
         rc = vt->frame(enc, &yuv, err);
-        if (rc)
-            goto out;
+        if (rc) goto out;
         for (int p = 0; p < 3; p++)
             f->dst[p] = (i2v_plane){yuv.data[p], p ? W / 2 : W, p ? H / 2 : H, yuv.linesize[p]};
         rc = build_axes(f, v.x * sx, v.y * sy, v.w * sx, v.h * sy, kernel, err);
-        if (rc)
-            goto out;
+        if (rc) goto out;
         i2v__pool_run(pool, render_band, f, f->bands);
         if (i == 0 && tmp_cover) {
             cover_created = 1;
             rc = write_cover(&yuv, tmp_cover, err);
-            if (rc)
-                goto out;
+            if (rc) goto out;
         }
         rc = vt->submit(enc, err);
-        if (rc)
-            goto out;
+        if (rc) goto out;
         if (out->progress && out->progress(out->progress_user, i + 1, plan->frames)) {
             rc = i2v__err(err, I2V_ECANCELLED, "rendering was cancelled at frame %d", i + 1);
             goto out;
         }
     }
     rc = vt->finish(enc, err);
-    if (rc)
-        goto out;
+    if (rc) goto out;
     vt->close(&enc);
     if (rename(tmp_video, out->video_path) != 0) {
         rc = i2v__err(err, I2V_EIO, "cannot write %s: %s", out->video_path, strerror(errno));
@@ -215,12 +200,9 @@ int i2v_render(const i2v_photo *photo, const i2v_plan *plan, const i2v_output *o
         cover_created = 0;
     }
 out:
-    if (enc)
-        vt->close(&enc);
-    if (video_created)
-        unlink(tmp_video);
-    if (cover_created)
-        unlink(tmp_cover);
+    if (enc) vt->close(&enc);
+    if (video_created) unlink(tmp_video);
+    if (cover_created) unlink(tmp_cover);
     i2v__pool_free(&pool);
     for (int i = 0; i < MAX_WORKERS; i++)
         i2v__rscratch_release(&f->scratch[i]);

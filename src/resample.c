@@ -13,9 +13,12 @@
 double i2v__kernel_radius(i2v_kernel k)
 {
     switch (k) {
-    case I2V_KERNEL_TRIANGLE: return 1.0;
-    case I2V_KERNEL_CUBIC: return 2.0;
-    case I2V_KERNEL_LANCZOS3: return 3.0;
+    case I2V_KERNEL_TRIANGLE:
+        return 1.0;
+    case I2V_KERNEL_CUBIC:
+        return 2.0;
+    case I2V_KERNEL_LANCZOS3:
+        return 3.0;
     }
     return 2.0;
 }
@@ -27,20 +30,16 @@ double i2v__kernel_eval(i2v_kernel k, double x)
     case I2V_KERNEL_TRIANGLE:
         return x < 1.0 ? 1.0 - x : 0.0;
     case I2V_KERNEL_LANCZOS3: {
-        if (x < 1e-9)
-            return 1.0;
-        if (x >= 3.0)
-            return 0.0;
+        if (x < 1e-9) return 1.0;
+        if (x >= 3.0) return 0.0;
         const double px = M_PI * x;
         return 3.0 * sin(px) * sin(px / 3.0) / (px * px);
     }
     case I2V_KERNEL_CUBIC:
     default: {
         const double a = -0.5;
-        if (x < 1.0)
-            return ((a + 2) * x - (a + 3)) * x * x + 1;
-        if (x < 2.0)
-            return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a;
+        if (x < 1.0) return ((a + 2) * x - (a + 3)) * x * x + 1;
+        if (x < 2.0) return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a;
         return 0.0;
     }
     }
@@ -61,8 +60,7 @@ int i2v__axis_build(i2v_axis *ax, int n_out, int n_src, double c0, double step, 
     /* Integers in the open interval (c - support, c + support): at most
      * ceil(2 * support) of them, starting at floor(c - support) + 1. */
     int taps = (int)ceil(2.0 * support - 1e-9);
-    if (taps > n_src)
-        taps = n_src;
+    if (taps > n_src) taps = n_src;
     if (taps > MAX_TAPS || n_out <= 0 || n_src <= 0)
         return i2v__err(err, I2V_EINVAL, "resampling %d -> %d samples is out of range", n_src,
                         n_out);
@@ -88,10 +86,8 @@ int i2v__axis_build(i2v_axis *ax, int n_out, int n_src, double c0, double step, 
         const double c = c0 + step * o;
         const int first = (int)floor(c - support) + 1;
         int start = first;
-        if (start > n_src - taps)
-            start = n_src - taps;
-        if (start < 0)
-            start = 0;
+        if (start > n_src - taps) start = n_src - taps;
+        if (start < 0) start = 0;
         for (int j = 0; j < taps; j++)
             fw[j] = 0.0;
         double sum = 0.0;
@@ -126,23 +122,19 @@ int i2v__axis_build(i2v_axis *ax, int n_out, int n_src, double c0, double step, 
             const double v = sum != 0.0 ? fw[j] / sum : (j == 0);
             w[j] = (int16_t)lrint(v * ONE);
             isum += w[j];
-            if (abs(w[j]) > abs(w[big]))
-                big = j;
+            if (abs(w[j]) > abs(w[big])) big = j;
         }
         w[big] = (int16_t)(w[big] + (ONE - isum));
         ax->start[o] = start;
-        if (start < ax->lo)
-            ax->lo = start;
-        if (start + taps > ax->hi)
-            ax->hi = start + taps;
+        if (start < ax->lo) ax->lo = start;
+        if (start + taps > ax->hi) ax->hi = start + taps;
     }
     return 0;
 }
 
 int i2v__rscratch_reserve(i2v_rscratch *s, size_t n, i2v_error *err)
 {
-    if (s->cap >= n)
-        return 0;
+    if (s->cap >= n) return 0;
     free(s->acc);
     free(s->row);
     s->acc = malloc(sizeof(int32_t) * n);
@@ -164,8 +156,8 @@ void i2v__rscratch_release(i2v_rscratch *s)
 }
 
 /* Vertical pass: out = sum_k w_k * src_row_k over [lo, lo+n), in Q6. */
-static void vpass_scalar(const uint8_t *row, ptrdiff_t stride, const int16_t *w, int taps,
-                         int x0, int n, int16_t *restrict out)
+static void vpass_scalar(const uint8_t *row, ptrdiff_t stride, const int16_t *w, int taps, int x0,
+                         int n, int16_t *restrict out)
 {
     for (int x = x0; x < n; x++) {
         int32_t acc = 1 << 7;
@@ -238,8 +230,8 @@ static inline __m128i hsum4(__m128i a, __m128i b, __m128i c, __m128i d)
 /* One output sample: dot product of wstride weights with the row, as 4 lanes. */
 static inline __m128i dot8(const int16_t *row, const int16_t *w, int groups)
 {
-    __m128i acc = _mm_madd_epi16(_mm_loadu_si128((const __m128i *)row),
-                                 _mm_loadu_si128((const __m128i *)w));
+    __m128i acc =
+        _mm_madd_epi16(_mm_loadu_si128((const __m128i *)row), _mm_loadu_si128((const __m128i *)w));
     for (int g = 1; g < groups; g++)
         acc = _mm_add_epi32(acc, _mm_madd_epi16(_mm_loadu_si128((const __m128i *)(row + 8 * g)),
                                                 _mm_loadu_si128((const __m128i *)(w + 8 * g))));
@@ -256,10 +248,10 @@ static void hpass(const int16_t *restrict row, const i2v_axis *ax, int lo, uint8
     const __m128i round = _mm_set1_epi32(1 << 19);
     int x = 0;
     for (; x + 4 <= n; x += 4, w += 4 * ws) {
-        __m128i s = hsum4(dot8(row + st[x] - lo, w, groups),
-                          dot8(row + st[x + 1] - lo, w + ws, groups),
-                          dot8(row + st[x + 2] - lo, w + 2 * ws, groups),
-                          dot8(row + st[x + 3] - lo, w + 3 * ws, groups));
+        __m128i s =
+            hsum4(dot8(row + st[x] - lo, w, groups), dot8(row + st[x + 1] - lo, w + ws, groups),
+                  dot8(row + st[x + 2] - lo, w + 2 * ws, groups),
+                  dot8(row + st[x + 3] - lo, w + 3 * ws, groups));
         s = _mm_srai_epi32(_mm_add_epi32(s, round), 20);
         s = _mm_packs_epi32(s, s);
         s = _mm_packus_epi16(s, s);

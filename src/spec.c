@@ -5,7 +5,7 @@
 #include "error.h"
 
 static const char *const move_names[I2V_MOVE_COUNT] = {
-    "ZOOM_IN",  "ZOOM_OUT",        "PAN_RIGHT",    "PAN_LEFT",    "PAN_UP",
+    "ZOOM_IN",  "ZOOM_OUT",        "PAN_RIGHT",    "PAN_LEFT",     "PAN_UP",
     "PAN_DOWN", "CAMERA_PUSH_OUT", "AUTO_EFFECTS", "AUTO_REVERSE",
 };
 
@@ -41,11 +41,11 @@ int i2v_spec_validate(const i2v_spec *s, i2v_error *err)
         return i2v__err(err, I2V_EINVAL, "move: unknown value %d", (int)s->move);
     if (!((s->width == 0 && s->height == 0) ||
           (s->width >= 128 && s->width <= 4096 && s->height >= 128 && s->height <= 4096)))
-        return i2v__err(err, I2V_EINVAL, "size: %dx%d is outside 128x128 .. 4096x4096",
-                        s->width, s->height);
+        return i2v__err(err, I2V_EINVAL, "size: %dx%d is outside 128x128 .. 4096x4096", s->width,
+                        s->height);
     if ((s->width | s->height) & 1)
-        return i2v__err(err, I2V_EINVAL, "size: %dx%d must have even width and height",
-                        s->width, s->height);
+        return i2v__err(err, I2V_EINVAL, "size: %dx%d must have even width and height", s->width,
+                        s->height);
     if (s->fps < 1 || s->fps > 60)
         return i2v__err(err, I2V_EINVAL, "fps: %d is outside 1..60", s->fps);
     if (!(s->duration >= 1.0 && s->duration <= 30.0))

@@ -66,8 +66,7 @@ typedef struct i2v_photo i2v_photo;
 
 /* Reads the file, recognises the format from its bytes and checks the header
  * against `lim` (NULL: defaults). No pixels are decoded yet. */
-int i2v_photo_open_file(i2v_photo **out, const char *path, const i2v_limits *lim,
-                        i2v_error *err);
+int i2v_photo_open_file(i2v_photo **out, const char *path, const i2v_limits *lim, i2v_error *err);
 /* Same from memory; the bytes are copied. */
 int i2v_photo_open_memory(i2v_photo **out, const void *data, size_t len, const i2v_limits *lim,
                           i2v_error *err);
@@ -162,8 +161,7 @@ typedef struct i2v_output {
 } i2v_output;
 
 /* Renders the plan to `out->video_path`. On failure no output file is left. */
-int i2v_render(const i2v_photo *photo, const i2v_plan *plan, const i2v_output *out,
-               i2v_error *err);
+int i2v_render(const i2v_photo *photo, const i2v_plan *plan, const i2v_output *out, i2v_error *err);
 
 #ifdef __cplusplus
 }

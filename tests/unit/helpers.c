@@ -42,14 +42,38 @@ uint8_t *stored_for_orientation(const uint8_t *u, int w, int h, int n, int *sw, 
         for (int x = 0; x < *sw; x++) {
             int ux, uy; /* upright pixel shown from stored (x, y) */
             switch (n) {
-            case 2: ux = w - 1 - x; uy = y; break;
-            case 3: ux = w - 1 - x; uy = h - 1 - y; break;
-            case 4: ux = x; uy = h - 1 - y; break;
-            case 5: ux = y; uy = x; break;
-            case 6: ux = w - 1 - y; uy = x; break;
-            case 7: ux = w - 1 - y; uy = h - 1 - x; break;
-            case 8: ux = y; uy = h - 1 - x; break;
-            default: ux = x; uy = y; break;
+            case 2:
+                ux = w - 1 - x;
+                uy = y;
+                break;
+            case 3:
+                ux = w - 1 - x;
+                uy = h - 1 - y;
+                break;
+            case 4:
+                ux = x;
+                uy = h - 1 - y;
+                break;
+            case 5:
+                ux = y;
+                uy = x;
+                break;
+            case 6:
+                ux = w - 1 - y;
+                uy = x;
+                break;
+            case 7:
+                ux = w - 1 - y;
+                uy = h - 1 - x;
+                break;
+            case 8:
+                ux = y;
+                uy = h - 1 - x;
+                break;
+            default:
+                ux = x;
+                uy = y;
+                break;
             }
             memcpy(s + ((size_t)y * *sw + x) * 3, u + ((size_t)uy * w + ux) * 3, 3);
         }
@@ -153,8 +177,7 @@ buf make_png(const uint8_t *rgba, int w, int h, int color_type, int bit_depth, i
     membuf m = {0};
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
     png_infop info = png_create_info_struct(png);
-    if (setjmp(png_jmpbuf(png)))
-        abort();
+    if (setjmp(png_jmpbuf(png))) abort();
     png_set_write_fn(png, &m, png_write_mem, png_flush_mem);
     png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, bit_depth, color_type,
                  PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
@@ -166,9 +189,9 @@ buf make_png(const uint8_t *rgba, int w, int h, int color_type, int bit_depth, i
             const uint8_t *p = rgba + 4 * i;
             int found = 0;
             for (int k = 0; k < n; k++)
-                found |= palette[k].red == p[0] && palette[k].green == p[1] && palette[k].blue == p[2];
-            if (!found)
-                palette[n++] = (png_color){p[0], p[1], p[2]};
+                found |=
+                    palette[k].red == p[0] && palette[k].green == p[1] && palette[k].blue == p[2];
+            if (!found) palette[n++] = (png_color){p[0], p[1], p[2]};
         }
         png_set_PLTE(png, info, palette, n);
     }
@@ -178,7 +201,7 @@ buf make_png(const uint8_t *rgba, int w, int h, int color_type, int bit_depth, i
         free(ex.data);
     }
     png_write_info(png, info);
-    const int ch = color_type == PNG_COLOR_TYPE_RGBA       ? 4
+    const int ch = color_type == PNG_COLOR_TYPE_RGBA         ? 4
                    : color_type == PNG_COLOR_TYPE_RGB        ? 3
                    : color_type == PNG_COLOR_TYPE_GRAY_ALPHA ? 2
                                                              : 1;
@@ -190,10 +213,12 @@ buf make_png(const uint8_t *rgba, int w, int h, int color_type, int bit_depth, i
             uint8_t v[4];
             if (color_type == PNG_COLOR_TYPE_PALETTE) {
                 int k = 0;
-                while (!(palette[k].red == p[0] && palette[k].green == p[1] && palette[k].blue == p[2]))
+                while (!(palette[k].red == p[0] && palette[k].green == p[1] &&
+                         palette[k].blue == p[2]))
                     k++;
                 v[0] = (uint8_t)k;
-            } else if (color_type == PNG_COLOR_TYPE_GRAY || color_type == PNG_COLOR_TYPE_GRAY_ALPHA) {
+            } else if (color_type == PNG_COLOR_TYPE_GRAY ||
+                       color_type == PNG_COLOR_TYPE_GRAY_ALPHA) {
                 v[0] = p[0];
                 v[1] = p[3];
             } else {
@@ -231,8 +256,7 @@ buf make_webp(const uint8_t *rgba, int w, int h, int alpha, int lossless)
                        : WebPEncodeRGB(rgb, w, h, w * 3, 90, &out);
         free(rgb);
     }
-    if (!len)
-        abort();
+    if (!len) abort();
     buf b = {malloc(len), len};
     memcpy(b.data, out, len);
     WebPFree(out);
@@ -287,8 +311,7 @@ buf make_heic(const uint8_t *rgb, int w, int h)
     uint8_t *p = heif_image_get_plane(img, heif_channel_interleaved, &stride);
     for (int y = 0; y < h; y++)
         memcpy(p + (size_t)y * stride, rgb + (size_t)y * w * 3, (size_t)w * 3);
-    if (heif_context_encode_image(ctx, img, enc, NULL, NULL).code)
-        abort();
+    if (heif_context_encode_image(ctx, img, enc, NULL, NULL).code) abort();
     struct heif_writer writer = {1, heif_write_mem};
     heif_context_write(ctx, &writer, &b);
     heif_image_release(img);

@@ -58,8 +58,8 @@ static void test_views_never_leave_the_frame(void **state)
                         i2v_view v = i2v__cam_view(c, FX, FY, FW, FH);
                         if (c.z < 1.0 || v.x < FX - 1e-9 || v.y < FY - 1e-9 ||
                             v.x + v.w > FX + FW + 1e-9 || v.y + v.h > FY + FH + 1e-9)
-                            fail_msg("move %d focus (%g,%g) frame %d: view %g,%g %gx%g", m,
-                                     foci[a], foci[b], i, v.x, v.y, v.w, v.h);
+                            fail_msg("move %d focus (%g,%g) frame %d: view %g,%g %gx%g", m, foci[a],
+                                     foci[b], i, v.x, v.y, v.w, v.h);
                         /* The view keeps the output aspect. */
                         assert_true(fabs(v.w / v.h - FW / FH) < 1e-9);
                     }
@@ -89,8 +89,7 @@ static void test_zoom_in_exact_ends_and_fixed_point(void **state)
     for (int i = 0; i < NF; i++) {
         i2v_cam a = i2v__path_at(&p, i, NF), b = i2v__path_at(&q, NF - 1 - i, NF);
         assert_true(fabs(a.z - b.z) < 1e-12 && fabs(a.cx - b.cx) < 1e-12);
-        if (i)
-            assert_true(a.z > i2v__path_at(&p, i - 1, NF).z);
+        if (i) assert_true(a.z > i2v__path_at(&p, i - 1, NF).z);
     }
 }
 
@@ -102,8 +101,10 @@ static void test_pans_travel_the_named_way(void **state)
     const struct {
         i2v_move m;
         int axis, sign;
-    } pans[] = {{I2V_MOVE_PAN_RIGHT, 0, 1}, {I2V_MOVE_PAN_LEFT, 0, -1},
-                {I2V_MOVE_PAN_DOWN, 1, 1}, {I2V_MOVE_PAN_UP, 1, -1}};
+    } pans[] = {{I2V_MOVE_PAN_RIGHT, 0, 1},
+                {I2V_MOVE_PAN_LEFT, 0, -1},
+                {I2V_MOVE_PAN_DOWN, 1, 1},
+                {I2V_MOVE_PAN_UP, 1, -1}};
     for (int k = 0; k < 4; k++) {
         i2v_path p;
         i2v__path_make(&p, pans[k].m, 0.5, 0.5, &s);
@@ -121,8 +122,7 @@ static void test_pans_travel_the_named_way(void **state)
         for (int i = 1; i < NF; i++) {
             i2v_view v = i2v__cam_view(i2v__path_at(&p, i, NF), FX, FY, FW, FH);
             const double a = pans[k].axis ? v.y : v.x, step = a - prev;
-            if (i == 1)
-                step0 = step;
+            if (i == 1) step0 = step;
             assert_true(step * pans[k].sign > 0);
             assert_true(fabs(step - step0) < 1e-9);
             prev = a;

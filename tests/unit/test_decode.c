@@ -20,8 +20,7 @@ static void check_pattern(buf b, int w, int h, const char *fmt, double tol)
     i2v_photo *p = NULL;
     i2v_error err = {0};
     int rc = i2v_photo_open_memory(&p, b.data, b.len, NULL, &err);
-    if (rc)
-        fail_msg("open %s: %s", fmt, err.message);
+    if (rc) fail_msg("open %s: %s", fmt, err.message);
     assert_string_equal(i2v_photo_format(p), fmt);
     assert_int_equal(i2v_photo_width(p), w);
     assert_int_equal(i2v_photo_height(p), h);
@@ -36,8 +35,7 @@ static void check_pattern(buf b, int w, int h, const char *fmt, double tol)
         box_mean(rgb.pixels, w, bx, by, w / 4, h / 4, m);
         for (int c = 0; c < 3; c++)
             if (m[c] < want[q][c] - tol || m[c] > want[q][c] + tol)
-                fail_msg("%s quadrant %d channel %d: %.1f, want %.0f", fmt, q, c, m[c],
-                         want[q][c]);
+                fail_msg("%s quadrant %d channel %d: %.1f, want %.0f", fmt, q, c, m[c], want[q][c]);
     }
     i2v__rgb_release(&rgb);
     i2v_photo_free(&p);
@@ -187,8 +185,8 @@ static void test_png_alpha_over_white(void **state)
     assert_int_equal(i2v_photo_open_memory(&p, b.data, b.len, NULL, NULL), 0);
     i2v_rgb rgb;
     assert_int_equal(i2v__photo_decode(p, 0, 0, &rgb, NULL), 0);
-    assert_int_equal(rgb.pixels[0], 255);                   /* transparent -> white */
-    assert_int_equal(rgb.pixels[(w - 1) * 3], 127);         /* half black over white */
+    assert_int_equal(rgb.pixels[0], 255);           /* transparent -> white */
+    assert_int_equal(rgb.pixels[(w - 1) * 3], 127); /* half black over white */
     i2v__rgb_release(&rgb);
     i2v_photo_free(&p);
     free(b.data);
@@ -281,9 +279,9 @@ static void test_not_an_image(void **state)
 static void test_pixel_limit_from_header(void **state)
 {
     (void)state;
-    static const uint8_t hdr[] = {
-        0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13, 'I', 'H', 'D', 'R',
-        0, 0, 0xEA, 0x60, 0, 0, 0xEA, 0x60, 8, 2, 0, 0, 0, 0, 0, 0, 0};
+    static const uint8_t hdr[] = {0x89, 'P',  'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A, 0,    0, 0,
+                                  13,   'I',  'H', 'D', 'R',  0,    0,    0xEA, 0x60, 0, 0,
+                                  0xEA, 0x60, 8,   2,   0,    0,    0,    0,    0,    0, 0};
     uint8_t png[sizeof hdr];
     memcpy(png, hdr, sizeof hdr);
     /* CRC of the IHDR chunk (type + data). */
@@ -293,8 +291,7 @@ static void test_pixel_limit_from_header(void **state)
     i2v_photo *p = NULL;
     i2v_error err = {0};
     int rc = i2v_photo_open_memory(&p, png, sizeof png, NULL, &err);
-    if (rc != I2V_ELIMIT)
-        fail_msg("rc %d: %s", rc, err.message);
+    if (rc != I2V_ELIMIT) fail_msg("rc %d: %s", rc, err.message);
     assert_non_null(strstr(err.message, "limit"));
     /* A configurable limit applies to real images too. */
     uint8_t *u = pattern_rgb(100, 100);
@@ -317,8 +314,8 @@ static void test_truncated_and_corrupt(void **state)
     (void)state;
     uint8_t *u = pattern_rgb(64, 64);
     uint8_t *rgba = to_rgba(u, 64, 64, 255);
-    buf bufs[3] = {make_jpeg(u, 64, 64, SUB_420, 0, 0), make_png(rgba, 64, 64, PNG_COLOR_TYPE_RGB, 8, 0),
-                   make_webp(rgba, 64, 64, 0, 0)};
+    buf bufs[3] = {make_jpeg(u, 64, 64, SUB_420, 0, 0),
+                   make_png(rgba, 64, 64, PNG_COLOR_TYPE_RGB, 8, 0), make_webp(rgba, 64, 64, 0, 0)};
     for (int i = 0; i < 3; i++) {
         i2v_photo *p = NULL;
         i2v_error err = {0};

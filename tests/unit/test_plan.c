@@ -43,8 +43,7 @@ static i2v_plan *plan_for(i2v_photo *p, i2v_move m, int w, int h)
     s.height = h;
     i2v_plan *plan = NULL;
     i2v_error err = {0};
-    if (i2v_plan_new(&plan, p, &s, &err))
-        fail_msg("plan: %s", err.message);
+    if (i2v_plan_new(&plan, p, &s, &err)) fail_msg("plan: %s", err.message);
     return plan;
 }
 

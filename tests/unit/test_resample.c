@@ -46,8 +46,7 @@ static void test_weights_sum_to_one(void **state)
                 assert_true(ax.start[o] >= 0 && ax.start[o] + ax.taps <= 400);
             }
             /* The filter widens when minifying. */
-            if (steps[s] > 1)
-                assert_true(ax.taps >= (int)(2 * i2v__kernel_radius(k) * steps[s]));
+            if (steps[s] > 1) assert_true(ax.taps >= (int)(2 * i2v__kernel_radius(k) * steps[s]));
             i2v__axis_release(&ax);
         }
 }
