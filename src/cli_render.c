@@ -48,7 +48,6 @@ static const i2v_option render_opts[] = {
 typedef struct progress {
     int tty;
     double t0;
-    int last_pct;
 } progress;
 
 static double now(void)
@@ -179,7 +178,7 @@ int i2v__cmd_render(int argc, char **argv)
         fprintf(stderr, "i2v render: %s\n", err.message);
         goto out;
     }
-    progress pr = {isatty(2), now(), -1};
+    progress pr = {isatty(2), now()};
     if (pr.tty) fprintf(stderr, "plan: %s\n", i2v_plan_description(plan));
     i2v_output out = {0};
     out.video_path = output;

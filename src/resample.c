@@ -135,12 +135,10 @@ int i2v__axis_build(i2v_axis *ax, int n_out, int n_src, double c0, double step, 
 int i2v__rscratch_reserve(i2v_rscratch *s, size_t n, i2v_error *err)
 {
     if (s->cap >= n) return 0;
-    free(s->acc);
     free(s->row);
-    s->acc = malloc(sizeof(int32_t) * n);
     /* The horizontal pass reads whole groups of 8 taps: pad and zero the tail. */
     s->row = calloc(n + MAX_TAPS, sizeof(int16_t));
-    if (!s->acc || !s->row) {
+    if (!s->row) {
         i2v__rscratch_release(s);
         return i2v__err(err, I2V_ENOMEM, "out of memory for resampling");
     }
@@ -150,7 +148,6 @@ int i2v__rscratch_reserve(i2v_rscratch *s, size_t n, i2v_error *err)
 
 void i2v__rscratch_release(i2v_rscratch *s)
 {
-    free(s->acc);
     free(s->row);
     memset(s, 0, sizeof *s);
 }

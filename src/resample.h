@@ -51,7 +51,6 @@ void i2v__axis_release(i2v_axis *ax);
 
 /* Scratch memory for one thread: one intermediate row (plus read-ahead padding). */
 typedef struct i2v_rscratch {
-    int32_t *acc;
     int16_t *row;
     size_t cap;
 } i2v_rscratch;
