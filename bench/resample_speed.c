@@ -12,6 +12,7 @@
 #include "colour.h"
 #include "photo.h"
 #include "plan.h"
+#include "render.h"
 #include "resample.h"
 
 static double now(void)
@@ -41,10 +42,9 @@ int main(int argc, char **argv)
         return 1;
     }
     i2v_rgb rgb;
-    const double r = spec.width * plan->max_zoom / plan->fw;
-    if (i2v__photo_decode(photo, (int)(photo->width * r) + 1, (int)(photo->height * r) + 1, &rgb,
-                          &err))
-        return 1;
+    int min_w, min_h;
+    i2v__render_min_size(photo, plan, &min_w, &min_h);
+    if (i2v__photo_decode(photo, min_w, min_h, &rgb, &err)) return 1;
     const double sx = (double)rgb.width / photo->width;
     i2v_ycc ycc;
     i2v__ycc_from_rgb(&rgb, &ycc, &err);
@@ -61,15 +61,8 @@ int main(int argc, char **argv)
         i2v_view v;
         i2v_plan_view(plan, i, &v);
         double vx = v.x * sx, vy = v.y * sx, vw = v.w * sx, vh = v.h * sx;
-        double stx = vw / W, sty = vh / H, ta = now();
-        i2v__axis_build(&ax[0], W, ycc.p[0].width, vx + 0.5 * stx - 0.5, stx, I2V_KERNEL_CUBIC,
-                        &err);
-        i2v__axis_build(&ay[0], H, ycc.p[0].height, vy + 0.5 * sty - 0.5, sty, I2V_KERNEL_CUBIC,
-                        &err);
-        i2v__axis_build(&ax[1], W / 2, ycc.p[1].width, (vx + 0.5 * stx - 1) / 2, stx,
-                        I2V_KERNEL_CUBIC, &err);
-        i2v__axis_build(&ay[1], H / 2, ycc.p[1].height, (vy + sty - 1) / 2, sty, I2V_KERNEL_CUBIC,
-                        &err);
+        double ta = now();
+        i2v__view_axes(&ycc, W, H, vx, vy, vw, vh, I2V_KERNEL_CUBIC, ax, ay, &err);
         taxes += now() - ta;
         if (ax[0].taps > maxtaps) maxtaps = ax[0].taps;
         i2v__rscratch_reserve(&s, (size_t)(ax[0].hi - ax[0].lo), &err);

@@ -28,7 +28,4 @@ struct i2v_plan {
 void i2v__plan_choose(const i2v_analysis *a, int out_w, int out_h, i2v_move *move, double *focus_x,
                       double *focus_y, double *amount, char *text, size_t text_len);
 
-/* render.c: the smallest upright decode size a plan needs (0x0: full size). */
-void i2v__render_min_size(const i2v_photo *photo, const i2v_plan *plan, int *min_w, int *min_h);
-
 #endif

@@ -17,6 +17,7 @@
 #include "photo.h"
 #include "plan.h"
 #include "pool.h"
+#include "render.h"
 #include "resample.h"
 
 #define MAX_WORKERS 64
@@ -48,21 +49,24 @@ static void render_band(void *arg, int band, int worker)
  * output luma units) and working chroma is centred on 2i + 1, hence the
  * chroma offsets below.
  */
+int i2v__view_axes(const i2v_ycc *src, int out_w, int out_h, double vx, double vy, double vw,
+                   double vh, i2v_kernel k, i2v_axis ax[2], i2v_axis ay[2], i2v_error *err)
+{
+    const i2v_plane *Y = &src->p[0], *C = &src->p[1];
+    const double sx = vw / out_w, sy = vh / out_h;
+    int rc = i2v__axis_build(&ax[0], out_w, Y->width, vx + 0.5 * sx - 0.5, sx, k, err);
+    if (!rc) rc = i2v__axis_build(&ay[0], out_h, Y->height, vy + 0.5 * sy - 0.5, sy, k, err);
+    if (!rc)
+        rc = i2v__axis_build(&ax[1], out_w / 2, C->width, (vx + 0.5 * sx - 1.0) / 2.0, sx, k, err);
+    if (!rc) rc = i2v__axis_build(&ay[1], out_h / 2, C->height, (vy + sy - 1.0) / 2.0, sy, k, err);
+    return rc;
+}
+
 static int build_axes(frame_ctx *f, double vx, double vy, double vw, double vh, i2v_kernel k,
                       i2v_error *err)
 {
-    const i2v_plane *Y = &f->src->p[0], *C = &f->src->p[1];
-    const double sx = vw / f->dst[0].width, sy = vh / f->dst[0].height;
-    int rc = i2v__axis_build(&f->ax[0], f->dst[0].width, Y->width, vx + 0.5 * sx - 0.5, sx, k, err);
-    if (!rc)
-        rc = i2v__axis_build(&f->ay[0], f->dst[0].height, Y->height, vy + 0.5 * sy - 0.5, sy, k,
-                             err);
-    if (!rc)
-        rc = i2v__axis_build(&f->ax[1], f->dst[1].width, C->width, (vx + 0.5 * sx - 1.0) / 2.0, sx,
-                             k, err);
-    if (!rc)
-        rc = i2v__axis_build(&f->ay[1], f->dst[1].height, C->height, (vy + sy - 1.0) / 2.0, sy, k,
-                             err);
+    int rc = i2v__view_axes(f->src, f->dst[0].width, f->dst[0].height, vx, vy, vw, vh, k, f->ax,
+                            f->ay, err);
     if (rc) return rc;
     size_t need = (size_t)(f->ax[0].hi - f->ax[0].lo);
     if ((size_t)(f->ax[1].hi - f->ax[1].lo) > need) need = (size_t)(f->ax[1].hi - f->ax[1].lo);

@@ -9,8 +9,7 @@
 #include <string.h>
 
 #include "helpers.h"
-#include "photo.h"
-#include "plan.h"
+#include "render.h"
 
 /* Flat grey everywhere except a noisy textured region [x0,x1)x[y0,y1). */
 static i2v_photo *textured(int w, int h, int x0, int y0, int x1, int y1)
