@@ -14,6 +14,19 @@
 #include "helpers.h"
 #include "photo.h"
 
+/* Opens b and decodes it at full size; fails the test on any error. */
+static i2v_rgb decode_full(buf b)
+{
+    i2v_photo *p = NULL;
+    i2v_error err = {0};
+    i2v_rgb rgb = {0};
+    if (i2v_photo_open_memory(&p, b.data, b.len, NULL, &err) ||
+        i2v__photo_decode(p, 0, 0, &rgb, &err))
+        fail_msg("decode: %s", err.message);
+    i2v_photo_free(&p);
+    return rgb;
+}
+
 /* Decodes b fully and checks the upright quadrant colours of pattern_rgb. */
 static void check_pattern(buf b, int w, int h, const char *fmt, double tol)
 {
@@ -70,17 +83,13 @@ static void test_jpeg_grey(void **state)
     (void)state;
     uint8_t *u = pattern_rgb(64, 64);
     buf b = make_jpeg(u, 64, 64, SUB_GRAY, 0, 0);
-    i2v_photo *p = NULL;
-    assert_int_equal(i2v_photo_open_memory(&p, b.data, b.len, NULL, NULL), 0);
-    i2v_rgb rgb;
-    assert_int_equal(i2v__photo_decode(p, 0, 0, &rgb, NULL), 0);
+    i2v_rgb rgb = decode_full(b);
     double m[3];
     box_mean(rgb.pixels, 64, 40, 40, 16, 16, m); /* white quadrant */
     assert_true(m[0] > 245 && m[1] > 245 && m[2] > 245);
     box_mean(rgb.pixels, 64, 8, 40, 16, 16, m); /* blue -> dark grey, R=G=B */
     assert_true(m[0] < 60 && fabs(m[0] - m[1]) < 1 && fabs(m[1] - m[2]) < 1);
     i2v__rgb_release(&rgb);
-    i2v_photo_free(&p);
     free(b.data);
     free(u);
 }
@@ -154,17 +163,13 @@ static void test_png_variants(void **state)
     /* Grey, 8 and 16 bit: R = G = B. */
     for (int depth = 8; depth <= 16; depth += 8) {
         buf b = make_png(rgba, w, h, PNG_COLOR_TYPE_GRAY, depth, 0);
-        i2v_photo *p = NULL;
-        assert_int_equal(i2v_photo_open_memory(&p, b.data, b.len, NULL, NULL), 0);
-        i2v_rgb rgb;
-        assert_int_equal(i2v__photo_decode(p, 0, 0, &rgb, NULL), 0);
+        i2v_rgb rgb = decode_full(b);
         double m[3];
         box_mean(rgb.pixels, w, 0, 0, 8, 8, m); /* red's R channel as grey = 255 */
         assert_true(m[0] == 255 && m[1] == 255 && m[2] == 255);
         box_mean(rgb.pixels, w, w - 8, 0, 8, 8, m); /* green's R channel = 0 */
         assert_true(m[0] == 0 && m[1] == 0 && m[2] == 0);
         i2v__rgb_release(&rgb);
-        i2v_photo_free(&p);
         free(b.data);
     }
     free(rgba);
@@ -181,14 +186,10 @@ static void test_png_alpha_over_white(void **state)
         rgba[4 * i + 3] = (i % w) < w / 2 ? 0 : 128; /* transparent | half black */
     }
     buf b = make_png(rgba, w, h, PNG_COLOR_TYPE_RGBA, 8, 0);
-    i2v_photo *p = NULL;
-    assert_int_equal(i2v_photo_open_memory(&p, b.data, b.len, NULL, NULL), 0);
-    i2v_rgb rgb;
-    assert_int_equal(i2v__photo_decode(p, 0, 0, &rgb, NULL), 0);
+    i2v_rgb rgb = decode_full(b);
     assert_int_equal(rgb.pixels[0], 255);           /* transparent -> white */
     assert_int_equal(rgb.pixels[(w - 1) * 3], 127); /* half black over white */
     i2v__rgb_release(&rgb);
-    i2v_photo_free(&p);
     free(b.data);
     free(rgba);
 }
