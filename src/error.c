@@ -28,6 +28,18 @@ const char *i2v_strerror(int code)
         return "cancelled";
     case I2V_EINTERNAL:
         return "internal error";
+    case I2V_ENOTFOUND:
+        return "not found";
+    case I2V_ECREDIT:
+        return "not enough credits";
+    case I2V_ELOST:
+        return "lease lost";
+    case I2V_EFETCH:
+        return "fetch failed";
+    case I2V_EDENIED:
+        return "refused by policy";
+    case I2V_EDB:
+        return "job store error";
     }
     return "unknown error";
 }

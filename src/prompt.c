@@ -130,3 +130,38 @@ void i2v__steer_describe(const i2v_steer *s, char *buf, size_t len)
     else
         snprintf(buf, len, "speed=%s amount=%s timing=%s focus=auto", speed, amount, easing);
 }
+
+typedef struct move_rule {
+    const char *phrase;
+    i2v_move move;
+} move_rule;
+
+static const move_rule moves[] = {
+    {"zoom in", I2V_MOVE_ZOOM_IN},        {"zooms in", I2V_MOVE_ZOOM_IN},
+    {"zooming in", I2V_MOVE_ZOOM_IN},     {"push in", I2V_MOVE_ZOOM_IN},
+    {"dolly in", I2V_MOVE_ZOOM_IN},       {"zoom out", I2V_MOVE_ZOOM_OUT},
+    {"zooms out", I2V_MOVE_ZOOM_OUT},     {"zooming out", I2V_MOVE_ZOOM_OUT},
+    {"pull back", I2V_MOVE_ZOOM_OUT},     {"dolly out", I2V_MOVE_ZOOM_OUT},
+    {"pan left", I2V_MOVE_PAN_LEFT},      {"pans left", I2V_MOVE_PAN_LEFT},
+    {"pan right", I2V_MOVE_PAN_RIGHT},    {"pans right", I2V_MOVE_PAN_RIGHT},
+    {"pan up", I2V_MOVE_PAN_UP},          {"tilt up", I2V_MOVE_PAN_UP},
+    {"pan down", I2V_MOVE_PAN_DOWN},      {"tilt down", I2V_MOVE_PAN_DOWN},
+    {"push out", I2V_MOVE_CAMERA_PUSH_OUT}, {"pull out", I2V_MOVE_CAMERA_PUSH_OUT},
+};
+
+int i2v__prompt_move(const char *prompt, i2v_move *move)
+{
+    char text[2048], pat[64];
+    if (!prompt) return 0;
+    normalise(prompt, text, sizeof text);
+    const char *at = NULL;
+    for (size_t i = 0; i < sizeof moves / sizeof moves[0]; i++) {
+        snprintf(pat, sizeof pat, " %s ", moves[i].phrase);
+        const char *p = strstr(text, pat);
+        if (p && (!at || p < at)) {
+            at = p;
+            *move = moves[i].move;
+        }
+    }
+    return at != NULL;
+}

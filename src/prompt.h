@@ -8,6 +8,8 @@
 
 #include <stddef.h>
 
+#include "i2v/i2v.h"
+
 typedef enum { I2V_EASE_DEFAULT = 0, I2V_EASE_IN_OUT, I2V_EASE_LINEAR } i2v_easing;
 
 typedef struct i2v_steer {
@@ -23,5 +25,10 @@ void i2v__steer_init(i2v_steer *s);
 void i2v__prompt_parse(const char *prompt, i2v_steer *s);
 /* Human-readable summary, e.g. "speed=slow amount=default easing=linear focus=left". */
 void i2v__steer_describe(const i2v_steer *s, char *buf, size_t len);
+
+/* The camera move the prompt names ("zoom in", "pan left", "pull back",
+ * "push out", ...), the earliest one mentioned. Returns 1 and sets *move, or 0
+ * when the prompt names none. */
+int i2v__prompt_move(const char *prompt, i2v_move *move);
 
 #endif

@@ -43,6 +43,12 @@ typedef enum i2v_code {
     I2V_EENCODE = -7,    /* the video encoder or muxer failed */
     I2V_ECANCELLED = -8, /* the caller's cancel flag was raised */
     I2V_EINTERNAL = -9,  /* a bug: please report it */
+    I2V_ENOTFOUND = -10, /* no such user, key, generation or file */
+    I2V_ECREDIT = -11,   /* not enough credits */
+    I2V_ELOST = -12,     /* a worker's lease was lost: another owner took the job */
+    I2V_EFETCH = -13,    /* a URL could not be fetched */
+    I2V_EDENIED = -14,   /* refused by policy (address, scheme, review) */
+    I2V_EDB = -15,       /* the job store failed */
 } i2v_code;
 
 const char *i2v_strerror(int code);

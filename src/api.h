@@ -1,0 +1,49 @@
+/*
+ * api.h - what the two API adapters share: one list of error kinds (each
+ * adapter maps it to its own status and code in one table), request body
+ * parsing with limits, API-key authentication and the answers for unknown
+ * routes.
+ */
+#ifndef I2V_API_H
+#define I2V_API_H
+
+#include <jansson.h>
+
+#include "http_server.h"
+#include "service.h"
+
+typedef enum {
+    I2V_API_PARAM,     /* a field is missing or wrong */
+    I2V_API_AUTH,      /* missing or unknown API key */
+    I2V_API_FORBIDDEN, /* the key does not own the user or object */
+    I2V_API_NOTFOUND,
+    I2V_API_METHOD,
+    I2V_API_TOO_LARGE,
+    I2V_API_REVIEW,  /* prompt refused */
+    I2V_API_CREDITS, /* not enough credits */
+    I2V_API_INTERNAL,
+    I2V_API_GENERIC,
+    I2V_API_KINDS
+} i2v_api_kind;
+
+#define I2V_JSON_DEPTH_MAX 32
+
+/* Parses r's body as a JSON object (depth <= I2V_JSON_DEPTH_MAX). NULL with
+ * a message in msg when it is not one. */
+json_t *i2v__api_body(const i2v_req *r, char *msg, size_t msglen);
+/* Looks up the user of the key in header; 0 or a negative code. */
+int i2v__api_auth(i2v_service *svc, const i2v_req *r, const char *header, char user[37]);
+
+/* Adapters: each queues exactly one response. */
+int i2v__v1_generate(i2v_service *svc, i2v_req *r);
+int i2v__v1_result(i2v_service *svc, i2v_req *r);
+int i2v__v1_error(i2v_req *r, i2v_api_kind kind, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int i2v__v2_generate(i2v_service *svc, i2v_req *r);
+int i2v__v2_get(i2v_service *svc, i2v_req *r);
+int i2v__v2_error(i2v_req *r, i2v_api_kind kind, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* GET/HEAD /v/<key>.mp4|jpg with Range, ETag and If-None-Match. */
+int i2v__outputs_serve(i2v_service *svc, i2v_req *r, const char *name);
+
+#endif

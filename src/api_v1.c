@@ -1,0 +1,238 @@
+/*
+ * api_v1.c - Image to Video API v1 (seed 003): POST
+ * /api/v1/imageToVideo/generate and GET /api/v1/imageToVideo/result, key in
+ * the APIKEY header, answers {"code","message","data"}.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "error.h"
+#include "log.h"
+#include "price.h"
+#include "prompt.h"
+
+/* Error kinds to this API's HTTP status and code (seed 003's table). */
+static const struct {
+    int status, code;
+} v1_codes[I2V_API_KINDS] = {
+    [I2V_API_PARAM] = {400, 1011},    [I2V_API_AUTH] = {401, 5002},
+    [I2V_API_FORBIDDEN] = {403, 5002}, [I2V_API_NOTFOUND] = {404, 1001},
+    [I2V_API_METHOD] = {405, 1001},   [I2V_API_TOO_LARGE] = {413, 1011},
+    [I2V_API_REVIEW] = {400, 9010},   [I2V_API_CREDITS] = {402, 9051},
+    [I2V_API_INTERNAL] = {500, 1003}, [I2V_API_GENERIC] = {400, 1001},
+};
+
+int i2v__v1_error(i2v_req *r, i2v_api_kind kind, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    json_t *j = json_pack("{s:i, s:s, s:n}", "code", v1_codes[kind].code, "message", msg, "data");
+    return i2v__respond_json(r, v1_codes[kind].status, j);
+}
+
+static const char *v1_status(int state)
+{
+    static const char *const n[] = {"Unprocessed", "Processing", "Success", "Failed"};
+    return n[state & 3];
+}
+
+/* A string field: absent (or null) -> *out NULL and 0; wrong type -> -1. */
+static int opt_string(json_t *body, const char *name, const char **out)
+{
+    json_t *v = json_object_get(body, name);
+    *out = NULL;
+    if (!v || json_is_null(v)) return 0;
+    if (!json_is_string(v)) return -1;
+    *out = json_string_value(v);
+    return 0;
+}
+
+int i2v__v1_generate(i2v_service *svc, i2v_req *r)
+{
+    char user[37], msg[256], why[96];
+    if (i2v__api_auth(svc, r, "APIKEY", user) != 0)
+        return i2v__v1_error(r, I2V_API_AUTH, "Invalid API Key");
+    json_t *body = i2v__api_body(r, msg, sizeof msg);
+    if (!body) return i2v__v1_error(r, I2V_API_PARAM, "%s", msg);
+    int ret;
+    i2v_gen *g = calloc(1, sizeof *g);
+    if (!g) {
+        json_decref(body);
+        return i2v__v1_error(r, I2V_API_INTERNAL, "out of memory");
+    }
+    const char *image_url, *last_url, *resolution, *model, *prompt;
+    if (opt_string(body, "imageUrl", &image_url) || !image_url) {
+        ret = i2v__v1_error(r, I2V_API_PARAM, "imageUrl: a URL string is required");
+        goto out;
+    }
+    if (!i2v__url_ok(image_url, why, sizeof why)) {
+        ret = i2v__v1_error(r, I2V_API_PARAM, "imageUrl: %s", why);
+        goto out;
+    }
+    json_t *dur = json_object_get(body, "duration");
+    if (!dur || json_is_null(dur)) {
+        ret = i2v__v1_error(r, I2V_API_PARAM, "duration: required (5 or 10)");
+        goto out;
+    }
+    if (!json_is_integer(dur) ||
+        (json_integer_value(dur) != 5 && json_integer_value(dur) != 10)) {
+        ret = i2v__v1_error(r, I2V_API_PARAM, "duration: must be the integer 5 or 10");
+        goto out;
+    }
+    i2v_resolution res;
+    if (opt_string(body, "resolution", &resolution) || !resolution ||
+        i2v__resolution_parse(resolution, &res) != 0) {
+        ret = i2v__v1_error(r, I2V_API_PARAM, "resolution: required, one of 480p, 720p, 1080p");
+        goto out;
+    }
+    int base = 0;
+    if (opt_string(body, "modelType", &model) ||
+        (model && strcmp(model, "Flash") != 0 && strcmp(model, "Base") != 0)) {
+        ret = i2v__v1_error(r, I2V_API_PARAM, "modelType: must be Flash or Base");
+        goto out;
+    }
+    base = model && strcmp(model, "Base") == 0;
+    json_t *audio = json_object_get(body, "generateAudio");
+    int audio_on = 0, audio_given = 0;
+    if (audio && !json_is_null(audio)) {
+        if (!json_is_boolean(audio)) {
+            ret = i2v__v1_error(r, I2V_API_PARAM, "generateAudio: must be true or false");
+            goto out;
+        }
+        audio_given = 1;
+        audio_on = json_is_true(audio);
+    }
+    if (audio_on && !base) {
+        ret = i2v__v1_error(r, I2V_API_PARAM,
+                            "generateAudio: only the Base model generates audio (modelType: Base)");
+        goto out;
+    }
+    if (audio_on) {
+        ret = i2v__v1_error(r, I2V_API_PARAM,
+                            "generateAudio: soundtracks are not available on this server yet");
+        goto out;
+    }
+    if (opt_string(body, "prompt", &prompt)) {
+        ret = i2v__v1_error(r, I2V_API_PARAM, "prompt: must be a string");
+        goto out;
+    }
+    if (prompt && strlen(prompt) > I2V_PROMPT_MAX) {
+        ret = i2v__v1_error(r, I2V_API_PARAM, "prompt: longer than %d characters", I2V_PROMPT_MAX);
+        goto out;
+    }
+    if (opt_string(body, "lastImageUrl", &last_url)) {
+        ret = i2v__v1_error(r, I2V_API_PARAM, "lastImageUrl: must be a URL string");
+        goto out;
+    }
+    if (last_url) {
+        ret = i2v__v1_error(r, I2V_API_PARAM,
+                            "lastImageUrl: first-last frame mode is not available on this "
+                            "server yet");
+        goto out;
+    }
+
+    g->api = 1;
+    snprintf(g->user_id, sizeof g->user_id, "%s", user);
+    snprintf(g->image_url, sizeof g->image_url, "%s", image_url);
+    if (prompt) {
+        g->has_prompt = 1;
+        snprintf(g->prompt, sizeof g->prompt, "%s", prompt);
+    }
+    i2v_move move = I2V_MOVE_AUTO_EFFECTS; /* the planner chooses unless the prompt names a move */
+    i2v__prompt_move(prompt, &move);
+    snprintf(g->move, sizeof g->move, "%s", i2v_move_name(move));
+    g->duration = (int)json_integer_value(dur);
+    snprintf(g->resolution, sizeof g->resolution, "%s", i2v__resolution_name(res));
+    i2v__resolution_size(res, &g->width, &g->height);
+    g->fit_portrait = 1;
+    g->model = base ? I2V_MODEL_BASE : I2V_MODEL_FLASH;
+    g->audio = audio_on;
+    g->audio_given = audio_given;
+    g->price = i2v__price(base, audio_on, res, g->duration);
+
+    int64_t bal = 0;
+    const char *hit = NULL;
+    i2v_error e = {0};
+    int s = i2v__service_submit(svc, g, &bal, &hit, &e);
+    if (s == I2V_EDENIED)
+        ret = i2v__v1_error(r, I2V_API_REVIEW, "prompt: refused by the content review");
+    else if (s == I2V_ECREDIT)
+        ret = i2v__v1_error(r, I2V_API_CREDITS, "credits not enough: this task costs %d, the balance is %lld",
+                            g->price, (long long)bal);
+    else if (s)
+        ret = i2v__v1_error(r, I2V_API_INTERNAL, "internal error, please retry");
+    else
+        ret = i2v__respond_json(r, 200, json_pack("{s:i, s:s, s:I}", "code", 0, "message",
+                                                  "success", "data", (json_int_t)g->task_id));
+out:
+    free(g);
+    json_decref(body);
+    return ret;
+}
+
+/* The request as the client sent it (normalised), with the planner's prompt
+ * when the client gave none. */
+static json_t *v1_input(const i2v_gen *g)
+{
+    json_t *in = json_object();
+    json_object_set_new(in, "imageUrl", json_string(g->image_url));
+    if (g->last_image_url[0]) json_object_set_new(in, "lastImageUrl", json_string(g->last_image_url));
+    json_object_set_new(in, "duration", json_integer(g->duration));
+    if (g->resolution[0]) json_object_set_new(in, "resolution", json_string(g->resolution));
+    json_object_set_new(in, "modelType", json_string(g->model == I2V_MODEL_BASE ? "Base" : "Flash"));
+    if (g->audio_given) json_object_set_new(in, "generateAudio", json_boolean(g->audio));
+    if (g->has_prompt)
+        json_object_set_new(in, "prompt", json_string(g->prompt));
+    else if (g->plan_prompt[0])
+        json_object_set_new(in, "prompt", json_string(g->plan_prompt));
+    return in;
+}
+
+int i2v__v1_result(i2v_service *svc, i2v_req *r)
+{
+    char user[37];
+    if (i2v__api_auth(svc, r, "APIKEY", user) != 0)
+        return i2v__v1_error(r, I2V_API_AUTH, "Invalid API Key");
+    const char *q = i2v__req_query(r, "taskId");
+    if (!q || !*q) return i2v__v1_error(r, I2V_API_PARAM, "taskId: required");
+    char *end;
+    errno = 0;
+    long long id = strtoll(q, &end, 10);
+    if (errno || *end || id <= 0) return i2v__v1_error(r, I2V_API_PARAM, "taskId: must be a task id (a positive integer)");
+    i2v_gen *g = malloc(sizeof *g);
+    if (!g) return i2v__v1_error(r, I2V_API_INTERNAL, "out of memory");
+    int wait = 0, ret;
+    i2v_error e = {0};
+    int s = svc->store->vt->gen_get(svc->store, id, NULL, g, &wait, &e);
+    if (s == I2V_ENOTFOUND || (s == 0 && strcmp(g->user_id, user) != 0)) {
+        ret = i2v__v1_error(r, I2V_API_NOTFOUND, "taskId: no task %lld for this API key", id);
+        goto out;
+    }
+    if (s) {
+        ret = i2v__v1_error(r, I2V_API_INTERNAL, "internal error, please retry");
+        goto out;
+    }
+    json_t *output = json_null();
+    if (g->state == I2V_GEN_SUCCEEDED) {
+        char video[1024], cover[1024];
+        i2v__output_urls(svc, g, video, cover);
+        output = json_pack("{s:s, s:s, s:i, s:i}", "resultUrl", video, "cover", cover, "width",
+                           g->out_width, "height", g->out_height);
+    }
+    json_t *data = json_pack("{s:I, s:s, s:i, s:i, s:o, s:o}", "id", (json_int_t)g->task_id,
+                             "status", v1_status(g->state), "waitNumber", wait, "percentage",
+                             g->state == I2V_GEN_FAILED ? 0 : g->progress, "input", v1_input(g),
+                             "output", output);
+    ret = i2v__respond_json(r, 200, json_pack("{s:i, s:s, s:o}", "code", 0, "message", "success",
+                                              "data", data));
+out:
+    free(g);
+    return ret;
+}

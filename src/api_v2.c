@@ -1,0 +1,237 @@
+/*
+ * api_v2.c - Animation API v2 (seed 000): POST /api/animation/v2/generate and
+ * POST /api/animation/v2/get, key in the x-api-key header, errors as
+ * {"error":{"code","message"}} with a proper HTTP status.
+ */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api.h"
+#include "crypto.h"
+#include "error.h"
+#include "fetch.h"
+
+#define V2_MAX_IMAGES 20
+
+static const struct {
+    int status;
+    const char *code;
+} v2_codes[I2V_API_KINDS] = {
+    [I2V_API_PARAM] = {400, "invalid_request"},
+    [I2V_API_AUTH] = {401, "invalid_api_key"},
+    [I2V_API_FORBIDDEN] = {403, "forbidden"},
+    [I2V_API_NOTFOUND] = {404, "not_found"},
+    [I2V_API_METHOD] = {405, "method_not_allowed"},
+    [I2V_API_TOO_LARGE] = {413, "payload_too_large"},
+    [I2V_API_REVIEW] = {400, "prompt_refused"},
+    [I2V_API_CREDITS] = {402, "insufficient_credits"},
+    [I2V_API_INTERNAL] = {500, "internal_error"},
+    [I2V_API_GENERIC] = {400, "bad_request"},
+};
+
+int i2v__v2_error(i2v_req *r, i2v_api_kind kind, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    json_t *j = json_pack("{s:{s:s, s:s}}", "error", "code", v2_codes[kind].code, "message", msg);
+    return i2v__respond_json(r, v2_codes[kind].status, j);
+}
+
+static const char *v2_status(int state)
+{
+    static const char *const n[] = {"STARTING", "IN_PROGRESS", "SUCCEEDED", "FAILED"};
+    return n[state & 3];
+}
+
+/* Authenticates and checks body.user_id against the key's owner. Returns the
+ * parsed body, or NULL after queueing the error response (*ret set). */
+static json_t *v2_begin(i2v_service *svc, i2v_req *r, int *ret)
+{
+    char user[37], msg[256];
+    if (i2v__api_auth(svc, r, "x-api-key", user) != 0) {
+        *ret = i2v__v2_error(r, I2V_API_AUTH, "x-api-key: missing or invalid API key");
+        return NULL;
+    }
+    json_t *body = i2v__api_body(r, msg, sizeof msg);
+    if (!body) {
+        *ret = i2v__v2_error(r, I2V_API_PARAM, "%s", msg);
+        return NULL;
+    }
+    json_t *uid = json_object_get(body, "user_id");
+    const char *u = json_is_string(uid) ? json_string_value(uid) : NULL;
+    if (!u || !i2v__uuid_valid(u)) {
+        *ret = i2v__v2_error(r, I2V_API_PARAM, "user_id: required, a UUID");
+    } else if (strcasecmp(u, user) != 0) {
+        *ret = i2v__v2_error(r, I2V_API_FORBIDDEN, "user_id: does not belong to this API key");
+    } else {
+        return body;
+    }
+    json_decref(body);
+    return NULL;
+}
+
+int i2v__v2_generate(i2v_service *svc, i2v_req *r)
+{
+    int ret = 0;
+    char why[96];
+    json_t *body = v2_begin(svc, r, &ret);
+    if (!body) return ret;
+    i2v_gen *g = calloc(1, sizeof *g);
+    if (!g) {
+        json_decref(body);
+        return i2v__v2_error(r, I2V_API_INTERNAL, "out of memory");
+    }
+    json_t *urls = json_object_get(body, "image_urls");
+    if (!json_is_array(urls) || json_array_size(urls) == 0) {
+        ret = i2v__v2_error(r, I2V_API_PARAM, "image_urls: required, a non-empty array of URLs");
+        goto out;
+    }
+    if (json_array_size(urls) > V2_MAX_IMAGES) {
+        ret = i2v__v2_error(r, I2V_API_PARAM, "image_urls: at most %d URLs", V2_MAX_IMAGES);
+        goto out;
+    }
+    for (size_t i = 0; i < json_array_size(urls); i++) {
+        json_t *u = json_array_get(urls, i);
+        if (!json_is_string(u)) {
+            ret = i2v__v2_error(r, I2V_API_PARAM, "image_urls[%zu]: must be a URL string", i);
+            goto out;
+        }
+        if (!i2v__url_ok(json_string_value(u), why, sizeof why)) {
+            ret = i2v__v2_error(r, I2V_API_PARAM, "image_urls[%zu]: %s", i, why);
+            goto out;
+        }
+    }
+    json_t *opt = json_object_get(body, "option");
+    i2v_move move;
+    if (!json_is_string(opt) || i2v_move_parse(json_string_value(opt), &move) != 0 ||
+        strcmp(json_string_value(opt), i2v_move_name(move)) != 0) {
+        ret = i2v__v2_error(r, I2V_API_PARAM,
+                            "option: required, one of ZOOM_IN, ZOOM_OUT, PAN_RIGHT, PAN_LEFT, "
+                            "PAN_UP, PAN_DOWN, CAMERA_PUSH_OUT, AUTO_EFFECTS, AUTO_REVERSE");
+        goto out;
+    }
+    json_t *prompt = json_object_get(body, "prompt");
+    if (prompt && !json_is_null(prompt) && !json_is_string(prompt)) {
+        ret = i2v__v2_error(r, I2V_API_PARAM, "prompt: must be a string");
+        goto out;
+    }
+    if (json_is_string(prompt) && strlen(json_string_value(prompt)) > I2V_PROMPT_MAX) {
+        ret = i2v__v2_error(r, I2V_API_PARAM, "prompt: longer than %d characters", I2V_PROMPT_MAX);
+        goto out;
+    }
+    json_t *format = json_object_get(body, "format");
+    if (format && !json_is_null(format) && !json_is_string(format)) {
+        ret = i2v__v2_error(r, I2V_API_PARAM, "format: must be a string (\"portrait\" or other)");
+        goto out;
+    }
+    json_t *hook = json_object_get(body, "webhook");
+    if (hook && !json_is_null(hook) &&
+        (!json_is_string(hook) || !i2v__url_ok(json_string_value(hook), why, sizeof why))) {
+        ret = i2v__v2_error(r, I2V_API_PARAM, "webhook: %s",
+                            json_is_string(hook) ? why : "must be a URL string");
+        goto out;
+    }
+    json_t *dur = json_object_get(body, "duration");
+    int duration = 5;
+    if (dur && !json_is_null(dur)) {
+        if (!json_is_integer(dur) ||
+            (json_integer_value(dur) != 5 && json_integer_value(dur) != 10)) {
+            ret = i2v__v2_error(r, I2V_API_PARAM, "duration: must be the integer 5 or 10");
+            goto out;
+        }
+        duration = (int)json_integer_value(dur);
+    }
+
+    g->api = 2;
+    snprintf(g->user_id, sizeof g->user_id, "%s", json_string_value(json_object_get(body, "user_id")));
+    for (char *p = g->user_id; *p; p++) *p = (char)tolower((unsigned char)*p);
+    snprintf(g->image_url, sizeof g->image_url, "%s", json_string_value(json_array_get(urls, 0)));
+    snprintf(g->move, sizeof g->move, "%s", i2v_move_name(move));
+    /* The seed: the prompt is only used when the option is not automatic. */
+    if (json_is_string(prompt) && move != I2V_MOVE_AUTO_EFFECTS &&
+        move != I2V_MOVE_AUTO_REVERSE) {
+        g->has_prompt = 1;
+        snprintf(g->prompt, sizeof g->prompt, "%s", json_string_value(prompt));
+    }
+    const int portrait =
+        json_is_string(format) && strcmp(json_string_value(format), "portrait") == 0;
+    g->width = portrait ? 768 : 1280;
+    g->height = portrait ? 1280 : 768;
+    g->duration = duration;
+    g->model = I2V_MODEL_FLASH;
+    if (json_is_string(hook)) snprintf(g->webhook, sizeof g->webhook, "%s", json_string_value(hook));
+    g->price = svc->v2_video_credits * duration / 5;
+
+    int64_t bal = 0;
+    const char *hit = NULL;
+    i2v_error e = {0};
+    int s = i2v__service_submit(svc, g, &bal, &hit, &e);
+    if (s == I2V_EDENIED)
+        ret = i2v__v2_error(r, I2V_API_REVIEW, "prompt: refused by the content review");
+    else if (s == I2V_ECREDIT)
+        ret = i2v__v2_error(r, I2V_API_CREDITS,
+                            "credits: this video costs %d credits, the balance is %lld", g->price,
+                            (long long)bal);
+    else if (s)
+        ret = i2v__v2_error(r, I2V_API_INTERNAL, "internal error, please retry");
+    else
+        ret = i2v__respond_json(r, 200,
+                                json_pack("{s:s, s:I, s:s}", "generation_id", g->uuid,
+                                          "remaining_videos",
+                                          (json_int_t)(bal / (svc->v2_video_credits > 0 ? svc->v2_video_credits : 1)),
+                                          "project_id", g->project_id));
+out:
+    free(g);
+    json_decref(body);
+    return ret;
+}
+
+int i2v__v2_get(i2v_service *svc, i2v_req *r)
+{
+    int ret = 0;
+    json_t *body = v2_begin(svc, r, &ret);
+    if (!body) return ret;
+    i2v_gen *g = NULL;
+    json_t *gid = json_object_get(body, "generation_id");
+    if (!json_is_string(gid) || !i2v__uuid_valid(json_string_value(gid))) {
+        ret = i2v__v2_error(r, I2V_API_PARAM, "generation_id: required, a UUID");
+        goto out;
+    }
+    char id[37];
+    snprintf(id, sizeof id, "%s", json_string_value(gid));
+    for (char *p = id; *p; p++) *p = (char)tolower((unsigned char)*p);
+    g = malloc(sizeof *g);
+    if (!g) {
+        ret = i2v__v2_error(r, I2V_API_INTERNAL, "out of memory");
+        goto out;
+    }
+    i2v_error e = {0};
+    int s = svc->store->vt->gen_get(svc->store, 0, id, g, NULL, &e);
+    const char *user = json_string_value(json_object_get(body, "user_id"));
+    if (s == I2V_ENOTFOUND || (s == 0 && strcasecmp(g->user_id, user) != 0)) {
+        ret = i2v__v2_error(r, I2V_API_NOTFOUND, "generation_id: no generation %s for this user", id);
+        goto out;
+    }
+    if (s) {
+        ret = i2v__v2_error(r, I2V_API_INTERNAL, "internal error, please retry");
+        goto out;
+    }
+    json_t *ans = json_pack("{s:s}", "status", v2_status(g->state));
+    if (g->state == I2V_GEN_SUCCEEDED) {
+        char video[1024], cover[1024];
+        i2v__output_urls(svc, g, video, cover);
+        json_object_set_new(ans, "urls", json_pack("[s]", video));
+    }
+    ret = i2v__respond_json(r, 200, ans);
+out:
+    free(g);
+    json_decref(body);
+    return ret;
+}

@@ -1,0 +1,290 @@
+/* http_server.c - libmicrohttpd daemon, routing and request logging. */
+#include "http_server.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "api.h"
+#include "error.h"
+#include "log.h"
+
+struct i2v_http {
+    struct MHD_Daemon *d;
+    i2v_service *svc;
+    i2v_http_config cfg;
+    int port;
+};
+
+static double mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+const char *i2v__req_header(const i2v_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+const char *i2v__req_query(const i2v_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+static int queue(i2v_req *r, int status, struct MHD_Response *resp)
+{
+    if (!resp) return -1;
+    r->status = status;
+    int ok = MHD_queue_response(r->conn, (unsigned)status, resp) == MHD_YES;
+    MHD_destroy_response(resp);
+    return ok ? 0 : -1;
+}
+
+int i2v__respond_text(i2v_req *r, int status, const char *ctype, const char *text, size_t len)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, (void *)text, MHD_RESPMEM_MUST_COPY);
+    if (!resp) return -1;
+    MHD_add_response_header(resp, "Content-Type", ctype);
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    return queue(r, status, resp);
+}
+
+int i2v__respond_json(i2v_req *r, int status, json_t *body)
+{
+    char *s = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (!s) return i2v__respond_text(r, 500, "application/json", "{}", 2);
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(strlen(s), s, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(s);
+        return -1;
+    }
+    MHD_add_response_header(resp, "Content-Type", "application/json; charset=utf-8");
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    return queue(r, status, resp);
+}
+
+typedef int (*handler_fn)(i2v_service *, i2v_req *);
+typedef struct route {
+    const char *path;
+    const char *method;
+    handler_fn fn;
+} route;
+
+static const route routes[] = {
+    {"/api/v1/imageToVideo/generate", "POST", i2v__v1_generate},
+    {"/api/v1/imageToVideo/result", "GET", i2v__v1_result},
+    {"/api/animation/v2/generate", "POST", i2v__v2_generate},
+    {"/api/animation/v2/get", "POST", i2v__v2_get},
+};
+
+/* 404/405 in the shape of the API the path belongs to. */
+static int route_error(i2v_req *r, i2v_api_kind kind, const char *allow)
+{
+    const int v1 = strncmp(r->path, "/api/v1/", 8) == 0;
+    const char *what = kind == I2V_API_METHOD ? "method %s is not allowed on %s" : "%s %s: no such endpoint";
+    char msg[300];
+    char p[200];
+    snprintf(p, sizeof p, "%s", r->path);
+    snprintf(msg, sizeof msg, what, r->method, p);
+    (void)allow;
+    return v1 ? i2v__v1_error(r, kind, "%s", msg) : i2v__v2_error(r, kind, "%s", msg);
+}
+
+static int dispatch(i2v_http *h, i2v_req *r)
+{
+    const char *m = r->method;
+    if (strncmp(r->path, "/v/", 3) == 0) {
+        if (strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0)
+            return route_error(r, I2V_API_METHOD, "GET, HEAD");
+        return i2v__outputs_serve(h->svc, r, r->path + 3);
+    }
+    if (strcmp(r->path, "/healthz") == 0) {
+        if (strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0)
+            return route_error(r, I2V_API_METHOD, "GET");
+        return i2v__respond_text(r, 200, "application/json", "{\"status\":\"ok\"}", 15);
+    }
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        if (strcmp(r->path, routes[i].path) != 0) continue;
+        if (strcmp(m, routes[i].method) != 0) return route_error(r, I2V_API_METHOD, routes[i].method);
+        if (r->too_large) {
+            const int v1 = strncmp(r->path, "/api/v1/", 8) == 0;
+            return v1 ? i2v__v1_error(r, I2V_API_TOO_LARGE, "body: larger than %zu bytes",
+                                      h->svc->body_max)
+                      : i2v__v2_error(r, I2V_API_TOO_LARGE, "body: larger than %zu bytes",
+                                      h->svc->body_max);
+        }
+        return routes[i].fn(h->svc, r);
+    }
+    return route_error(r, I2V_API_NOTFOUND, NULL);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_size, void **con_cls)
+{
+    i2v_http *h = cls;
+    (void)version;
+    i2v_req *r = *con_cls;
+    if (!r) {
+        r = calloc(1, sizeof *r);
+        if (!r) return MHD_NO;
+        r->conn = conn;
+        r->method = method;
+        r->path = url;
+        r->t0 = mono();
+        *con_cls = r;
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+        if (cl && strtoull(cl, NULL, 10) > h->svc->body_max) {
+            /* Refused before the body is read; MHD closes the connection. */
+            r->too_large = 1;
+            return dispatch(h, r) == 0 ? MHD_YES : MHD_NO;
+        }
+        return MHD_YES;
+    }
+    if (r->status) { /* already answered (413 before the body) */
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        if (!r->too_large) {
+            if (r->body_len + *upload_size > h->svc->body_max) {
+                r->too_large = 1;
+                free(r->body);
+                r->body = NULL;
+                r->body_len = 0;
+            } else {
+                char *nb = realloc(r->body, r->body_len + *upload_size + 1);
+                if (!nb) return MHD_NO;
+                memcpy(nb + r->body_len, upload_data, *upload_size);
+                r->body = nb;
+                r->body_len += *upload_size;
+                r->body[r->body_len] = '\0';
+            }
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    return dispatch(h, r) == 0 ? MHD_YES : MHD_NO;
+}
+
+static void on_done(void *cls, struct MHD_Connection *conn, void **con_cls,
+                    enum MHD_RequestTerminationCode toe)
+{
+    i2v_http *h = cls;
+    i2v_req *r = *con_cls;
+    if (!r) return;
+    if (h->cfg.log_requests) {
+        char ip[INET6_ADDRSTRLEN] = "?", path[300];
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        if (ci && ci->client_addr) {
+            const struct sockaddr *sa = ci->client_addr;
+            if (sa->sa_family == AF_INET)
+                inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, ip,
+                          sizeof ip);
+            else if (sa->sa_family == AF_INET6)
+                inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+                          ip, sizeof ip);
+        }
+        i2v__log(I2V_LOG_INFO, "request", " method=%s path=%s status=%d ms=%.2f ip=%s%s",
+                 r->method, i2v__log_str(path, sizeof path, r->path), r->status,
+                 (mono() - r->t0) * 1000, ip,
+                 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1");
+    }
+    free(r->body);
+    free(r);
+    *con_cls = NULL;
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char msg[512], q[600];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r')) msg[--n] = '\0';
+    i2v__log(I2V_LOG_DEBUG, "http_notice", " message=%s", i2v__log_str(q, sizeof q, msg));
+}
+
+static int parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len)
+{
+    char host[128];
+    const char *colon = strrchr(s, ':');
+    if (!colon) return -1;
+    size_t hl = (size_t)(colon - s);
+    if (hl >= sizeof host) return -1;
+    memcpy(host, s, hl);
+    host[hl] = '\0';
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (end == colon + 1 || *end || port < 0 || port > 65535) return -1;
+    memset(ss, 0, sizeof *ss);
+    if (host[0] == '[' && hl > 2 && host[hl - 1] == ']') {
+        host[hl - 1] = '\0';
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+        if (inet_pton(AF_INET6, host + 1, &a->sin6_addr) != 1) return -1;
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons((uint16_t)port);
+        *len = sizeof *a;
+        return 0;
+    }
+    struct sockaddr_in *a = (struct sockaddr_in *)ss;
+    if (inet_pton(AF_INET, hl ? host : "0.0.0.0", &a->sin_addr) != 1) return -1;
+    a->sin_family = AF_INET;
+    a->sin_port = htons((uint16_t)port);
+    *len = sizeof *a;
+    return 0;
+}
+
+int i2v__http_start(i2v_http **out, i2v_service *svc, const i2v_http_config *cfg, i2v_error *err)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    *out = NULL;
+    if (parse_listen(cfg->listen, &ss, &sl) != 0)
+        return i2v__err(err, I2V_EINVAL, "listen: '%s' is not HOST:PORT", cfg->listen);
+    i2v_http *h = calloc(1, sizeof *h);
+    if (!h) return i2v__err(err, I2V_ENOMEM, "out of memory");
+    h->svc = svc;
+    h->cfg = *cfg;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    if (ss.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
+    h->d = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(cfg->threads > 0 ? cfg->threads : 2),
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->connection_limit,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->per_ip_limit,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->timeout_s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->header_max, MHD_OPTION_NOTIFY_COMPLETED,
+        on_done, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+        (unsigned)1024, MHD_OPTION_END);
+    if (!h->d) {
+        free(h);
+        return i2v__err(err, I2V_EIO, "listen: cannot listen on %s (in use or not permitted)",
+                        cfg->listen);
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
+    h->port = di ? di->port : 0;
+    *out = h;
+    return 0;
+}
+
+int i2v__http_port(const i2v_http *h) { return h->port; }
+
+void i2v__http_stop(i2v_http **hp)
+{
+    if (!hp || !*hp) return;
+    MHD_stop_daemon((*hp)->d);
+    free(*hp);
+    *hp = NULL;
+}

@@ -1,0 +1,148 @@
+/*
+ * store.h - the job store: users, API keys, the credit ledger, generations
+ * (the queue, with leases) and webhook deliveries. One small interface,
+ * a struct of function pointers, so backends can be swapped; the embedded
+ * default is SQLite (store_sqlite.c).
+ *
+ * Contract shared by every backend:
+ * - A generation's charge is written in the same transaction as the
+ *   generation; a balance never goes below zero.
+ * - A failed generation is refunded exactly once (the ledger holds at most one
+ *   charge and one refund per generation).
+ * - A worker owns a running generation through a lease token; renew and
+ *   finish are fenced by it (a stale worker's writes change nothing, I2V_ELOST).
+ * - An expired lease puts the generation back in the queue, in its old place,
+ *   until max_attempts claims have been made; then it fails with a refund.
+ * - A finished generation with a webhook gets a delivery row in the same
+ *   transaction.
+ * - Every function may be called from any thread; the handle is shared.
+ * All functions return 0 (or 1 where noted) or a negative i2v_code.
+ */
+#ifndef I2V_STORE_H
+#define I2V_STORE_H
+
+#include <stdint.h>
+
+#include "i2v/i2v.h"
+
+typedef enum {
+    I2V_GEN_QUEUED = 0,
+    I2V_GEN_RUNNING = 1,
+    I2V_GEN_SUCCEEDED = 2,
+    I2V_GEN_FAILED = 3,
+} i2v_gen_state;
+
+#define I2V_URL_MAX 2048
+#define I2V_PROMPT_MAX 2000
+
+typedef struct i2v_gen {
+    int64_t id;      /* queue order, internal */
+    int64_t task_id; /* API v1 taskId, random, < 2^53 */
+    char uuid[37];   /* API v2 generation_id */
+    char project_id[37];
+    char user_id[37];
+    int api; /* 1 or 2: the API that created it */
+    int state;
+    int progress; /* 0..100 */
+    /* input */
+    char image_url[I2V_URL_MAX + 1];
+    char last_image_url[I2V_URL_MAX + 1]; /* "" : none */
+    char prompt[I2V_PROMPT_MAX + 1];
+    int has_prompt;
+    char move[24];      /* i2v_move_name */
+    int duration;       /* seconds */
+    char resolution[8]; /* "480p".. (API v1) or "" */
+    int width, height;  /* landscape size for the resolution, or the exact size */
+    int fit_portrait;   /* 1: transpose the size for a portrait photo */
+    int model;          /* i2v_model */
+    int audio, audio_given;
+    char webhook[I2V_URL_MAX + 1]; /* "" : none */
+    int price;
+    int attempts;
+    /* outputs */
+    char out_key[33]; /* random name of the output files */
+    int out_width, out_height;
+    char plan_prompt[512]; /* what the planner chose, in words */
+    char error[256];
+    int64_t created_ms, started_ms, finished_ms;
+} i2v_gen;
+
+typedef struct i2v_user {
+    char id[37];
+    char name[128];
+    char webhook_secret[64];
+    int64_t balance;
+    int64_t created_ms;
+} i2v_user;
+
+typedef struct i2v_delivery {
+    int64_t id, generation, task_id;
+    char url[I2V_URL_MAX + 1];
+    char msg_id[48];
+    int attempts; /* made before this one */
+} i2v_delivery;
+
+typedef struct i2v_store i2v_store;
+typedef int (*i2v_gen_fn)(void *user, const i2v_gen *g);
+
+typedef struct i2v_store_vt {
+    const char *name;
+    void (*close)(i2v_store *s);
+    int (*user_create)(i2v_store *s, const char *name, i2v_user *out, i2v_error *err);
+    int (*user_get)(i2v_store *s, const char *id, i2v_user *out, i2v_error *err);
+    int (*key_add)(i2v_store *s, const char *user_id, const char *hash, const char *prefix,
+                   i2v_error *err);
+    /* by the key's prefix (its public id) or its hash */
+    int (*key_revoke)(i2v_store *s, const char *prefix_or_hash, i2v_error *err);
+    int (*key_user)(i2v_store *s, const char *hash, char user_id[37], i2v_error *err);
+    /* amount > 0: top-up; writes the ledger and the balance */
+    int (*credit)(i2v_store *s, const char *user_id, int64_t amount, const char *note,
+                  int64_t *balance, i2v_error *err);
+    /* Fills g's ids, charges g->price; I2V_ECREDIT when the balance is short. */
+    int (*gen_create)(i2v_store *s, i2v_gen *g, int64_t *balance, i2v_error *err);
+    /* by task_id (when uuid is NULL) or uuid; *wait = generations ahead */
+    int (*gen_get)(i2v_store *s, int64_t task_id, const char *uuid, i2v_gen *g, int *wait,
+                   i2v_error *err);
+    int (*gen_list)(i2v_store *s, const char *user_id, i2v_gen_fn fn, void *user, i2v_error *err);
+    /* 1 and g filled when a generation was claimed, 0 when the queue is empty */
+    int (*gen_claim)(i2v_store *s, const char *owner, int64_t lease_ms, i2v_gen *g,
+                     char token[33], i2v_error *err);
+    int (*gen_renew)(i2v_store *s, int64_t id, const char *token, int64_t lease_ms, int progress,
+                     i2v_error *err);
+    /* r->state SUCCEEDED (out_key, out_width, out_height, plan_prompt) or
+     * FAILED (error); a failure refunds. */
+    int (*gen_finish)(i2v_store *s, int64_t id, const char *token, const i2v_gen *r,
+                      i2v_error *err);
+    /* Gives a claimed generation back to the queue (shutdown); the attempt
+     * does not count. */
+    int (*gen_release)(i2v_store *s, int64_t id, const char *token, i2v_error *err);
+    /* Expired leases: back to the queue or failed. Returns how many. */
+    int (*reap)(i2v_store *s, i2v_error *err);
+    /* 1 and d filled when a due delivery was claimed for lease_ms */
+    int (*hook_claim)(i2v_store *s, int64_t lease_ms, i2v_delivery *d, i2v_error *err);
+    /* next_ms < 0: delivered (ok) or given up; else retry at next_ms */
+    int (*hook_done)(i2v_store *s, int64_t id, int ok, int64_t next_ms, long status,
+                     const char *error, i2v_error *err);
+    /* balance column and sum of the ledger, for checks */
+    int (*ledger)(i2v_store *s, const char *user_id, int64_t *balance, int64_t *sum,
+                  i2v_error *err);
+} i2v_store_vt;
+
+struct i2v_store {
+    const i2v_store_vt *vt;
+};
+
+typedef struct i2v_store_config {
+    int max_attempts;  /* claims before a generation fails; default 3 */
+    int busy_timeout_ms; /* default 10000 */
+} i2v_store_config;
+
+/* Opens the SQLite store at path (created with its schema if new). */
+int i2v__store_open_sqlite(i2v_store **out, const char *path, const i2v_store_config *cfg,
+                           i2v_error *err);
+void i2v__store_close(i2v_store **s);
+
+int64_t i2v__now_ms(void);
+const char *i2v__gen_state_name(int state);
+
+#endif

@@ -1,0 +1,275 @@
+/*
+ * worker.c - worker threads. Each claims the oldest queued generation with a
+ * lease, fetches and decodes the photo, plans and renders it into the output
+ * folder, and finishes the generation. The lease is renewed with the
+ * progress about once a second; when a renewal finds the lease lost (another
+ * worker took the generation after this one stalled) the render is
+ * cancelled and nothing this worker does afterwards is written.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "crypto.h"
+#include "error.h"
+#include "log.h"
+#include "service.h"
+
+typedef struct wthread {
+    struct i2v_workers *pool;
+    pthread_t tid;
+    int index;
+    volatile int cancel; /* raised to cancel the current render */
+} wthread;
+
+struct i2v_workers {
+    i2v_service *svc;
+    char name[128];
+    int count;
+    wthread *t;
+};
+
+typedef struct job {
+    i2v_service *svc;
+    wthread *w;
+    i2v_gen *g;
+    char token[33];
+    double last_renew;
+    int lost;
+} job;
+
+static double mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Renews the lease with progress pct at most once a second (always when
+ * force); raises the cancel flag when the lease is lost. */
+static void renew(job *j, int pct, int force)
+{
+    const double t = mono();
+    if (!force && t - j->last_renew < 1.0) return;
+    j->last_renew = t;
+    i2v_error e = {0};
+    int r = j->svc->store->vt->gen_renew(j->svc->store, j->g->id, j->token, j->svc->lease_ms, pct,
+                                         &e);
+    if (r == I2V_ELOST) {
+        j->lost = 1;
+        j->w->cancel = 1;
+        i2v__log(I2V_LOG_WARN, "lease_lost", " task_id=%lld", (long long)j->g->task_id);
+    } else if (r) {
+        i2v__log(I2V_LOG_WARN, "lease_renew_failed", " task_id=%lld error=\"%s\"",
+                 (long long)j->g->task_id, e.message);
+    }
+}
+
+static int on_progress(void *user, int done, int total)
+{
+    job *j = user;
+    /* fetch and decode are the first 5%, the frames 5..99, the finish 100 */
+    renew(j, 5 + (int)(94.0 * done / (total > 0 ? total : 1)), 0);
+    return 0;
+}
+
+/* Runs one claimed generation; fills r (state, outputs or error). */
+static void run_job(job *j, i2v_gen *r)
+{
+    i2v_service *svc = j->svc;
+    const i2v_gen *g = j->g;
+    i2v_error err = {0};
+    unsigned char *bytes = NULL;
+    size_t len = 0;
+    i2v_photo *photo = NULL;
+    i2v_plan *plan = NULL;
+    char video[1200], cover[1200];
+    video[0] = cover[0] = '\0';
+
+    r->state = I2V_GEN_FAILED;
+    if (i2v__fetch(g->image_url, &svc->fetch, &bytes, &len, &err) != 0) goto out;
+    renew(j, 2, 1);
+    if (j->lost) goto out;
+    i2v_limits lim;
+    i2v_limits_init(&lim);
+    lim.max_bytes = svc->fetch.max_bytes;
+    lim.max_pixels = svc->max_pixels;
+    if (i2v_photo_open_memory(&photo, bytes, len, &lim, &err) != 0) goto out;
+    free(bytes);
+    bytes = NULL;
+
+    i2v_spec spec;
+    i2v_spec_init(&spec);
+    i2v_move_parse(g->move, &spec.move);
+    spec.prompt = g->has_prompt ? g->prompt : NULL;
+    spec.duration = g->duration;
+    spec.model = g->model == I2V_MODEL_BASE ? I2V_MODEL_BASE : I2V_MODEL_FLASH;
+    spec.width = g->width;
+    spec.height = g->height;
+    if (g->fit_portrait && i2v_photo_height(photo) > i2v_photo_width(photo)) {
+        spec.width = g->height;
+        spec.height = g->width;
+    }
+    if (i2v_spec_validate(&spec, &err) != 0) goto out;
+    if (i2v_plan_new(&plan, photo, &spec, &err) != 0) goto out;
+    renew(j, 5, 1);
+    if (j->lost) goto out;
+
+    i2v__random_hex(r->out_key, 16);
+    i2v__output_path(svc, r->out_key, "mp4", video, sizeof video);
+    i2v__output_path(svc, r->out_key, "jpg", cover, sizeof cover);
+    i2v_output out = {0};
+    out.video_path = video;
+    out.cover_path = cover;
+    out.progress = on_progress;
+    out.progress_user = j;
+    out.cancel = &j->w->cancel;
+    out.threads = svc->render_threads;
+    if (i2v_render(photo, plan, &out, &err) != 0) goto out;
+    r->state = I2V_GEN_SUCCEEDED;
+    r->out_width = i2v_plan_width(plan);
+    r->out_height = i2v_plan_height(plan);
+    snprintf(r->plan_prompt, sizeof r->plan_prompt, "%s", i2v_plan_description(plan));
+out:
+    if (r->state == I2V_GEN_FAILED) {
+        snprintf(r->error, sizeof r->error, "%s", err.message[0] ? err.message : "failed");
+        if (video[0]) unlink(video);
+        if (cover[0]) unlink(cover);
+    }
+    free(bytes);
+    i2v_plan_free(&plan);
+    i2v_photo_free(&photo);
+}
+
+static void process(wthread *w, i2v_gen *g, const char *token)
+{
+    i2v_service *svc = w->pool->svc;
+    job j = {.svc = svc, .w = w, .g = g, .last_renew = mono()};
+    snprintf(j.token, sizeof j.token, "%s", token);
+    w->cancel = 0;
+    const double t0 = mono();
+    i2v__log(I2V_LOG_INFO, "job_started", " task_id=%lld generation_id=%s worker=%s/%d attempt=%d",
+             (long long)g->task_id, g->uuid, w->pool->name, w->index, g->attempts);
+    i2v_gen *r = calloc(1, sizeof *r);
+    if (!r) return; /* the lease expires and another attempt is made */
+    run_job(&j, r);
+    if (svc->stop && r->state != I2V_GEN_SUCCEEDED && !j.lost) {
+        /* shutting down: give it back rather than fail it */
+        i2v_error e = {0};
+        svc->store->vt->gen_release(svc->store, g->id, j.token, &e);
+        i2v__log(I2V_LOG_INFO, "job_released", " task_id=%lld", (long long)g->task_id);
+        goto out;
+    }
+    if (j.lost) goto discard;
+    i2v_error e = {0};
+    int fr = svc->store->vt->gen_finish(svc->store, g->id, j.token, r, &e);
+    if (fr == I2V_ELOST) {
+        i2v__log(I2V_LOG_WARN, "lease_lost", " task_id=%lld at=finish", (long long)g->task_id);
+        goto discard;
+    }
+    if (fr) {
+        /* The lease will expire and the generation be retried. */
+        i2v__log(I2V_LOG_ERROR, "job_finish_failed", " task_id=%lld error=\"%s\"",
+                 (long long)g->task_id, e.message);
+        goto out;
+    }
+    if (r->state == I2V_GEN_SUCCEEDED) {
+        i2v__log(I2V_LOG_INFO, "job_succeeded",
+                 " task_id=%lld generation_id=%s size=%dx%d seconds=%.2f out=%s plan=\"%s\"",
+                 (long long)g->task_id, g->uuid, r->out_width, r->out_height, mono() - t0,
+                 r->out_key, r->plan_prompt);
+    } else {
+        char why[300];
+        i2v__log(I2V_LOG_WARN, "job_failed",
+                 " task_id=%lld generation_id=%s seconds=%.2f refund=%d reason=%s",
+                 (long long)g->task_id, g->uuid, mono() - t0, g->price,
+                 i2v__log_str(why, sizeof why, r->error));
+    }
+    goto out;
+discard:
+    if (r->state == I2V_GEN_SUCCEEDED) {
+        char p[1200];
+        i2v__output_path(svc, r->out_key, "mp4", p, sizeof p);
+        unlink(p);
+        i2v__output_path(svc, r->out_key, "jpg", p, sizeof p);
+        unlink(p);
+    }
+out:
+    free(r);
+}
+
+static void *worker_main(void *arg)
+{
+    wthread *w = arg;
+    i2v_service *svc = w->pool->svc;
+    char owner[160];
+    snprintf(owner, sizeof owner, "%s/%d", w->pool->name, w->index);
+    i2v_gen *g = malloc(sizeof *g);
+    if (!g) return NULL;
+    while (!svc->stop) {
+        char token[33];
+        i2v_error e = {0};
+        int r = svc->store->vt->gen_claim(svc->store, owner, svc->lease_ms, g, token, &e);
+        if (r == 1) {
+            process(w, g, token);
+            continue;
+        }
+        if (r < 0)
+            i2v__log(I2V_LOG_ERROR, "claim_failed", " worker=%s error=\"%s\"", owner, e.message);
+        /* Idle: sleep until woken by a new generation or the poll interval
+         * (other processes may queue work too). */
+        pthread_mutex_lock(&svc->lock);
+        if (!svc->stop) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            const double p = svc->poll_s > 0 ? svc->poll_s : 1.0;
+            ts.tv_sec += (time_t)p;
+            ts.tv_nsec += (long)((p - (double)(time_t)p) * 1e9);
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&svc->wake, &svc->lock, &ts);
+        }
+        pthread_mutex_unlock(&svc->lock);
+    }
+    free(g);
+    return NULL;
+}
+
+int i2v__workers_start(i2v_workers **out, i2v_service *svc, int count, const char *name)
+{
+    i2v_workers *w = calloc(1, sizeof *w);
+    if (!w) return I2V_ENOMEM;
+    w->svc = svc;
+    snprintf(w->name, sizeof w->name, "%s", name);
+    w->t = calloc((size_t)(count > 0 ? count : 1), sizeof *w->t);
+    if (!w->t) {
+        free(w);
+        return I2V_ENOMEM;
+    }
+    for (int i = 0; i < count; i++) {
+        w->t[i].pool = w;
+        w->t[i].index = i;
+        if (pthread_create(&w->t[i].tid, NULL, worker_main, &w->t[i]) != 0) break;
+        w->count++;
+    }
+    *out = w;
+    return w->count == count ? 0 : I2V_EINTERNAL;
+}
+
+void i2v__workers_stop(i2v_workers **wp)
+{
+    if (!wp || !*wp) return;
+    i2v_workers *w = *wp;
+    w->svc->stop = 1;
+    for (int i = 0; i < w->count; i++) w->t[i].cancel = 1;
+    i2v__service_wake(w->svc);
+    for (int i = 0; i < w->count; i++) pthread_join(w->t[i].tid, NULL);
+    free(w->t);
+    free(w);
+    *wp = NULL;
+}
