@@ -1,0 +1,242 @@
+"""Helpers for the service tests: a real `i2v serve` on loopback with a fresh
+data directory, `i2v admin`, a local HTTP server that serves the photos (and
+misbehaves on request), and a webhook receiver."""
+import base64
+import hashlib
+import hmac
+import http.server
+import json
+import os
+import pathlib
+import signal
+import socket
+import sqlite3
+import subprocess
+import threading
+import time
+import urllib.parse
+
+import requests
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+PHOTOS = ROOT / "photos"
+
+
+def free_port(host="127.0.0.1"):
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    """Serves photos/ and a few special paths:
+    /redirect?to=URL   302 to URL
+    /slow/S/NAME       NAME after S seconds
+    /hook/<name>       webhook receiver: records the request; answers with the
+                       next status from server.hook_plan[name] (default 200)
+    """
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        srv = self.server
+        with srv.lock:
+            srv.hits.append(self.path)
+        u = urllib.parse.urlparse(self.path)
+        if u.path == "/redirect":
+            to = urllib.parse.parse_qs(u.query)["to"][0]
+            self.send_response(302)
+            self.send_header("Location", to)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        name = u.path.lstrip("/")
+        if name.startswith("slow/"):  # slow/<seconds>/<name>: wait, then answer
+            _, secs, name = name.split("/", 2)
+            time.sleep(float(secs))
+        path = PHOTOS / name
+        if "/" in name or not path.is_file():
+            body = b"not found"
+            self.send_response(404)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        data = path.read_bytes()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_POST(self):
+        srv = self.server
+        n = int(self.headers.get("Content-Length", "0"))
+        body = self.rfile.read(n)
+        name = self.path.split("/hook/", 1)[-1]
+        with srv.lock:
+            plan = srv.hook_plan.get(name, [])
+            status = plan.pop(0) if plan else 200
+            srv.hooks.append({"name": name, "headers": dict(self.headers), "body": body,
+                              "status": status, "t": time.monotonic()})
+        self.send_response(status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+class LocalServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, host="127.0.0.1"):
+        super().__init__((host, 0), Handler)
+        self.lock = threading.Lock()
+        self.hits = []
+        self.hooks = []
+        self.hook_plan = {}
+        self.host = host
+        self.port = self.server_address[1]
+        self.thread = threading.Thread(target=self.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, path):
+        return f"http://{self.host}:{self.port}/{path.lstrip('/')}"
+
+    def close(self):
+        self.shutdown()
+        self.server_close()
+
+
+class Service:
+    """A running `i2v serve` on a fresh (or given) data directory."""
+
+    def __init__(self, binary, data, extra=(), port=None):
+        self.binary = binary
+        self.data = pathlib.Path(data)
+        self.port = port or free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.extra = list(extra)
+        self.proc = None
+        self.log_path = self.data.parent / f"{self.data.name}-serve.log"
+
+    def start(self):
+        args = [self.binary, "serve", "--data", str(self.data), "--listen",
+                f"127.0.0.1:{self.port}", "--fetch-allow", "127.0.0.1/32",
+                "--webhook-retry", "0.3", "--poll", "0.2"] + self.extra
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("i2v serve exited: " + self.log_text()[-2000:])
+            try:
+                if requests.get(self.base + "/healthz", timeout=1).status_code == 200:
+                    return self
+            except requests.RequestException:
+                time.sleep(0.05)
+        raise RuntimeError("i2v serve did not start")
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc:
+            self.log.close()
+        return self.proc.returncode if self.proc else None
+
+    def log_text(self):
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def admin(self, *args, check=True):
+        r = subprocess.run([self.binary, "admin", "--data", str(self.data)] + list(args),
+                           capture_output=True, text=True, timeout=60)
+        if check and r.returncode != 0:
+            raise RuntimeError(f"i2v admin {args}: {r.stderr}")
+        return r
+
+    def new_user(self, credits=1000, name="tester"):
+        out = self.admin("user", "create", "--name", name, "--credits", str(credits)).stdout
+        kv = dict(line.split("=", 1) for line in out.strip().splitlines())
+        return User(self, kv["user_id"], kv["api_key"], kv["webhook_secret"])
+
+    def db(self):
+        con = sqlite3.connect(f"file:{self.data / 'i2v.db'}?mode=ro", uri=True, timeout=10)
+        return con
+
+
+class User:
+    def __init__(self, svc, user_id, key, secret):
+        self.svc, self.id, self.key, self.secret = svc, user_id, key, secret
+
+    # Image to Video API v1, as seed 003's examples call it
+    def v1_generate(self, payload, **kw):
+        return requests.post(f"{self.svc.base}/api/v1/imageToVideo/generate",
+                             headers={"APIKEY": self.key, "Content-Type": "application/json"},
+                             json=payload, timeout=30, **kw)
+
+    def v1_result(self, task_id):
+        return requests.get(f"{self.svc.base}/api/v1/imageToVideo/result",
+                            headers={"APIKEY": self.key}, params={"taskId": task_id}, timeout=30)
+
+    # Animation API v2, as seed 000's curl calls
+    def v2_generate(self, body):
+        body = dict(body)
+        body.setdefault("user_id", self.id)
+        return requests.post(f"{self.svc.base}/api/animation/v2/generate",
+                             headers={"x-api-key": self.key, "Content-Type": "application/json"},
+                             data=json.dumps(body), timeout=30)
+
+    def v2_get(self, generation_id):
+        return requests.post(f"{self.svc.base}/api/animation/v2/get",
+                             headers={"x-api-key": self.key, "Content-Type": "application/json"},
+                             data=json.dumps({"user_id": self.id, "generation_id": generation_id}),
+                             timeout=30)
+
+    def balance(self):
+        out = self.svc.admin("balance", self.id).stdout
+        kv = dict(line.split("=", 1) for line in out.strip().splitlines())
+        return int(kv["balance"]), int(kv["ledger_sum"])
+
+    def wait_v1(self, task_id, timeout=120):
+        """The seed's polling loop (faster interval); returns the last data."""
+        deadline = time.monotonic() + timeout
+        seen = []
+        while time.monotonic() < deadline:
+            data = self.v1_result(task_id).json()["data"]
+            seen.append((data["status"], data["percentage"], data["waitNumber"]))
+            if data["status"] in ("Success", "Failed"):
+                data["_seen"] = seen
+                return data
+            time.sleep(0.2)
+        raise AssertionError(f"task {task_id} did not finish: {seen[-5:]}")
+
+    def wait_v2(self, gid, timeout=120):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            ans = self.v2_get(gid).json()
+            if ans["status"] in ("SUCCEEDED", "FAILED"):
+                return ans
+            time.sleep(0.2)
+        raise AssertionError(f"generation {gid} did not finish")
+
+
+def verify_signature(secret, headers, body):
+    """Standard Webhooks: v1,<base64 HMAC-SHA256(key, id.timestamp.body)>."""
+    key = base64.b64decode(secret.split("_", 1)[1])
+    msg = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + body
+    want = base64.b64encode(hmac.new(key, msg, hashlib.sha256).digest()).decode()
+    return any(sig.split(",", 1)[1] == want for sig in headers["webhook-signature"].split(" "))
+
+
+def ffprobe(path):
+    out = subprocess.run(["ffprobe", "-v", "error", "-show_streams", "-show_format", "-of",
+                          "json", str(path)], capture_output=True, text=True, check=True).stdout
+    return json.loads(out)
