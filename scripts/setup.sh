@@ -8,7 +8,8 @@ PACKAGES=(
   build-essential pkg-config meson ninja-build
   libavcodec-dev libavformat-dev libavutil-dev libx264-dev
   libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev libwebp-dev libheif-dev libexif-dev zlib1g-dev
-  libcmocka-dev ffmpeg python3 python3-pytest python3-numpy
+  libsqlite3-dev libcurl4-openssl-dev libmicrohttpd-dev libjansson-dev libssl-dev
+  libcmocka-dev ffmpeg python3 python3-pytest python3-numpy python3-requests wrk
 )
 
 missing=()
