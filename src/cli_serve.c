@@ -30,6 +30,8 @@ static const i2v_option serve_opts[] = {
     {"http-threads", 0, I2V_OPT_INT, "2", 1, 64, NULL, "I2V_HTTP_THREADS", "HTTP event-loop threads"},
     {"render-threads", 0, I2V_OPT_INT, "0", 0, 64, NULL, "I2V_RENDER_THREADS",
      "threads per render, 0 = all cores"},
+    {"worker-nice", 0, I2V_OPT_INT, "10", 0, 19, NULL, "I2V_WORKER_NICE",
+     "scheduling niceness of render threads, so requests are answered first"},
     {"lease", 0, I2V_OPT_NUMBER, "60", 2, 3600, NULL, "I2V_LEASE",
      "seconds a worker's claim lasts without renewal"},
     {"max-attempts", 0, I2V_OPT_INT, "3", 1, 100, NULL, "I2V_MAX_ATTEMPTS",
@@ -113,6 +115,7 @@ static int setup(i2v_service *svc, const i2v_opts *o, int http, char *msg, size_
     svc->lease_ms = (int64_t)(i2v__opt_num(o, "lease") * 1000);
     svc->poll_s = i2v__opt_num(o, "poll");
     svc->render_threads = (int)i2v__opt_int(o, "render-threads");
+    svc->worker_nice = (int)i2v__opt_int(o, "worker-nice");
     svc->v2_video_credits = (int)i2v__opt_int(o, "v2-video-credits");
     svc->body_max = (size_t)i2v__opt_int(o, "body-max");
     svc->hook_first_delay_s = i2v__opt_num(o, "webhook-retry");

@@ -30,6 +30,7 @@ typedef struct i2v_service {
     int64_t lease_ms;
     double poll_s;
     int render_threads;
+    int worker_nice; /* nice value of worker (render) threads */
     int v2_video_credits;
     size_t body_max;
     /* webhooks */

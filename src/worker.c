@@ -7,6 +7,8 @@
  * cancelled and nothing this worker does afterwards is written.
  */
 #include <errno.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -206,6 +208,11 @@ static void *worker_main(void *arg)
     wthread *w = arg;
     i2v_service *svc = w->pool->svc;
     char owner[160];
+    /* Renders yield to the HTTP threads: a lower priority for this thread,
+     * inherited by the render threads it starts (Linux nice is per thread). */
+    if (svc->worker_nice > 0 &&
+        setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), svc->worker_nice) != 0)
+        i2v__log(I2V_LOG_WARN, "nice_failed", " error=\"%s\"", strerror(errno));
     snprintf(owner, sizeof owner, "%s/%d", w->pool->name, w->index);
     i2v_gen *g = malloc(sizeof *g);
     if (!g) return NULL;
