@@ -102,7 +102,7 @@ static int setup(i2v_service *svc, const i2v_opts *o, int http, char *msg, size_
     size_t n = strlen(svc->public_url);
     while (n && svc->public_url[n - 1] == '/') svc->public_url[--n] = '\0';
     if (strncmp(svc->public_url, "http://", 7) != 0 && strncmp(svc->public_url, "https://", 8) != 0) {
-        snprintf(msg, ml, "public-url: '%s' is not an http(s) URL", svc->public_url);
+        snprintf(msg, ml, "public-url: '%.200s' is not an http(s) URL", svc->public_url);
         return -1;
     }
     if (i2v__allow_parse(&svc->allow, i2v__opt_str(o, "fetch-allow"), msg, ml) != 0) return -1;
