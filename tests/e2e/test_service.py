@@ -264,7 +264,6 @@ def test_v2_errors(svc, photos_srv):
     assert r.status_code == 200 and r.json()["remaining_videos"] == 0
     r = user.v2_generate(body)
     assert r.status_code == 402 and r.json()["error"]["code"] == "insufficient_credits"
-    gid = r.json() and None
     r = user.v2_get("00000000-0000-4000-8000-000000000000")
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
     r = requests.post(svc.base + "/api/animation/v2/get", headers={"x-api-key": user.key},
@@ -274,7 +273,6 @@ def test_v2_errors(svc, photos_srv):
     gid = other.v2_generate(dict(body, user_id=other.id)).json()["generation_id"]
     assert user.v2_get(gid).status_code == 404
     assert other.wait_v2(gid)["status"] == "SUCCEEDED"
-    assert gid is not None
 
 
 def test_unknown_routes_and_methods_answer_json(svc):
@@ -476,3 +474,30 @@ def test_wait_number_counts_generations_ahead(svc, photos_srv):
     assert d[1]["waitNumber"] == 1
     for t in tids:
         assert user.wait_v1(t, timeout=300)["status"] == "Success"
+
+
+def test_fetch_limits_bytes_redirects_and_time(i2v, tmp_path, photos_srv):
+    s = Service(i2v, tmp_path / "data", extra=["--fetch-max-bytes", "600000",
+                                               "--max-redirects", "2",
+                                               "--fetch-timeout", "2"]).start()
+    try:
+        user = s.new_user(credits=100)
+        small = photos_srv.url("coffee.png")  # 467 kB
+        big = photos_srv.url(LANDSCAPE)  # 914 kB
+        loop = photos_srv.url("/redirect?to=" + photos_srv.url(
+            "/redirect?to=" + photos_srv.url("/redirect?to=" + small)))
+        slow = photos_srv.url("slow/5/coffee.png")
+        want = {small: "Success", big: "Failed", loop: "Failed", slow: "Failed"}
+        tids = {u: user.v1_generate({"imageUrl": u, "duration": 5, "resolution": "480p"})
+                .json()["data"] for u in want}
+        for u, status in want.items():
+            assert user.wait_v1(tids[u])["status"] == status, u
+        log = s.log_text()
+        reasons = {u: [l for l in log.splitlines() if "event=job_failed" in l and
+                       str(tids[u]) in l] for u in want}
+        assert "600000-byte limit" in reasons[big][0]
+        assert "redirects" in reasons[loop][0]
+        assert "timed out" in reasons[slow][0]
+        assert user.balance() == (90, 90)
+    finally:
+        s.stop()
