@@ -34,6 +34,10 @@ json_t *i2v__api_body(const i2v_req *r, char *msg, size_t msglen);
 /* Looks up the user of the key in header; 0 or a negative code. */
 int i2v__api_auth(i2v_service *svc, const i2v_req *r, const char *header, char user[37]);
 
+/* Status words of the two APIs for a generation state. */
+const char *i2v__v1_status(int state);
+const char *i2v__v2_status(int state);
+
 /* Adapters: each queues exactly one response. */
 int i2v__v1_generate(i2v_service *svc, i2v_req *r);
 int i2v__v1_result(i2v_service *svc, i2v_req *r);

@@ -19,11 +19,11 @@
 static const struct {
     int status, code;
 } v1_codes[I2V_API_KINDS] = {
-    [I2V_API_PARAM] = {400, 1011},    [I2V_API_AUTH] = {401, 5002},
+    [I2V_API_PARAM] = {400, 1011},     [I2V_API_AUTH] = {401, 5002},
     [I2V_API_FORBIDDEN] = {403, 5002}, [I2V_API_NOTFOUND] = {404, 1001},
-    [I2V_API_METHOD] = {405, 1001},   [I2V_API_TOO_LARGE] = {413, 1011},
-    [I2V_API_REVIEW] = {400, 9010},   [I2V_API_CREDITS] = {402, 9051},
-    [I2V_API_INTERNAL] = {500, 1003}, [I2V_API_GENERIC] = {400, 1001},
+    [I2V_API_METHOD] = {405, 1001},    [I2V_API_TOO_LARGE] = {413, 1011},
+    [I2V_API_REVIEW] = {400, 9010},    [I2V_API_CREDITS] = {402, 9051},
+    [I2V_API_INTERNAL] = {500, 1003},  [I2V_API_GENERIC] = {400, 1001},
 };
 
 int i2v__v1_error(i2v_req *r, i2v_api_kind kind, const char *fmt, ...)
@@ -37,7 +37,7 @@ int i2v__v1_error(i2v_req *r, i2v_api_kind kind, const char *fmt, ...)
     return i2v__respond_json(r, v1_codes[kind].status, j);
 }
 
-static const char *v1_status(int state)
+const char *i2v__v1_status(int state)
 {
     static const char *const n[] = {"Unprocessed", "Processing", "Success", "Failed"};
     return n[state & 3];
@@ -81,8 +81,7 @@ int i2v__v1_generate(i2v_service *svc, i2v_req *r)
         ret = i2v__v1_error(r, I2V_API_PARAM, "duration: required (5 or 10)");
         goto out;
     }
-    if (!json_is_integer(dur) ||
-        (json_integer_value(dur) != 5 && json_integer_value(dur) != 10)) {
+    if (!json_is_integer(dur) || (json_integer_value(dur) != 5 && json_integer_value(dur) != 10)) {
         ret = i2v__v1_error(r, I2V_API_PARAM, "duration: must be the integer 5 or 10");
         goto out;
     }
@@ -164,13 +163,15 @@ int i2v__v1_generate(i2v_service *svc, i2v_req *r)
     if (s == I2V_EDENIED)
         ret = i2v__v1_error(r, I2V_API_REVIEW, "prompt: refused by the content review");
     else if (s == I2V_ECREDIT)
-        ret = i2v__v1_error(r, I2V_API_CREDITS, "credits not enough: this task costs %d, the balance is %lld",
-                            g->price, (long long)bal);
+        ret = i2v__v1_error(r, I2V_API_CREDITS,
+                            "credits not enough: this task costs %d, the balance is %lld", g->price,
+                            (long long)bal);
     else if (s)
         ret = i2v__v1_error(r, I2V_API_INTERNAL, "internal error, please retry");
     else
-        ret = i2v__respond_json(r, 200, json_pack("{s:i, s:s, s:I}", "code", 0, "message",
-                                                  "success", "data", (json_int_t)g->task_id));
+        ret = i2v__respond_json(r, 200,
+                                json_pack("{s:i, s:s, s:I}", "code", 0, "message", "success",
+                                          "data", (json_int_t)g->task_id));
 out:
     free(g);
     json_decref(body);
@@ -183,10 +184,12 @@ static json_t *v1_input(const i2v_gen *g)
 {
     json_t *in = json_object();
     json_object_set_new(in, "imageUrl", json_string(g->image_url));
-    if (g->last_image_url[0]) json_object_set_new(in, "lastImageUrl", json_string(g->last_image_url));
+    if (g->last_image_url[0])
+        json_object_set_new(in, "lastImageUrl", json_string(g->last_image_url));
     json_object_set_new(in, "duration", json_integer(g->duration));
     if (g->resolution[0]) json_object_set_new(in, "resolution", json_string(g->resolution));
-    json_object_set_new(in, "modelType", json_string(g->model == I2V_MODEL_BASE ? "Base" : "Flash"));
+    json_object_set_new(in, "modelType",
+                        json_string(g->model == I2V_MODEL_BASE ? "Base" : "Flash"));
     if (g->audio_given) json_object_set_new(in, "generateAudio", json_boolean(g->audio));
     if (g->has_prompt)
         json_object_set_new(in, "prompt", json_string(g->prompt));
@@ -205,7 +208,8 @@ int i2v__v1_result(i2v_service *svc, i2v_req *r)
     char *end;
     errno = 0;
     long long id = strtoll(q, &end, 10);
-    if (errno || *end || id <= 0) return i2v__v1_error(r, I2V_API_PARAM, "taskId: must be a task id (a positive integer)");
+    if (errno || *end || id <= 0)
+        return i2v__v1_error(r, I2V_API_PARAM, "taskId: must be a task id (a positive integer)");
     i2v_gen *g = malloc(sizeof *g);
     if (!g) return i2v__v1_error(r, I2V_API_INTERNAL, "out of memory");
     int wait = 0, ret;
@@ -227,11 +231,11 @@ int i2v__v1_result(i2v_service *svc, i2v_req *r)
                            g->out_width, "height", g->out_height);
     }
     json_t *data = json_pack("{s:I, s:s, s:i, s:i, s:o, s:o}", "id", (json_int_t)g->task_id,
-                             "status", v1_status(g->state), "waitNumber", wait, "percentage",
+                             "status", i2v__v1_status(g->state), "waitNumber", wait, "percentage",
                              g->state == I2V_GEN_FAILED ? 0 : g->progress, "input", v1_input(g),
                              "output", output);
-    ret = i2v__respond_json(r, 200, json_pack("{s:i, s:s, s:o}", "code", 0, "message", "success",
-                                              "data", data));
+    ret = i2v__respond_json(
+        r, 200, json_pack("{s:i, s:s, s:o}", "code", 0, "message", "success", "data", data));
 out:
     free(g);
     return ret;

@@ -44,7 +44,7 @@ int i2v__v2_error(i2v_req *r, i2v_api_kind kind, const char *fmt, ...)
     return i2v__respond_json(r, v2_codes[kind].status, j);
 }
 
-static const char *v2_status(int state)
+const char *i2v__v2_status(int state)
 {
     static const char *const n[] = {"STARTING", "IN_PROGRESS", "SUCCEEDED", "FAILED"};
     return n[state & 3];
@@ -150,13 +150,14 @@ int i2v__v2_generate(i2v_service *svc, i2v_req *r)
     }
 
     g->api = 2;
-    snprintf(g->user_id, sizeof g->user_id, "%s", json_string_value(json_object_get(body, "user_id")));
-    for (char *p = g->user_id; *p; p++) *p = (char)tolower((unsigned char)*p);
+    snprintf(g->user_id, sizeof g->user_id, "%s",
+             json_string_value(json_object_get(body, "user_id")));
+    for (char *p = g->user_id; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
     snprintf(g->image_url, sizeof g->image_url, "%s", json_string_value(json_array_get(urls, 0)));
     snprintf(g->move, sizeof g->move, "%s", i2v_move_name(move));
     /* The seed: the prompt is only used when the option is not automatic. */
-    if (json_is_string(prompt) && move != I2V_MOVE_AUTO_EFFECTS &&
-        move != I2V_MOVE_AUTO_REVERSE) {
+    if (json_is_string(prompt) && move != I2V_MOVE_AUTO_EFFECTS && move != I2V_MOVE_AUTO_REVERSE) {
         g->has_prompt = 1;
         snprintf(g->prompt, sizeof g->prompt, "%s", json_string_value(prompt));
     }
@@ -166,7 +167,8 @@ int i2v__v2_generate(i2v_service *svc, i2v_req *r)
     g->height = portrait ? 1280 : 768;
     g->duration = duration;
     g->model = I2V_MODEL_FLASH;
-    if (json_is_string(hook)) snprintf(g->webhook, sizeof g->webhook, "%s", json_string_value(hook));
+    if (json_is_string(hook))
+        snprintf(g->webhook, sizeof g->webhook, "%s", json_string_value(hook));
     g->price = svc->v2_video_credits * duration / 5;
 
     int64_t bal = 0;
@@ -182,11 +184,11 @@ int i2v__v2_generate(i2v_service *svc, i2v_req *r)
     else if (s)
         ret = i2v__v2_error(r, I2V_API_INTERNAL, "internal error, please retry");
     else
-        ret = i2v__respond_json(r, 200,
-                                json_pack("{s:s, s:I, s:s}", "generation_id", g->uuid,
-                                          "remaining_videos",
-                                          (json_int_t)(bal / (svc->v2_video_credits > 0 ? svc->v2_video_credits : 1)),
-                                          "project_id", g->project_id));
+        ret = i2v__respond_json(
+            r, 200,
+            json_pack("{s:s, s:I, s:s}", "generation_id", g->uuid, "remaining_videos",
+                      (json_int_t)(bal / (svc->v2_video_credits > 0 ? svc->v2_video_credits : 1)),
+                      "project_id", g->project_id));
 out:
     free(g);
     json_decref(body);
@@ -206,7 +208,8 @@ int i2v__v2_get(i2v_service *svc, i2v_req *r)
     }
     char id[37];
     snprintf(id, sizeof id, "%s", json_string_value(gid));
-    for (char *p = id; *p; p++) *p = (char)tolower((unsigned char)*p);
+    for (char *p = id; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
     g = malloc(sizeof *g);
     if (!g) {
         ret = i2v__v2_error(r, I2V_API_INTERNAL, "out of memory");
@@ -216,14 +219,15 @@ int i2v__v2_get(i2v_service *svc, i2v_req *r)
     int s = svc->store->vt->gen_get(svc->store, 0, id, g, NULL, &e);
     const char *user = json_string_value(json_object_get(body, "user_id"));
     if (s == I2V_ENOTFOUND || (s == 0 && strcasecmp(g->user_id, user) != 0)) {
-        ret = i2v__v2_error(r, I2V_API_NOTFOUND, "generation_id: no generation %s for this user", id);
+        ret =
+            i2v__v2_error(r, I2V_API_NOTFOUND, "generation_id: no generation %s for this user", id);
         goto out;
     }
     if (s) {
         ret = i2v__v2_error(r, I2V_API_INTERNAL, "internal error, please retry");
         goto out;
     }
-    json_t *ans = json_pack("{s:s}", "status", v2_status(g->state));
+    json_t *ans = json_pack("{s:s}", "status", i2v__v2_status(g->state));
     if (g->state == I2V_GEN_SUCCEEDED) {
         char video[1024], cover[1024];
         i2v__output_urls(svc, g, video, cover);

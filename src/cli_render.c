@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "i2v/i2v.h"
+#include "log.h"
 #include "options.h"
 
 static const i2v_option render_opts[] = {
@@ -50,18 +51,11 @@ typedef struct progress {
     double t0;
 } progress;
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static int on_progress(void *user, int done, int total)
 {
     progress *p = user;
     if (!p->tty) return 0;
-    const double el = now() - p->t0;
+    const double el = i2v__mono() - p->t0;
     const double eta = done > 0 ? el * (total - done) / done : 0;
     const int width = 30, fill = (int)((double)width * done / total);
     char bar[64];
@@ -178,7 +172,7 @@ int i2v__cmd_render(int argc, char **argv)
         fprintf(stderr, "i2v render: %s\n", err.message);
         goto out;
     }
-    progress pr = {isatty(2), now()};
+    progress pr = {isatty(2), i2v__mono()};
     if (pr.tty) fprintf(stderr, "plan: %s\n", i2v_plan_description(plan));
     i2v_output out = {0};
     out.video_path = output;
@@ -191,7 +185,7 @@ int i2v__cmd_render(int argc, char **argv)
         fprintf(stderr, "i2v render: %s\n", err.message);
         goto out;
     }
-    const double secs = now() - pr.t0;
+    const double secs = i2v__mono() - pr.t0;
     /* One key=value line; the plan is quoted (it never contains a quote). */
     fprintf(stderr,
             "event=render_done output=%s width=%d height=%d frames=%d fps=%d move=%s "

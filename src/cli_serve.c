@@ -27,7 +27,8 @@ static const i2v_option serve_opts[] = {
      "base URL of output links [default: http://LISTEN]"},
     {"workers", 0, I2V_OPT_INT, "1", 0, 64, NULL, "I2V_WORKERS",
      "render workers in this process (each renders on all cores)"},
-    {"http-threads", 0, I2V_OPT_INT, "2", 1, 64, NULL, "I2V_HTTP_THREADS", "HTTP event-loop threads"},
+    {"http-threads", 0, I2V_OPT_INT, "2", 1, 64, NULL, "I2V_HTTP_THREADS",
+     "HTTP event-loop threads"},
     {"render-threads", 0, I2V_OPT_INT, "0", 0, 64, NULL, "I2V_RENDER_THREADS",
      "threads per render, 0 = all cores"},
     {"worker-nice", 0, I2V_OPT_INT, "10", 0, 19, NULL, "I2V_WORKER_NICE",
@@ -74,7 +75,10 @@ static const i2v_option serve_opts[] = {
 #define NOPTS (int)(sizeof serve_opts / sizeof serve_opts[0])
 
 static volatile sig_atomic_t got_signal;
-static void on_signal(int sig) { got_signal = sig; }
+static void on_signal(int sig)
+{
+    got_signal = sig;
+}
 
 static int mkdirs(const char *path)
 {
@@ -100,8 +104,10 @@ static int setup(i2v_service *svc, const i2v_opts *o, int http, char *msg, size_
     else
         snprintf(svc->public_url, sizeof svc->public_url, "http://%s", i2v__opt_str(o, "listen"));
     size_t n = strlen(svc->public_url);
-    while (n && svc->public_url[n - 1] == '/') svc->public_url[--n] = '\0';
-    if (strncmp(svc->public_url, "http://", 7) != 0 && strncmp(svc->public_url, "https://", 8) != 0) {
+    while (n && svc->public_url[n - 1] == '/')
+        svc->public_url[--n] = '\0';
+    if (strncmp(svc->public_url, "http://", 7) != 0 &&
+        strncmp(svc->public_url, "https://", 8) != 0) {
         snprintf(msg, ml, "public-url: '%.200s' is not an http(s) URL", svc->public_url);
         return -1;
     }
@@ -204,7 +210,8 @@ static int run(int argc, char **argv, int http)
              " listen=%s port=%d data=%s public_url=%s workers=%d pid=%d version=%s",
              http ? i2v__opt_str(&o, "listen") : "-", h ? i2v__http_port(h) : 0, svc.data_dir,
              i2v__log_str(pub, sizeof pub, svc.public_url), nworkers, (int)getpid(), I2V_VERSION);
-    while (!got_signal) usleep(100000);
+    while (!got_signal)
+        usleep(100000);
     i2v__log(I2V_LOG_INFO, "stopping", " signal=%d", (int)got_signal);
     status = 0;
 out:
@@ -217,5 +224,11 @@ out:
     return status;
 }
 
-int i2v__cmd_serve(int argc, char **argv) { return run(argc, argv, 1); }
-int i2v__cmd_worker(int argc, char **argv) { return run(argc, argv, 0); }
+int i2v__cmd_serve(int argc, char **argv)
+{
+    return run(argc, argv, 1);
+}
+int i2v__cmd_worker(int argc, char **argv)
+{
+    return run(argc, argv, 0);
+}

@@ -19,14 +19,17 @@ void i2v__fetch_limits_init(i2v_fetch_limits *lim)
     lim->allow = NULL;
 }
 
-void i2v__fetch_global_init(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
+void i2v__fetch_global_init(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
 
 typedef struct xfer {
     const i2v_fetch_limits *lim;
     unsigned char *buf;
     size_t len, cap;
-    int over;                /* byte limit hit */
-    char refused[160];       /* address refused: why */
+    int over;          /* byte limit hit */
+    char refused[160]; /* address refused: why */
 } xfer;
 
 static size_t on_data(char *p, size_t size, size_t n, void *user)
@@ -39,7 +42,8 @@ static size_t on_data(char *p, size_t size, size_t n, void *user)
     }
     if (x->len + add > x->cap) {
         size_t cap = x->cap ? x->cap : 65536;
-        while (cap < x->len + add) cap *= 2;
+        while (cap < x->len + add)
+            cap *= 2;
         if (cap > x->lim->max_bytes) cap = x->lim->max_bytes;
         unsigned char *nb = realloc(x->buf, cap);
         if (!nb) return 0;
@@ -210,7 +214,8 @@ int i2v__post(const char *url, const char *const *headers, const char *body, siz
     if (!c) return i2v__err(err, I2V_ENOMEM, "libcurl: out of memory");
     hl = curl_slist_append(hl, "Content-Type: application/json");
     hl = curl_slist_append(hl, "Expect:");
-    for (int i = 0; headers && headers[i]; i++) hl = curl_slist_append(hl, headers[i]);
+    for (int i = 0; headers && headers[i]; i++)
+        hl = curl_slist_append(hl, headers[i]);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
     curl_easy_setopt(c, CURLOPT_POST, 1L);
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);

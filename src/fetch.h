@@ -14,10 +14,10 @@
 #include "netaddr.h"
 
 typedef struct i2v_fetch_limits {
-    size_t max_bytes;      /* body bytes; default 64 MiB */
-    long timeout_ms;       /* whole transfer; default 30 s */
-    long connect_ms;       /* default 10 s */
-    int max_redirects;     /* default 5; 0 = do not follow */
+    size_t max_bytes;       /* body bytes; default 64 MiB */
+    long timeout_ms;        /* whole transfer; default 30 s */
+    long connect_ms;        /* default 10 s */
+    int max_redirects;      /* default 5; 0 = do not follow */
     const i2v_allow *allow; /* addresses allowed despite being non-public */
 } i2v_fetch_limits;
 

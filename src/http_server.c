@@ -21,13 +21,6 @@ struct i2v_http {
     int port;
 };
 
-static double mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 const char *i2v__req_header(const i2v_req *r, const char *name)
 {
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
@@ -91,7 +84,8 @@ static const route routes[] = {
 static int route_error(i2v_req *r, i2v_api_kind kind, const char *allow)
 {
     const int v1 = strncmp(r->path, "/api/v1/", 8) == 0;
-    const char *what = kind == I2V_API_METHOD ? "method %s is not allowed on %s" : "%s %s: no such endpoint";
+    const char *what =
+        kind == I2V_API_METHOD ? "method %s is not allowed on %s" : "%s %s: no such endpoint";
     char msg[300];
     char p[200];
     snprintf(p, sizeof p, "%s", r->path);
@@ -115,7 +109,8 @@ static int dispatch(i2v_http *h, i2v_req *r)
     }
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         if (strcmp(r->path, routes[i].path) != 0) continue;
-        if (strcmp(m, routes[i].method) != 0) return route_error(r, I2V_API_METHOD, routes[i].method);
+        if (strcmp(m, routes[i].method) != 0)
+            return route_error(r, I2V_API_METHOD, routes[i].method);
         if (r->too_large) {
             const int v1 = strncmp(r->path, "/api/v1/", 8) == 0;
             return v1 ? i2v__v1_error(r, I2V_API_TOO_LARGE, "body: larger than %zu bytes",
@@ -129,8 +124,8 @@ static int dispatch(i2v_http *h, i2v_req *r)
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_size, void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_size, void **con_cls)
 {
     i2v_http *h = cls;
     (void)version;
@@ -141,7 +136,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->conn = conn;
         r->method = method;
         r->path = url;
-        r->t0 = mono();
+        r->t0 = i2v__mono();
         *con_cls = r;
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
         if (cl && strtoull(cl, NULL, 10) > h->svc->body_max) {
@@ -193,13 +188,12 @@ static void on_done(void *cls, struct MHD_Connection *conn, void **con_cls,
                 inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, ip,
                           sizeof ip);
             else if (sa->sa_family == AF_INET6)
-                inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
-                          ip, sizeof ip);
+                inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, ip,
+                          sizeof ip);
         }
-        i2v__log(I2V_LOG_INFO, "request", " method=%s path=%s status=%d ms=%.2f ip=%s%s",
-                 r->method, i2v__log_str(path, sizeof path, r->path), r->status,
-                 (mono() - r->t0) * 1000, ip,
-                 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1");
+        i2v__log(I2V_LOG_INFO, "request", " method=%s path=%s status=%d ms=%.2f ip=%s%s", r->method,
+                 i2v__log_str(path, sizeof path, r->path), r->status, (i2v__mono() - r->t0) * 1000,
+                 ip, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1");
     }
     free(r->body);
     free(r);
@@ -212,7 +206,8 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     char msg[512], q[600];
     vsnprintf(msg, sizeof msg, fmt, ap);
     size_t n = strlen(msg);
-    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r')) msg[--n] = '\0';
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
     i2v__log(I2V_LOG_DEBUG, "http_notice", " message=%s", i2v__log_str(q, sizeof q, msg));
 }
 
@@ -264,10 +259,9 @@ int i2v__http_start(i2v_http **out, i2v_service *svc, const i2v_http_config *cfg
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(cfg->threads > 0 ? cfg->threads : 2),
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->connection_limit,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->per_ip_limit,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->timeout_s,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->header_max, MHD_OPTION_NOTIFY_COMPLETED,
-        on_done, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_LISTEN_BACKLOG_SIZE,
-        (unsigned)1024, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        cfg->header_max, MHD_OPTION_NOTIFY_COMPLETED, on_done, h, MHD_OPTION_EXTERNAL_LOGGER,
+        on_mhd_log, NULL, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_END);
     if (!h->d) {
         free(h);
         return i2v__err(err, I2V_EIO, "listen: cannot listen on %s (in use or not permitted)",
@@ -279,7 +273,10 @@ int i2v__http_start(i2v_http **out, i2v_service *svc, const i2v_http_config *cfg
     return 0;
 }
 
-int i2v__http_port(const i2v_http *h) { return h->port; }
+int i2v__http_port(const i2v_http *h)
+{
+    return h->port;
+}
 
 void i2v__http_stop(i2v_http **hp)
 {

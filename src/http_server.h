@@ -13,12 +13,12 @@
 #include "service.h"
 
 typedef struct i2v_http_config {
-    char listen[128];      /* "HOST:PORT", "[v6]:PORT" */
-    int threads;           /* event-loop threads */
-    int connection_limit;  /* open connections in total */
-    int per_ip_limit;      /* open connections from one address */
-    int timeout_s;         /* idle connection timeout */
-    size_t header_max;     /* memory for one request's headers */
+    char listen[128];     /* "HOST:PORT", "[v6]:PORT" */
+    int threads;          /* event-loop threads */
+    int connection_limit; /* open connections in total */
+    int per_ip_limit;     /* open connections from one address */
+    int timeout_s;        /* idle connection timeout */
+    size_t header_max;    /* memory for one request's headers */
     int log_requests;
 } i2v_http_config;
 

@@ -10,7 +10,17 @@
 static i2v_log_level min_level = I2V_LOG_INFO;
 static const char *const names[] = {"debug", "info", "warn", "error"};
 
-void i2v__log_set_level(i2v_log_level min) { min_level = min; }
+void i2v__log_set_level(i2v_log_level min)
+{
+    min_level = min;
+}
+
+double i2v__mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 void i2v__log(i2v_log_level level, const char *event, const char *fmt, ...)
 {
@@ -21,8 +31,8 @@ void i2v__log(i2v_log_level level, const char *event, const char *fmt, ...)
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
     int n = snprintf(line, sizeof line, "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s event=%s",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, ts.tv_nsec / 1000000, names[level], event);
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     ts.tv_nsec / 1000000, names[level], event);
     if (n < 0) return;
     if ((size_t)n < sizeof line - 1) {
         va_list ap;

@@ -18,5 +18,7 @@ void i2v__log(i2v_log_level level, const char *event, const char *fmt, ...)
 /* Writes s as a log value into buf: bare when safe, else quoted and escaped,
  * cut to fit. Returns buf. */
 const char *i2v__log_str(char *buf, size_t len, const char *s);
+/* Seconds on the monotonic clock, for durations in log lines. */
+double i2v__mono(void);
 
 #endif

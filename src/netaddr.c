@@ -60,7 +60,8 @@ static int allowed(int family, const unsigned char *a, const i2v_allow *allow)
 {
     if (!allow) return 0;
     for (int i = 0; i < allow->count; i++)
-        if (allow->net[i].family == family && in_prefix(a, allow->net[i].addr, allow->net[i].prefix))
+        if (allow->net[i].family == family &&
+            in_prefix(a, allow->net[i].addr, allow->net[i].prefix))
             return 1;
     return 0;
 }
@@ -85,7 +86,8 @@ const char *i2v__addr_bytes_refused(int family, const unsigned char *a, const i2
      * asked about it too, so "127.0.0.1/32" also allows ::ffff:127.0.0.1). */
     if (memcmp(a, mapped, 12) == 0 || memcmp(a, nat64, 12) == 0)
         embedded = a + 12;
-    else if (memcmp(a, zero, 12) == 0 && (a[12] | a[13] | a[14] | a[15]) && !(a[12] == 0 && a[13] == 0 && a[14] == 0 && a[15] == 1))
+    else if (memcmp(a, zero, 12) == 0 && (a[12] | a[13] | a[14] | a[15]) &&
+             !(a[12] == 0 && a[13] == 0 && a[14] == 0 && a[15] == 1))
         embedded = a + 12; /* IPv4-compatible ::a.b.c.d (deprecated) */
     else if (a[0] == 0x00 && a[1] == 0x64 && a[2] == 0xff && a[3] == 0x9b && a[4] == 0 && a[5] == 1)
         return "nat64-local"; /* 64:ff9b:1::/48, local-use NAT64 */
@@ -93,8 +95,8 @@ const char *i2v__addr_bytes_refused(int family, const unsigned char *a, const i2
         embedded = a + 2; /* 6to4 2002:AABB:CCDD:: */
     else if (a[0] == 0x20 && a[1] == 0x01 && a[2] == 0 && a[3] == 0) {
         /* Teredo 2001:0::/32: the client's IPv4 is the last 32 bits, inverted. */
-        unsigned char inv[4] = {(unsigned char)~a[12], (unsigned char)~a[13],
-                                (unsigned char)~a[14], (unsigned char)~a[15]};
+        unsigned char inv[4] = {(unsigned char)~a[12], (unsigned char)~a[13], (unsigned char)~a[14],
+                                (unsigned char)~a[15]};
         if (allowed(AF_INET, inv, allow)) return NULL;
         const char *why = v4_refused(inv);
         if (why) return why;
@@ -129,7 +131,8 @@ int i2v__allow_parse(i2v_allow *allow, const char *list, char *msg, size_t ml)
     if (!list) return 0;
     const char *p = list;
     while (*p) {
-        while (*p == ',' || *p == ' ') p++;
+        while (*p == ',' || *p == ' ')
+            p++;
         if (!*p) break;
         size_t n = strcspn(p, ", ");
         char item[80];

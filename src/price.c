@@ -21,7 +21,10 @@ int i2v__resolution_parse(const char *s, i2v_resolution *out)
     return -1;
 }
 
-const char *i2v__resolution_name(i2v_resolution r) { return names[r]; }
+const char *i2v__resolution_name(i2v_resolution r)
+{
+    return names[r];
+}
 
 void i2v__resolution_size(i2v_resolution r, int *w, int *h)
 {

@@ -137,16 +137,26 @@ typedef struct move_rule {
 } move_rule;
 
 static const move_rule moves[] = {
-    {"zoom in", I2V_MOVE_ZOOM_IN},        {"zooms in", I2V_MOVE_ZOOM_IN},
-    {"zooming in", I2V_MOVE_ZOOM_IN},     {"push in", I2V_MOVE_ZOOM_IN},
-    {"dolly in", I2V_MOVE_ZOOM_IN},       {"zoom out", I2V_MOVE_ZOOM_OUT},
-    {"zooms out", I2V_MOVE_ZOOM_OUT},     {"zooming out", I2V_MOVE_ZOOM_OUT},
-    {"pull back", I2V_MOVE_ZOOM_OUT},     {"dolly out", I2V_MOVE_ZOOM_OUT},
-    {"pan left", I2V_MOVE_PAN_LEFT},      {"pans left", I2V_MOVE_PAN_LEFT},
-    {"pan right", I2V_MOVE_PAN_RIGHT},    {"pans right", I2V_MOVE_PAN_RIGHT},
-    {"pan up", I2V_MOVE_PAN_UP},          {"tilt up", I2V_MOVE_PAN_UP},
-    {"pan down", I2V_MOVE_PAN_DOWN},      {"tilt down", I2V_MOVE_PAN_DOWN},
-    {"push out", I2V_MOVE_CAMERA_PUSH_OUT}, {"pull out", I2V_MOVE_CAMERA_PUSH_OUT},
+    {"zoom in", I2V_MOVE_ZOOM_IN},
+    {"zooms in", I2V_MOVE_ZOOM_IN},
+    {"zooming in", I2V_MOVE_ZOOM_IN},
+    {"push in", I2V_MOVE_ZOOM_IN},
+    {"dolly in", I2V_MOVE_ZOOM_IN},
+    {"zoom out", I2V_MOVE_ZOOM_OUT},
+    {"zooms out", I2V_MOVE_ZOOM_OUT},
+    {"zooming out", I2V_MOVE_ZOOM_OUT},
+    {"pull back", I2V_MOVE_ZOOM_OUT},
+    {"dolly out", I2V_MOVE_ZOOM_OUT},
+    {"pan left", I2V_MOVE_PAN_LEFT},
+    {"pans left", I2V_MOVE_PAN_LEFT},
+    {"pan right", I2V_MOVE_PAN_RIGHT},
+    {"pans right", I2V_MOVE_PAN_RIGHT},
+    {"pan up", I2V_MOVE_PAN_UP},
+    {"tilt up", I2V_MOVE_PAN_UP},
+    {"pan down", I2V_MOVE_PAN_DOWN},
+    {"tilt down", I2V_MOVE_PAN_DOWN},
+    {"push out", I2V_MOVE_CAMERA_PUSH_OUT},
+    {"pull out", I2V_MOVE_CAMERA_PUSH_OUT},
 };
 
 int i2v__prompt_move(const char *prompt, i2v_move *move)

@@ -84,13 +84,17 @@ i2v_review *i2v__review_load(const char *path, char *msg, size_t ml)
 void i2v__review_free(i2v_review **rp)
 {
     if (!rp || !*rp) return;
-    for (int i = 0; i < (*rp)->count; i++) free((*rp)->phrase[i]);
+    for (int i = 0; i < (*rp)->count; i++)
+        free((*rp)->phrase[i]);
     free((*rp)->phrase);
     free(*rp);
     *rp = NULL;
 }
 
-int i2v__review_count(const i2v_review *r) { return r ? r->count : 0; }
+int i2v__review_count(const i2v_review *r)
+{
+    return r ? r->count : 0;
+}
 
 const char *i2v__review_check(const i2v_review *r, const char *prompt)
 {

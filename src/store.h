@@ -105,8 +105,8 @@ typedef struct i2v_store_vt {
                    i2v_error *err);
     int (*gen_list)(i2v_store *s, const char *user_id, i2v_gen_fn fn, void *user, i2v_error *err);
     /* 1 and g filled when a generation was claimed, 0 when the queue is empty */
-    int (*gen_claim)(i2v_store *s, const char *owner, int64_t lease_ms, i2v_gen *g,
-                     char token[33], i2v_error *err);
+    int (*gen_claim)(i2v_store *s, const char *owner, int64_t lease_ms, i2v_gen *g, char token[33],
+                     i2v_error *err);
     int (*gen_renew)(i2v_store *s, int64_t id, const char *token, int64_t lease_ms, int progress,
                      i2v_error *err);
     /* r->state SUCCEEDED (out_key, out_width, out_height, plan_prompt) or
@@ -133,7 +133,7 @@ struct i2v_store {
 };
 
 typedef struct i2v_store_config {
-    int max_attempts;  /* claims before a generation fails; default 3 */
+    int max_attempts;    /* claims before a generation fails; default 3 */
     int busy_timeout_ms; /* default 10000 */
 } i2v_store_config;
 

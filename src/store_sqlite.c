@@ -81,12 +81,35 @@ static const char schema[] =
     " started_ms, finished_ms"
 
 enum {
-    S_BEGIN, S_COMMIT, S_ROLLBACK,
-    S_USER_INS, S_USER_GET, S_KEY_INS, S_KEY_REVOKE, S_KEY_USER,
-    S_BAL_ADD, S_BAL_TAKE, S_LEDGER_INS, S_LEDGER_SUM,
-    S_GEN_INS, S_GEN_BY_TASK, S_GEN_BY_UUID, S_GEN_WAIT, S_GEN_LIST,
-    S_GEN_NEXT, S_GEN_CLAIM, S_GEN_RENEW, S_GEN_DONE, S_GEN_RELEASE, S_GEN_EXPIRED,
-    S_GEN_REQUEUE, S_GEN_BY_ID, S_HOOK_INS, S_HOOK_DUE, S_HOOK_LEASE, S_HOOK_DONE,
+    S_BEGIN,
+    S_COMMIT,
+    S_ROLLBACK,
+    S_USER_INS,
+    S_USER_GET,
+    S_KEY_INS,
+    S_KEY_REVOKE,
+    S_KEY_USER,
+    S_BAL_ADD,
+    S_BAL_TAKE,
+    S_LEDGER_INS,
+    S_LEDGER_SUM,
+    S_GEN_INS,
+    S_GEN_BY_TASK,
+    S_GEN_BY_UUID,
+    S_GEN_WAIT,
+    S_GEN_LIST,
+    S_GEN_NEXT,
+    S_GEN_CLAIM,
+    S_GEN_RENEW,
+    S_GEN_DONE,
+    S_GEN_RELEASE,
+    S_GEN_EXPIRED,
+    S_GEN_REQUEUE,
+    S_GEN_BY_ID,
+    S_HOOK_INS,
+    S_HOOK_DUE,
+    S_HOOK_LEASE,
+    S_HOOK_DONE,
     S_COUNT
 };
 
@@ -122,9 +145,10 @@ static const char *const sql[S_COUNT] = {
                     " WHERE id=?1 AND state=0",
     [S_GEN_RENEW] = "UPDATE generations SET lease_expires_ms=?3, progress=MAX(progress, ?4)"
                     " WHERE id=?1 AND state=1 AND lease_token=?2",
-    [S_GEN_DONE] = "UPDATE generations SET state=?3, progress=?4, out_key=?5, out_width=?6,"
-                   " out_height=?7, plan_prompt=?8, error=?9, finished_ms=?10, lease_token=NULL,"
-                   " lease_expires_ms=NULL WHERE id=?1 AND state=1 AND (?2 IS NULL OR lease_token=?2)",
+    [S_GEN_DONE] =
+        "UPDATE generations SET state=?3, progress=?4, out_key=?5, out_width=?6,"
+        " out_height=?7, plan_prompt=?8, error=?9, finished_ms=?10, lease_token=NULL,"
+        " lease_expires_ms=NULL WHERE id=?1 AND state=1 AND (?2 IS NULL OR lease_token=?2)",
     [S_GEN_RELEASE] = "UPDATE generations SET state=0, progress=0, attempts=attempts-1,"
                       " lease_token=NULL, lease_expires_ms=NULL"
                       " WHERE id=?1 AND state=1 AND lease_token=?2",
@@ -160,7 +184,8 @@ typedef struct sq_store {
 static void conn_free(conn *c)
 {
     if (!c) return;
-    for (int i = 0; i < S_COUNT; i++) sqlite3_finalize(c->st[i]);
+    for (int i = 0; i < S_COUNT; i++)
+        sqlite3_finalize(c->st[i]);
     sqlite3_close(c->db);
     free(c);
 }
@@ -178,9 +203,8 @@ static conn *conn_open(sq_store *s, i2v_error *err)
         i2v__err(err, I2V_ENOMEM, "out of memory");
         return NULL;
     }
-    int rc = sqlite3_open_v2(s->path, &c->db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                             NULL);
+    int rc = sqlite3_open_v2(
+        s->path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         i2v__err(err, I2V_EDB, "database %s: %s", s->path,
                  c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
@@ -231,9 +255,8 @@ static conn *get(sq_store *s, i2v_error *err)
 
 static sqlite3_stmt *st(conn *c, int id)
 {
-    if (!c->st[id] &&
-        sqlite3_prepare_v3(c->db, sql[id], -1, SQLITE_PREPARE_PERSISTENT, &c->st[id], NULL) !=
-            SQLITE_OK)
+    if (!c->st[id] && sqlite3_prepare_v3(c->db, sql[id], -1, SQLITE_PREPARE_PERSISTENT, &c->st[id],
+                                         NULL) != SQLITE_OK)
         return NULL;
     sqlite3_reset(c->st[id]);
     sqlite3_clear_bindings(c->st[id]);
@@ -322,7 +345,8 @@ static void read_gen(sqlite3_stmt *q, i2v_gen *g)
 static void sq_close(i2v_store *base)
 {
     sq_store *s = SQ(base);
-    for (int i = 0; i < s->nconns; i++) conn_free(s->conns[i]);
+    for (int i = 0; i < s->nconns; i++)
+        conn_free(s->conns[i]);
     free(s->conns);
     pthread_key_delete(s->key);
     pthread_mutex_destroy(&s->lock);
@@ -438,8 +462,8 @@ static int balance_of(conn *c, const char *user, int64_t *bal)
     return rc == SQLITE_ROW ? 0 : -1;
 }
 
-static int sq_credit(i2v_store *s, const char *user, int64_t amount, const char *note,
-                     int64_t *bal, i2v_error *err)
+static int sq_credit(i2v_store *s, const char *user, int64_t amount, const char *note, int64_t *bal,
+                     i2v_error *err)
 {
     CONN(s, err);
     if (amount <= 0) return i2v__err(err, I2V_EINVAL, "credits: the amount must be positive");
@@ -450,7 +474,8 @@ static int sq_credit(i2v_store *s, const char *user, int64_t amount, const char 
     sqlite3_bind_text(q, 1, user, -1, SQLITE_STATIC);
     sqlite3_bind_int64(q, 2, amount);
     if (run(q) != SQLITE_DONE) return rollback(c, db_err(c->db, err, "credit"));
-    if (sqlite3_changes(c->db) == 0) return rollback(c, i2v__err(err, I2V_ENOTFOUND, "no user %s", user));
+    if (sqlite3_changes(c->db) == 0)
+        return rollback(c, i2v__err(err, I2V_ENOTFOUND, "no user %s", user));
     if (ledger_ins(c, user, amount, "topup", 0, note) != 1)
         return rollback(c, db_err(c->db, err, "ledger"));
     if (bal && balance_of(c, user, bal) != 0) return rollback(c, db_err(c->db, err, "balance"));
@@ -745,8 +770,7 @@ static int sq_gen_finish(i2v_store *base, int64_t id, const char *token, const i
         sqlite3_bind_text(q, 9, "", -1, SQLITE_STATIC);
         sqlite3_bind_int64(q, 10, now);
         if (run(q) != SQLITE_DONE) return rollback(c, db_err(c->db, err, "finish"));
-        if (sqlite3_changes(c->db) != 1)
-            return rollback(c, i2v__err(err, I2V_ELOST, "lease lost"));
+        if (sqlite3_changes(c->db) != 1) return rollback(c, i2v__err(err, I2V_ELOST, "lease lost"));
     }
     if (hook_row(c, id, now) != 0) return rollback(c, db_err(c->db, err, "webhook"));
     return commit(c, err);
@@ -768,9 +792,16 @@ static int sq_hook_claim(i2v_store *base, int64_t lease_ms, i2v_delivery *d, i2v
 {
     CONN(base, err);
     const int64_t now = i2v__now_ms();
+    /* A read first, so that an idle notifier never takes the write lock. */
+    sqlite3_stmt *q = st(c, S_HOOK_DUE);
+    if (!q) return db_err(c->db, err, "deliveries");
+    sqlite3_bind_int64(q, 1, now);
+    int due = sqlite3_step(q);
+    sqlite3_reset(q);
+    if (due == SQLITE_DONE) return 0;
     int r = begin(c, err);
     if (r) return r;
-    sqlite3_stmt *q = st(c, S_HOOK_DUE);
+    q = st(c, S_HOOK_DUE);
     if (!q) return rollback(c, db_err(c->db, err, "deliveries"));
     sqlite3_bind_int64(q, 1, now);
     int rc = sqlite3_step(q);

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "api.h"
 #include "crypto.h"
 #include "error.h"
 #include "log.h"
@@ -26,12 +27,6 @@ struct i2v_notifier {
     pthread_t tid;
 };
 
-static const char *v2_status(int state)
-{
-    static const char *const n[] = {"STARTING", "IN_PROGRESS", "SUCCEEDED", "FAILED"};
-    return n[state & 3];
-}
-
 char *i2v__gen_event_json(const i2v_service *svc, const i2v_gen *g)
 {
     char video[1024], cover[1024], ts[96];
@@ -41,9 +36,9 @@ char *i2v__gen_event_json(const i2v_service *svc, const i2v_gen *g)
     snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
              tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(g->finished_ms % 1000));
     const int ok = g->state == I2V_GEN_SUCCEEDED;
-    json_t *data = json_pack("{s:s, s:s, s:I, s:s}", "generation_id", g->uuid, "project_id",
-                             g->project_id, "task_id", (json_int_t)g->task_id, "status",
-                             v2_status(g->state));
+    json_t *data =
+        json_pack("{s:s, s:s, s:I, s:s}", "generation_id", g->uuid, "project_id", g->project_id,
+                  "task_id", (json_int_t)g->task_id, "status", i2v__v2_status(g->state));
     if (ok) {
         i2v__output_urls(svc, g, video, cover);
         json_object_set_new(data, "urls", json_pack("[s]", video));
@@ -54,9 +49,9 @@ char *i2v__gen_event_json(const i2v_service *svc, const i2v_gen *g)
         json_object_set_new(data, "error", json_string(g->error));
         json_object_set_new(data, "refunded_credits", json_integer(g->price));
     }
-    json_t *ev = json_pack("{s:s, s:s, s:o}", "type",
-                           ok ? "generation.succeeded" : "generation.failed", "timestamp", ts,
-                           "data", data);
+    json_t *ev =
+        json_pack("{s:s, s:s, s:o}", "type", ok ? "generation.succeeded" : "generation.failed",
+                  "timestamp", ts, "data", data);
     char *s = json_dumps(ev, JSON_COMPACT);
     json_decref(ev);
     return s;
@@ -113,15 +108,16 @@ record:;
     svc->store->vt->hook_done(svc->store, d->id, ok, next, status, ok ? NULL : e.message, &e2);
     char why[300], url[300];
     if (ok)
-        i2v__log(I2V_LOG_INFO, "webhook_delivered", " task_id=%lld webhook_id=%s attempt=%d status=%ld url=%s",
-                 (long long)d->task_id, d->msg_id, attempt, status,
-                 i2v__log_str(url, sizeof url, d->url));
+        i2v__log(I2V_LOG_INFO, "webhook_delivered",
+                 " task_id=%lld webhook_id=%s attempt=%d status=%ld url=%s", (long long)d->task_id,
+                 d->msg_id, attempt, status, i2v__log_str(url, sizeof url, d->url));
     else
-        i2v__log(I2V_LOG_WARN, "webhook_failed",
-                 " task_id=%lld webhook_id=%s attempt=%d status=%ld retry_in_s=%.1f url=%s reason=%s",
-                 (long long)d->task_id, d->msg_id, attempt, status,
-                 next < 0 ? -1.0 : (double)(next - i2v__now_ms()) / 1000.0,
-                 i2v__log_str(url, sizeof url, d->url), i2v__log_str(why, sizeof why, e.message));
+        i2v__log(
+            I2V_LOG_WARN, "webhook_failed",
+            " task_id=%lld webhook_id=%s attempt=%d status=%ld retry_in_s=%.1f url=%s reason=%s",
+            (long long)d->task_id, d->msg_id, attempt, status,
+            next < 0 ? -1.0 : (double)(next - i2v__now_ms()) / 1000.0,
+            i2v__log_str(url, sizeof url, d->url), i2v__log_str(why, sizeof why, e.message));
     free(body);
     free(g);
 }

@@ -43,23 +43,16 @@ typedef struct job {
     int lost;
 } job;
 
-static double mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* Renews the lease with progress pct at most once a second (always when
  * force); raises the cancel flag when the lease is lost. */
 static void renew(job *j, int pct, int force)
 {
-    const double t = mono();
+    const double t = i2v__mono();
     if (!force && t - j->last_renew < 1.0) return;
     j->last_renew = t;
     i2v_error e = {0};
-    int r = j->svc->store->vt->gen_renew(j->svc->store, j->g->id, j->token, j->svc->lease_ms, pct,
-                                         &e);
+    int r =
+        j->svc->store->vt->gen_renew(j->svc->store, j->g->id, j->token, j->svc->lease_ms, pct, &e);
     if (r == I2V_ELOST) {
         j->lost = 1;
         j->w->cancel = 1;
@@ -149,10 +142,10 @@ out:
 static void process(wthread *w, i2v_gen *g, const char *token)
 {
     i2v_service *svc = w->pool->svc;
-    job j = {.svc = svc, .w = w, .g = g, .last_renew = mono()};
+    job j = {.svc = svc, .w = w, .g = g, .last_renew = i2v__mono()};
     snprintf(j.token, sizeof j.token, "%s", token);
     w->cancel = 0;
-    const double t0 = mono();
+    const double t0 = i2v__mono();
     i2v__log(I2V_LOG_INFO, "job_started", " task_id=%lld generation_id=%s worker=%s/%d attempt=%d",
              (long long)g->task_id, g->uuid, w->pool->name, w->index, g->attempts);
     i2v_gen *r = calloc(1, sizeof *r);
@@ -181,13 +174,13 @@ static void process(wthread *w, i2v_gen *g, const char *token)
     if (r->state == I2V_GEN_SUCCEEDED) {
         i2v__log(I2V_LOG_INFO, "job_succeeded",
                  " task_id=%lld generation_id=%s size=%dx%d seconds=%.2f out=%s plan=\"%s\"",
-                 (long long)g->task_id, g->uuid, r->out_width, r->out_height, mono() - t0,
+                 (long long)g->task_id, g->uuid, r->out_width, r->out_height, i2v__mono() - t0,
                  r->out_key, r->plan_prompt);
     } else {
         char why[300];
         i2v__log(I2V_LOG_WARN, "job_failed",
                  " task_id=%lld generation_id=%s seconds=%.2f refund=%d reason=%s",
-                 (long long)g->task_id, g->uuid, mono() - t0, g->price,
+                 (long long)g->task_id, g->uuid, i2v__mono() - t0, g->price,
                  i2v__log_str(why, sizeof why, r->error));
     }
     goto out;
@@ -273,9 +266,11 @@ void i2v__workers_stop(i2v_workers **wp)
     if (!wp || !*wp) return;
     i2v_workers *w = *wp;
     w->svc->stop = 1;
-    for (int i = 0; i < w->count; i++) w->t[i].cancel = 1;
+    for (int i = 0; i < w->count; i++)
+        w->t[i].cancel = 1;
     i2v__service_wake(w->svc);
-    for (int i = 0; i < w->count; i++) pthread_join(w->t[i].tid, NULL);
+    for (int i = 0; i < w->count; i++)
+        pthread_join(w->t[i].tid, NULL);
     free(w->t);
     free(w);
     *wp = NULL;

@@ -11,9 +11,8 @@ static void test_table(void **state)
 {
     (void)state;
     /* rows: Flash, Base, Base + audio; columns 480p 5/10, 720p 5/10, 1080p 5/10 */
-    static const int want[3][6] = {{10, 20, 20, 40, 40, 80},
-                                   {8, 16, 16, 32, 32, 64},
-                                   {16, 32, 32, 64, 64, 128}};
+    static const int want[3][6] = {
+        {10, 20, 20, 40, 40, 80}, {8, 16, 16, 32, 32, 64}, {16, 32, 32, 64, 64, 128}};
     for (int row = 0; row < 3; row++)
         for (int c = 0; c < 6; c++) {
             const int base = row > 0, audio = row == 2;

@@ -229,8 +229,10 @@ static void *race(void *arg)
         int64_t bal;
         new_gen(r->f, &g, 10);
         int rc = r->f->s->vt->gen_create(r->f->s, &g, &bal, &e);
-        if (rc == 0) r->accepted++;
-        else if (rc != I2V_ECREDIT) fail_msg("gen_create: %s", e.message);
+        if (rc == 0)
+            r->accepted++;
+        else if (rc != I2V_ECREDIT)
+            fail_msg("gen_create: %s", e.message);
     }
     return NULL;
 }
