@@ -54,6 +54,47 @@ json_t *i2v__api_body(const i2v_req *r, char *msg, size_t ml)
     return j;
 }
 
+i2v_api_kind i2v__api_submit_error(int code, const i2v_error *e, const char **msg)
+{
+    *msg = e->message;
+    if (code == I2V_EDENIED) return I2V_API_REVIEW;
+    if (code == I2V_ECREDIT) return I2V_API_CREDITS;
+    *msg = "internal error, please retry";
+    return I2V_API_INTERNAL;
+}
+
+int i2v__json_opt_string(json_t *obj, const char *name, const char **out)
+{
+    json_t *v = json_object_get(obj, name);
+    *out = NULL;
+    if (!v || json_is_null(v)) return 0;
+    if (!json_is_string(v)) return -1;
+    *out = json_string_value(v);
+    return 0;
+}
+
+int i2v__api_duration(json_t *obj)
+{
+    json_t *v = json_object_get(obj, "duration");
+    if (!v || json_is_null(v)) return 0;
+    if (!json_is_integer(v)) return -1;
+    const json_int_t d = json_integer_value(v);
+    return d == 5 || d == 10 ? (int)d : -1;
+}
+
+int i2v__api_prompt(json_t *obj, const char **out, char *msg, size_t ml)
+{
+    if (i2v__json_opt_string(obj, "prompt", out) != 0) {
+        snprintf(msg, ml, "prompt: must be a string");
+        return -1;
+    }
+    if (*out && strlen(*out) > I2V_PROMPT_MAX) {
+        snprintf(msg, ml, "prompt: longer than %d characters", I2V_PROMPT_MAX);
+        return -1;
+    }
+    return 0;
+}
+
 int i2v__api_auth(i2v_service *svc, const i2v_req *r, const char *header, char user[37])
 {
     const char *key = i2v__req_header(r, header);

@@ -31,12 +31,24 @@ typedef enum {
 /* Parses r's body as a JSON object (depth <= I2V_JSON_DEPTH_MAX). NULL with
  * a message in msg when it is not one. */
 json_t *i2v__api_body(const i2v_req *r, char *msg, size_t msglen);
+/* Field readers shared by both APIs. A string field: absent or null gives
+ * *out NULL and 0; any other type -1. */
+int i2v__json_opt_string(json_t *obj, const char *name, const char **out);
+/* "duration": 0 when absent or null, 5 or 10, or -1 for anything else. */
+int i2v__api_duration(json_t *obj);
+/* "prompt": 0 with *out (NULL when absent), or -1 with a message naming the
+ * field (not a string, longer than I2V_PROMPT_MAX). */
+int i2v__api_prompt(json_t *obj, const char **out, char *msg, size_t msglen);
 /* Looks up the user of the key in header; 0 or a negative code. */
 int i2v__api_auth(i2v_service *svc, const i2v_req *r, const char *header, char user[37]);
 
 /* Status words of the two APIs for a generation state. */
 const char *i2v__v1_status(int state);
 const char *i2v__v2_status(int state);
+
+/* The error kind of a failed i2v__service_submit; *msg is what to tell the
+ * client (e's message for a refused prompt or too few credits). */
+i2v_api_kind i2v__api_submit_error(int code, const i2v_error *e, const char **msg);
 
 /* Adapters: each queues exactly one response. */
 int i2v__v1_generate(i2v_service *svc, i2v_req *r);

@@ -43,17 +43,6 @@ const char *i2v__v1_status(int state)
     return n[state & 3];
 }
 
-/* A string field: absent (or null) -> *out NULL and 0; wrong type -> -1. */
-static int opt_string(json_t *body, const char *name, const char **out)
-{
-    json_t *v = json_object_get(body, name);
-    *out = NULL;
-    if (!v || json_is_null(v)) return 0;
-    if (!json_is_string(v)) return -1;
-    *out = json_string_value(v);
-    return 0;
-}
-
 int i2v__v1_generate(i2v_service *svc, i2v_req *r)
 {
     char user[37], msg[256], why[96];
@@ -68,7 +57,7 @@ int i2v__v1_generate(i2v_service *svc, i2v_req *r)
         return i2v__v1_error(r, I2V_API_INTERNAL, "out of memory");
     }
     const char *image_url, *last_url, *resolution, *model, *prompt;
-    if (opt_string(body, "imageUrl", &image_url) || !image_url) {
+    if (i2v__json_opt_string(body, "imageUrl", &image_url) || !image_url) {
         ret = i2v__v1_error(r, I2V_API_PARAM, "imageUrl: a URL string is required");
         goto out;
     }
@@ -76,23 +65,21 @@ int i2v__v1_generate(i2v_service *svc, i2v_req *r)
         ret = i2v__v1_error(r, I2V_API_PARAM, "imageUrl: %s", why);
         goto out;
     }
-    json_t *dur = json_object_get(body, "duration");
-    if (!dur || json_is_null(dur)) {
-        ret = i2v__v1_error(r, I2V_API_PARAM, "duration: required (5 or 10)");
-        goto out;
-    }
-    if (!json_is_integer(dur) || (json_integer_value(dur) != 5 && json_integer_value(dur) != 10)) {
-        ret = i2v__v1_error(r, I2V_API_PARAM, "duration: must be the integer 5 or 10");
+    const int duration = i2v__api_duration(body);
+    if (duration <= 0) {
+        ret = i2v__v1_error(r, I2V_API_PARAM,
+                            duration ? "duration: must be the integer 5 or 10"
+                                     : "duration: required (5 or 10)");
         goto out;
     }
     i2v_resolution res;
-    if (opt_string(body, "resolution", &resolution) || !resolution ||
+    if (i2v__json_opt_string(body, "resolution", &resolution) || !resolution ||
         i2v__resolution_parse(resolution, &res) != 0) {
         ret = i2v__v1_error(r, I2V_API_PARAM, "resolution: required, one of 480p, 720p, 1080p");
         goto out;
     }
     int base = 0;
-    if (opt_string(body, "modelType", &model) ||
+    if (i2v__json_opt_string(body, "modelType", &model) ||
         (model && strcmp(model, "Flash") != 0 && strcmp(model, "Base") != 0)) {
         ret = i2v__v1_error(r, I2V_API_PARAM, "modelType: must be Flash or Base");
         goto out;
@@ -118,15 +105,11 @@ int i2v__v1_generate(i2v_service *svc, i2v_req *r)
                             "generateAudio: soundtracks are not available on this server yet");
         goto out;
     }
-    if (opt_string(body, "prompt", &prompt)) {
-        ret = i2v__v1_error(r, I2V_API_PARAM, "prompt: must be a string");
+    if (i2v__api_prompt(body, &prompt, msg, sizeof msg) != 0) {
+        ret = i2v__v1_error(r, I2V_API_PARAM, "%s", msg);
         goto out;
     }
-    if (prompt && strlen(prompt) > I2V_PROMPT_MAX) {
-        ret = i2v__v1_error(r, I2V_API_PARAM, "prompt: longer than %d characters", I2V_PROMPT_MAX);
-        goto out;
-    }
-    if (opt_string(body, "lastImageUrl", &last_url)) {
+    if (i2v__json_opt_string(body, "lastImageUrl", &last_url)) {
         ret = i2v__v1_error(r, I2V_API_PARAM, "lastImageUrl: must be a URL string");
         goto out;
     }
@@ -147,7 +130,7 @@ int i2v__v1_generate(i2v_service *svc, i2v_req *r)
     i2v_move move = I2V_MOVE_AUTO_EFFECTS; /* the planner chooses unless the prompt names a move */
     i2v__prompt_move(prompt, &move);
     snprintf(g->move, sizeof g->move, "%s", i2v_move_name(move));
-    g->duration = (int)json_integer_value(dur);
+    g->duration = duration;
     snprintf(g->resolution, sizeof g->resolution, "%s", i2v__resolution_name(res));
     i2v__resolution_size(res, &g->width, &g->height);
     g->fit_portrait = 1;
@@ -157,18 +140,14 @@ int i2v__v1_generate(i2v_service *svc, i2v_req *r)
     g->price = i2v__price(base, audio_on, res, g->duration);
 
     int64_t bal = 0;
-    const char *hit = NULL;
     i2v_error e = {0};
-    int s = i2v__service_submit(svc, g, &bal, &hit, &e);
-    if (s == I2V_EDENIED)
-        ret = i2v__v1_error(r, I2V_API_REVIEW, "prompt: refused by the content review");
-    else if (s == I2V_ECREDIT)
-        ret = i2v__v1_error(r, I2V_API_CREDITS,
-                            "credits not enough: this task costs %d, the balance is %lld", g->price,
-                            (long long)bal);
-    else if (s)
-        ret = i2v__v1_error(r, I2V_API_INTERNAL, "internal error, please retry");
-    else
+    const char *m;
+    int s = i2v__service_submit(svc, g, &bal, &e);
+    if (s) {
+        /* two statements: the kind must be known before m is read */
+        const i2v_api_kind kind = i2v__api_submit_error(s, &e, &m);
+        ret = i2v__v1_error(r, kind, "%s", m);
+    } else
         ret = i2v__respond_json(r, 200,
                                 json_pack("{s:i, s:s, s:I}", "code", 0, "message", "success",
                                           "data", (json_int_t)g->task_id));

@@ -50,11 +50,12 @@ const char *i2v__v2_status(int state)
     return n[state & 3];
 }
 
-/* Authenticates and checks body.user_id against the key's owner. Returns the
- * parsed body, or NULL after queueing the error response (*ret set). */
-static json_t *v2_begin(i2v_service *svc, i2v_req *r, int *ret)
+/* Authenticates and checks body.user_id against the key's owner (user, as
+ * stored). Returns the parsed body, or NULL after queueing the error response
+ * (*ret set). */
+static json_t *v2_begin(i2v_service *svc, i2v_req *r, int *ret, char user[37])
 {
-    char user[37], msg[256];
+    char msg[256];
     if (i2v__api_auth(svc, r, "x-api-key", user) != 0) {
         *ret = i2v__v2_error(r, I2V_API_AUTH, "x-api-key: missing or invalid API key");
         return NULL;
@@ -81,7 +82,8 @@ int i2v__v2_generate(i2v_service *svc, i2v_req *r)
 {
     int ret = 0;
     char why[96];
-    json_t *body = v2_begin(svc, r, &ret);
+    char user[37];
+    json_t *body = v2_begin(svc, r, &ret, user);
     if (!body) return ret;
     i2v_gen *g = calloc(1, sizeof *g);
     if (!g) {
@@ -117,73 +119,57 @@ int i2v__v2_generate(i2v_service *svc, i2v_req *r)
                             "PAN_UP, PAN_DOWN, CAMERA_PUSH_OUT, AUTO_EFFECTS, AUTO_REVERSE");
         goto out;
     }
-    json_t *prompt = json_object_get(body, "prompt");
-    if (prompt && !json_is_null(prompt) && !json_is_string(prompt)) {
-        ret = i2v__v2_error(r, I2V_API_PARAM, "prompt: must be a string");
+    const char *prompt, *format, *hook;
+    char msg[96];
+    if (i2v__api_prompt(body, &prompt, msg, sizeof msg) != 0) {
+        ret = i2v__v2_error(r, I2V_API_PARAM, "%s", msg);
         goto out;
     }
-    if (json_is_string(prompt) && strlen(json_string_value(prompt)) > I2V_PROMPT_MAX) {
-        ret = i2v__v2_error(r, I2V_API_PARAM, "prompt: longer than %d characters", I2V_PROMPT_MAX);
-        goto out;
-    }
-    json_t *format = json_object_get(body, "format");
-    if (format && !json_is_null(format) && !json_is_string(format)) {
+    if (i2v__json_opt_string(body, "format", &format) != 0) {
         ret = i2v__v2_error(r, I2V_API_PARAM, "format: must be a string (\"portrait\" or other)");
         goto out;
     }
-    json_t *hook = json_object_get(body, "webhook");
-    if (hook && !json_is_null(hook) &&
-        (!json_is_string(hook) || !i2v__url_ok(json_string_value(hook), why, sizeof why))) {
-        ret = i2v__v2_error(r, I2V_API_PARAM, "webhook: %s",
-                            json_is_string(hook) ? why : "must be a URL string");
+    if (i2v__json_opt_string(body, "webhook", &hook) != 0) {
+        ret = i2v__v2_error(r, I2V_API_PARAM, "webhook: must be a URL string");
         goto out;
     }
-    json_t *dur = json_object_get(body, "duration");
-    int duration = 5;
-    if (dur && !json_is_null(dur)) {
-        if (!json_is_integer(dur) ||
-            (json_integer_value(dur) != 5 && json_integer_value(dur) != 10)) {
-            ret = i2v__v2_error(r, I2V_API_PARAM, "duration: must be the integer 5 or 10");
-            goto out;
-        }
-        duration = (int)json_integer_value(dur);
+    if (hook && !i2v__url_ok(hook, why, sizeof why)) {
+        ret = i2v__v2_error(r, I2V_API_PARAM, "webhook: %s", why);
+        goto out;
     }
+    int duration = i2v__api_duration(body);
+    if (duration < 0) {
+        ret = i2v__v2_error(r, I2V_API_PARAM, "duration: must be the integer 5 or 10");
+        goto out;
+    }
+    if (duration == 0) duration = 5;
 
     g->api = 2;
-    snprintf(g->user_id, sizeof g->user_id, "%s",
-             json_string_value(json_object_get(body, "user_id")));
-    for (char *p = g->user_id; *p; p++)
-        *p = (char)tolower((unsigned char)*p);
+    snprintf(g->user_id, sizeof g->user_id, "%s", user);
     snprintf(g->image_url, sizeof g->image_url, "%s", json_string_value(json_array_get(urls, 0)));
     snprintf(g->move, sizeof g->move, "%s", i2v_move_name(move));
     /* The seed: the prompt is only used when the option is not automatic. */
-    if (json_is_string(prompt) && move != I2V_MOVE_AUTO_EFFECTS && move != I2V_MOVE_AUTO_REVERSE) {
+    if (prompt && move != I2V_MOVE_AUTO_EFFECTS && move != I2V_MOVE_AUTO_REVERSE) {
         g->has_prompt = 1;
-        snprintf(g->prompt, sizeof g->prompt, "%s", json_string_value(prompt));
+        snprintf(g->prompt, sizeof g->prompt, "%s", prompt);
     }
-    const int portrait =
-        json_is_string(format) && strcmp(json_string_value(format), "portrait") == 0;
+    const int portrait = format && strcmp(format, "portrait") == 0;
     g->width = portrait ? 768 : 1280;
     g->height = portrait ? 1280 : 768;
     g->duration = duration;
     g->model = I2V_MODEL_FLASH;
-    if (json_is_string(hook))
-        snprintf(g->webhook, sizeof g->webhook, "%s", json_string_value(hook));
+    if (hook) snprintf(g->webhook, sizeof g->webhook, "%s", hook);
     g->price = svc->v2_video_credits * duration / 5;
 
     int64_t bal = 0;
-    const char *hit = NULL;
     i2v_error e = {0};
-    int s = i2v__service_submit(svc, g, &bal, &hit, &e);
-    if (s == I2V_EDENIED)
-        ret = i2v__v2_error(r, I2V_API_REVIEW, "prompt: refused by the content review");
-    else if (s == I2V_ECREDIT)
-        ret = i2v__v2_error(r, I2V_API_CREDITS,
-                            "credits: this video costs %d credits, the balance is %lld", g->price,
-                            (long long)bal);
-    else if (s)
-        ret = i2v__v2_error(r, I2V_API_INTERNAL, "internal error, please retry");
-    else
+    const char *m;
+    int s = i2v__service_submit(svc, g, &bal, &e);
+    if (s) {
+        /* two statements: the kind must be known before m is read */
+        const i2v_api_kind kind = i2v__api_submit_error(s, &e, &m);
+        ret = i2v__v2_error(r, kind, "%s", m);
+    } else
         ret = i2v__respond_json(
             r, 200,
             json_pack("{s:s, s:I, s:s}", "generation_id", g->uuid, "remaining_videos",
@@ -198,7 +184,8 @@ out:
 int i2v__v2_get(i2v_service *svc, i2v_req *r)
 {
     int ret = 0;
-    json_t *body = v2_begin(svc, r, &ret);
+    char user[37];
+    json_t *body = v2_begin(svc, r, &ret, user);
     if (!body) return ret;
     i2v_gen *g = NULL;
     json_t *gid = json_object_get(body, "generation_id");
@@ -217,8 +204,7 @@ int i2v__v2_get(i2v_service *svc, i2v_req *r)
     }
     i2v_error e = {0};
     int s = svc->store->vt->gen_get(svc->store, 0, id, g, NULL, &e);
-    const char *user = json_string_value(json_object_get(body, "user_id"));
-    if (s == I2V_ENOTFOUND || (s == 0 && strcasecmp(g->user_id, user) != 0)) {
+    if (s == I2V_ENOTFOUND || (s == 0 && strcmp(g->user_id, user) != 0)) {
         ret =
             i2v__v2_error(r, I2V_API_NOTFOUND, "generation_id: no generation %s for this user", id);
         goto out;

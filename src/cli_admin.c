@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cli.h"
 #include "crypto.h"
@@ -80,14 +79,10 @@ int i2v__cmd_admin(int argc, char **argv)
     }
     const char *a0 = o.args[0], *a1 = o.nargs > 1 ? o.args[1] : NULL;
     const char *a2 = o.nargs > 2 ? o.args[2] : NULL;
-    const char *data = i2v__opt_str(&o, "data");
-    mkdir(data, 0755);
-    char db[1200];
-    snprintf(db, sizeof db, "%s/i2v.db", data);
     i2v_store *s = NULL;
     i2v_error err = {0};
     int status = 1;
-    if (i2v__store_open_sqlite(&s, db, NULL, &err) != 0) {
+    if (i2v__store_open_data_dir(&s, i2v__opt_str(&o, "data"), NULL, &err) != 0) {
         fprintf(stderr, "i2v admin: %s\n", err.message);
         return 1;
     }

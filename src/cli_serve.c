@@ -86,7 +86,7 @@ static int mkdirs(const char *path)
     return -1;
 }
 
-/* Fills svc from the options; shared with `i2v admin` for the data dir. */
+/* Fills svc from the options: directories, limits, review list, store. */
 static int setup(i2v_service *svc, const i2v_opts *o, int http, char *msg, size_t ml)
 {
     memset(svc, 0, sizeof *svc);
@@ -131,11 +131,9 @@ static int setup(i2v_service *svc, const i2v_opts *o, int http, char *msg, size_
         svc->review = i2v__review_load(i2v__opt_str(o, "review-words"), msg, ml);
         if (!svc->review) return -1;
     }
-    char db[1200];
-    snprintf(db, sizeof db, "%s/i2v.db", svc->data_dir);
     i2v_store_config sc = {(int)i2v__opt_int(o, "max-attempts"), 10000};
     i2v_error err = {0};
-    if (i2v__store_open_sqlite(&svc->store, db, &sc, &err) != 0) {
+    if (i2v__store_open_data_dir(&svc->store, svc->data_dir, &sc, &err) != 0) {
         snprintf(msg, ml, "%s", err.message);
         return -1;
     }

@@ -149,9 +149,8 @@ static CURL *easy(xfer *x, const char *url, char *errbuf)
     return c;
 }
 
-static int fail(CURL *c, CURLcode rc, xfer *x, const char *errbuf, const char *url, i2v_error *err)
+static int fail(CURLcode rc, const xfer *x, const char *errbuf, const char *url, i2v_error *err)
 {
-    (void)c;
     if (x->refused[0]) return i2v__err(err, I2V_EDENIED, "%s: refused: %s", url, x->refused);
     if (x->over || rc == CURLE_FILESIZE_EXCEEDED)
         return i2v__err(err, I2V_ELIMIT, "%s: larger than the %zu-byte limit", url,
@@ -183,7 +182,7 @@ int i2v__fetch(const char *url, const i2v_fetch_limits *lim, unsigned char **dat
     CURLcode rc = curl_easy_perform(c);
     int ret = 0;
     if (rc != CURLE_OK) {
-        ret = fail(c, rc, &x, errbuf, url, err);
+        ret = fail(rc, &x, errbuf, url, err);
         goto out;
     }
     long status = 0;
@@ -225,7 +224,7 @@ int i2v__post(const char *url, const char *const *headers, const char *body, siz
     CURLcode rc = curl_easy_perform(c);
     int ret = 0;
     if (rc != CURLE_OK)
-        ret = fail(c, rc, &x, errbuf, url, err);
+        ret = fail(rc, &x, errbuf, url, err);
     else
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
     curl_slist_free_all(hl);

@@ -80,47 +80,45 @@ static const route routes[] = {
     {"/api/animation/v2/get", "POST", i2v__v2_get},
 };
 
-/* 404/405 in the shape of the API the path belongs to. */
-static int route_error(i2v_req *r, i2v_api_kind kind, const char *allow)
+/* An error in the shape of the API the path belongs to. */
+static int path_error(i2v_req *r, i2v_api_kind kind, const char *msg)
 {
-    const int v1 = strncmp(r->path, "/api/v1/", 8) == 0;
-    const char *what =
-        kind == I2V_API_METHOD ? "method %s is not allowed on %s" : "%s %s: no such endpoint";
+    return strncmp(r->path, "/api/v1/", 8) == 0 ? i2v__v1_error(r, kind, "%s", msg)
+                                                : i2v__v2_error(r, kind, "%s", msg);
+}
+
+/* 404 / 405. */
+static int route_error(i2v_req *r, i2v_api_kind kind)
+{
     char msg[300];
-    char p[200];
-    snprintf(p, sizeof p, "%s", r->path);
-    snprintf(msg, sizeof msg, what, r->method, p);
-    (void)allow;
-    return v1 ? i2v__v1_error(r, kind, "%s", msg) : i2v__v2_error(r, kind, "%s", msg);
+    if (kind == I2V_API_METHOD)
+        snprintf(msg, sizeof msg, "method %s is not allowed on %.200s", r->method, r->path);
+    else
+        snprintf(msg, sizeof msg, "%s %.200s: no such endpoint", r->method, r->path);
+    return path_error(r, kind, msg);
 }
 
 static int dispatch(i2v_http *h, i2v_req *r)
 {
+    static const char health[] = "{\"status\":\"ok\"}";
     const char *m = r->method;
-    if (strncmp(r->path, "/v/", 3) == 0) {
-        if (strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0)
-            return route_error(r, I2V_API_METHOD, "GET, HEAD");
-        return i2v__outputs_serve(h->svc, r, r->path + 3);
-    }
-    if (strcmp(r->path, "/healthz") == 0) {
-        if (strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0)
-            return route_error(r, I2V_API_METHOD, "GET");
-        return i2v__respond_text(r, 200, "application/json", "{\"status\":\"ok\"}", 15);
-    }
+    const int get = strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0;
+    if (strncmp(r->path, "/v/", 3) == 0)
+        return get ? i2v__outputs_serve(h->svc, r, r->path + 3) : route_error(r, I2V_API_METHOD);
+    if (strcmp(r->path, "/healthz") == 0)
+        return get ? i2v__respond_text(r, 200, "application/json", health, sizeof health - 1)
+                   : route_error(r, I2V_API_METHOD);
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         if (strcmp(r->path, routes[i].path) != 0) continue;
-        if (strcmp(m, routes[i].method) != 0)
-            return route_error(r, I2V_API_METHOD, routes[i].method);
+        if (strcmp(m, routes[i].method) != 0) return route_error(r, I2V_API_METHOD);
         if (r->too_large) {
-            const int v1 = strncmp(r->path, "/api/v1/", 8) == 0;
-            return v1 ? i2v__v1_error(r, I2V_API_TOO_LARGE, "body: larger than %zu bytes",
-                                      h->svc->body_max)
-                      : i2v__v2_error(r, I2V_API_TOO_LARGE, "body: larger than %zu bytes",
-                                      h->svc->body_max);
+            char msg[64];
+            snprintf(msg, sizeof msg, "body: larger than %zu bytes", h->svc->body_max);
+            return path_error(r, I2V_API_TOO_LARGE, msg);
         }
         return routes[i].fn(h->svc, r);
     }
-    return route_error(r, I2V_API_NOTFOUND, NULL);
+    return route_error(r, I2V_API_NOTFOUND);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,

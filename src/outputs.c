@@ -18,9 +18,7 @@
 
 static int not_found(i2v_req *r)
 {
-    return i2v__respond_text(r, 404, "application/json",
-                             "{\"error\":{\"code\":\"not_found\",\"message\":\"no such file\"}}",
-                             56);
+    return i2v__v2_error(r, I2V_API_NOTFOUND, "no such file");
 }
 
 /* Parses "bytes=a-b", "bytes=a-", "bytes=-n" against size. Returns 1 with

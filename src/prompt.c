@@ -64,9 +64,7 @@ static const word_rule rules[] = {
     {"bottom right", 0, 0, 0, 0.8, 0.8},
 };
 
-/* Normalises to lower-case words separated by single spaces, with a space at
- * both ends so that " phrase " matches on word boundaries. */
-static void normalise(const char *in, char *out, size_t cap)
+void i2v__words(const char *in, char *out, size_t cap)
 {
     size_t n = 0;
     int space = 1;
@@ -89,7 +87,7 @@ void i2v__prompt_parse(const char *prompt, i2v_steer *s)
     char text[2048], pat[64];
     i2v__steer_init(s);
     if (!prompt) return;
-    normalise(prompt, text, sizeof text);
+    i2v__words(prompt, text, sizeof text);
     /* Apply rules in the order their phrases occur in the prompt. */
     const char *cursor = text;
     for (;;) {
@@ -163,7 +161,7 @@ int i2v__prompt_move(const char *prompt, i2v_move *move)
 {
     char text[2048], pat[64];
     if (!prompt) return 0;
-    normalise(prompt, text, sizeof text);
+    i2v__words(prompt, text, sizeof text);
     const char *at = NULL;
     for (size_t i = 0; i < sizeof moves / sizeof moves[0]; i++) {
         snprintf(pat, sizeof pat, " %s ", moves[i].phrase);

@@ -26,6 +26,11 @@ void i2v__prompt_parse(const char *prompt, i2v_steer *s);
 /* Human-readable summary, e.g. "speed=slow amount=default easing=linear focus=left". */
 void i2v__steer_describe(const i2v_steer *s, char *buf, size_t len);
 
+/* Lower-cases text into words of letters and digits separated by single
+ * spaces, with a space at both ends, so that strstr(out, " some phrase ")
+ * matches whole words only. Shared by the prompt reader and the review. */
+void i2v__words(const char *in, char *out, size_t cap);
+
 /* The camera move the prompt names ("zoom in", "pan left", "pull back",
  * "push out", ...), the earliest one mentioned. Returns 1 and sets *move, or 0
  * when the prompt names none. */

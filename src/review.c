@@ -1,7 +1,8 @@
 /* review.c - prompt word list, matched on whole normalised words. */
 #include "review.h"
 
-#include <ctype.h>
+#include "prompt.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +11,8 @@
 #define REVIEW_MAX_BYTES (1u << 20)
 
 struct i2v_review {
-    char **phrase; /* normalised: lower-case words separated by one space */
+    char **phrase;  /* as listed, normalised: "red door" */
+    char **pattern; /* what is searched for in i2v__words' output: " red door " */
     int count;
 };
 
@@ -20,29 +22,15 @@ static const char builtin[] = "nude\nnudity\nnaked\nporn\npornographic\nexplicit
                               "sexual\nerotic\nhentai\ngore\ngory\nbeheading\ndecapitation\n"
                               "massacre\nchild abuse\nterrorist attack\n";
 
-/* Lower-case words of s joined by single spaces into out. */
-static void normalise(const char *s, char *out, size_t outlen)
-{
-    size_t o = 0;
-    int gap = 0;
-    for (const unsigned char *p = (const unsigned char *)s; *p && o + 2 < outlen; p++) {
-        if (isalnum(*p) || *p >= 0x80) {
-            if (gap && o) out[o++] = ' ';
-            gap = 0;
-            out[o++] = (char)tolower(*p);
-        } else {
-            gap = 1;
-        }
-    }
-    out[o] = '\0';
-}
-
 i2v_review *i2v__review_from_text(const char *text)
 {
     i2v_review *r = calloc(1, sizeof *r);
     if (!r) return NULL;
     r->phrase = calloc(REVIEW_MAX_PHRASES, sizeof *r->phrase);
-    if (!r->phrase) {
+    r->pattern = calloc(REVIEW_MAX_PHRASES, sizeof *r->pattern);
+    if (!r->phrase || !r->pattern) {
+        free(r->phrase);
+        free(r->pattern);
         free(r);
         return NULL;
     }
@@ -55,8 +43,13 @@ i2v_review *i2v__review_from_text(const char *text)
         line[l] = '\0';
         char *hash = strchr(line, '#');
         if (hash) *hash = '\0';
-        normalise(line, norm, sizeof norm);
-        if (norm[0]) r->phrase[r->count++] = strdup(norm);
+        i2v__words(line, norm, sizeof norm);
+        const size_t nl = strlen(norm);
+        if (nl > 1) {
+            r->pattern[r->count] = strdup(norm);
+            norm[nl - 1] = '\0';
+            r->phrase[r->count++] = strdup(norm + 1);
+        }
         p += n;
         if (*p) p++;
     }
@@ -84,9 +77,12 @@ i2v_review *i2v__review_load(const char *path, char *msg, size_t ml)
 void i2v__review_free(i2v_review **rp)
 {
     if (!rp || !*rp) return;
-    for (int i = 0; i < (*rp)->count; i++)
+    for (int i = 0; i < (*rp)->count; i++) {
         free((*rp)->phrase[i]);
+        free((*rp)->pattern[i]);
+    }
     free((*rp)->phrase);
+    free((*rp)->pattern);
     free(*rp);
     *rp = NULL;
 }
@@ -99,17 +95,9 @@ int i2v__review_count(const i2v_review *r)
 const char *i2v__review_check(const i2v_review *r, const char *prompt)
 {
     if (!r || !prompt) return NULL;
-    char norm[8192];
-    normalise(prompt, norm, sizeof norm);
-    const size_t nl = strlen(norm);
-    for (int i = 0; i < r->count; i++) {
-        const char *ph = r->phrase[i];
-        const size_t pl = strlen(ph);
-        for (const char *h = strstr(norm, ph); h; h = strstr(h + 1, ph)) {
-            const int start = h == norm || h[-1] == ' ';
-            const int end = (size_t)(h - norm) + pl == nl || h[pl] == ' ';
-            if (start && end) return ph;
-        }
-    }
+    char words[4096];
+    i2v__words(prompt, words, sizeof words);
+    for (int i = 0; i < r->count; i++)
+        if (strstr(words, r->pattern[i])) return r->phrase[i];
     return NULL;
 }

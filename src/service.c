@@ -13,14 +13,11 @@ void i2v__service_wake(i2v_service *svc)
     pthread_mutex_unlock(&svc->lock);
 }
 
-int i2v__service_submit(i2v_service *svc, i2v_gen *g, int64_t *balance, const char **hit,
-                        i2v_error *err)
+int i2v__service_submit(i2v_service *svc, i2v_gen *g, int64_t *balance, i2v_error *err)
 {
-    *hit = NULL;
     if (g->has_prompt) {
         const char *h = i2v__review_check(svc->review, g->prompt);
         if (h) {
-            *hit = h;
             i2v__log(I2V_LOG_INFO, "prompt_refused", " user=%s api=%d phrase=\"%s\"", g->user_id,
                      g->api, h);
             return i2v__err(err, I2V_EDENIED, "prompt: refused by the content review");

@@ -45,10 +45,9 @@ typedef struct i2v_service {
 
 /* Queues a new generation for g (input fields filled, price set): prompt
  * review, charge and insert in one transaction, then wakes a worker.
- * Returns 0, I2V_EDENIED (review; *hit names the phrase), I2V_ECREDIT or
- * another negative code. */
-int i2v__service_submit(i2v_service *svc, i2v_gen *g, int64_t *balance, const char **hit,
-                        i2v_error *err);
+ * Returns 0, I2V_EDENIED (review), I2V_ECREDIT (*balance is then the
+ * balance found) or another negative code, with a message in err. */
+int i2v__service_submit(i2v_service *svc, i2v_gen *g, int64_t *balance, i2v_error *err);
 void i2v__service_wake(i2v_service *svc);
 
 /* Public URLs of a succeeded generation's files, into buffers of 1024. */

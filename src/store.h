@@ -140,6 +140,9 @@ typedef struct i2v_store_config {
 /* Opens the SQLite store at path (created with its schema if new). */
 int i2v__store_open_sqlite(i2v_store **out, const char *path, const i2v_store_config *cfg,
                            i2v_error *err);
+/* The embedded default: creates data_dir if needed and opens its i2v.db. */
+int i2v__store_open_data_dir(i2v_store **out, const char *data_dir, const i2v_store_config *cfg,
+                             i2v_error *err);
 void i2v__store_close(i2v_store **s);
 
 int64_t i2v__now_ms(void);

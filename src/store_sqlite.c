@@ -6,11 +6,13 @@
  * connection per thread (readers never wait for writers in WAL), each with
  * its prepared statements cached.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "crypto.h"
@@ -98,6 +100,7 @@ enum {
     S_GEN_BY_UUID,
     S_GEN_WAIT,
     S_GEN_LIST,
+    S_GEN_WORK,
     S_GEN_NEXT,
     S_GEN_CLAIM,
     S_GEN_RENEW,
@@ -105,7 +108,6 @@ enum {
     S_GEN_RELEASE,
     S_GEN_EXPIRED,
     S_GEN_REQUEUE,
-    S_GEN_BY_ID,
     S_HOOK_INS,
     S_HOOK_DUE,
     S_HOOK_LEASE,
@@ -135,10 +137,11 @@ static const char *const sql[S_COUNT] = {
         " VALUES(?,?,?,?,?,0,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     [S_GEN_BY_TASK] = "SELECT " GEN_COLS " FROM generations WHERE task_id=?",
     [S_GEN_BY_UUID] = "SELECT " GEN_COLS " FROM generations WHERE uuid=?",
-    [S_GEN_BY_ID] = "SELECT " GEN_COLS " FROM generations WHERE id=?",
     [S_GEN_WAIT] = "SELECT (SELECT COUNT(*) FROM generations WHERE state=0 AND id<?1)"
                    " + (SELECT COUNT(*) FROM generations WHERE state=1)",
     [S_GEN_LIST] = "SELECT " GEN_COLS " FROM generations WHERE user_id=? ORDER BY id",
+    [S_GEN_WORK] = "SELECT EXISTS (SELECT 1 FROM generations WHERE state=0)"
+                   " OR EXISTS (SELECT 1 FROM generations WHERE state=1 AND lease_expires_ms<?)",
     [S_GEN_NEXT] = "SELECT " GEN_COLS " FROM generations WHERE state=0 ORDER BY id LIMIT 1",
     [S_GEN_CLAIM] = "UPDATE generations SET state=1, progress=0, attempts=attempts+1,"
                     " lease_token=?2, lease_owner=?3, lease_expires_ms=?4, started_ms=?5"
@@ -148,7 +151,8 @@ static const char *const sql[S_COUNT] = {
     [S_GEN_DONE] =
         "UPDATE generations SET state=?3, progress=?4, out_key=?5, out_width=?6,"
         " out_height=?7, plan_prompt=?8, error=?9, finished_ms=?10, lease_token=NULL,"
-        " lease_expires_ms=NULL WHERE id=?1 AND state=1 AND (?2 IS NULL OR lease_token=?2)",
+        " lease_expires_ms=NULL WHERE id=?1 AND state=1 AND (?2 IS NULL OR lease_token=?2)"
+        " RETURNING user_id, price",
     [S_GEN_RELEASE] = "UPDATE generations SET state=0, progress=0, attempts=attempts-1,"
                       " lease_token=NULL, lease_expires_ms=NULL"
                       " WHERE id=?1 AND state=1 AND lease_token=?2",
@@ -605,45 +609,6 @@ static int sq_gen_list(i2v_store *s, const char *user, i2v_gen_fn fn, void *ud, 
     return 0;
 }
 
-/* Fails generation id (state running) with a refund and its webhook row, in
- * the caller's transaction. Returns 0 or -1. */
-static int fail_in_tx(conn *c, int64_t id, const char *token, const char *why, int64_t now)
-{
-    sqlite3_stmt *q = st(c, S_GEN_DONE);
-    if (!q) return -1;
-    sqlite3_bind_int64(q, 1, id);
-    if (token)
-        sqlite3_bind_text(q, 2, token, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(q, 2);
-    sqlite3_bind_int(q, 3, I2V_GEN_FAILED);
-    sqlite3_bind_int(q, 4, 0);
-    sqlite3_bind_text(q, 5, "", -1, SQLITE_STATIC);
-    sqlite3_bind_int(q, 6, 0);
-    sqlite3_bind_int(q, 7, 0);
-    sqlite3_bind_text(q, 8, "", -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 9, why, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(q, 10, now);
-    if (run(q) != SQLITE_DONE) return -1;
-    if (sqlite3_changes(c->db) != 1) return 1; /* lease lost */
-    i2v_gen g;
-    q = st(c, S_GEN_BY_ID);
-    if (!q) return -1;
-    sqlite3_bind_int64(q, 1, id);
-    if (one_gen(c, q, &g, NULL) != 0) return -1;
-    /* The UNIQUE (generation, kind) constraint makes the refund once-only. */
-    int n = ledger_ins(c, g.user_id, g.price, "refund", id, NULL);
-    if (n < 0) return -1;
-    if (n == 1) {
-        q = st(c, S_BAL_ADD);
-        if (!q) return -1;
-        sqlite3_bind_text(q, 1, g.user_id, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(q, 2, g.price);
-        if (run(q) != SQLITE_DONE) return -1;
-    }
-    return 0;
-}
-
 static int hook_row(conn *c, int64_t id, int64_t now)
 {
     sqlite3_stmt *q = st(c, S_HOOK_INS);
@@ -651,6 +616,57 @@ static int hook_row(conn *c, int64_t id, int64_t now)
     sqlite3_bind_int64(q, 1, id);
     sqlite3_bind_int64(q, 2, now);
     return run(q) == SQLITE_DONE ? 0 : -1;
+}
+
+/* Writes the final state r of running generation id, fenced by token (NULL:
+ * whoever holds it, for the reaper), in the caller's transaction: a failure
+ * gets its refund, a webhook its delivery row. Returns 0, 1 when the
+ * generation is not running under that token (lease lost), or -1. */
+static int finish_in_tx(conn *c, int64_t id, const char *token, const i2v_gen *r, int64_t now)
+{
+    const int ok = r->state == I2V_GEN_SUCCEEDED;
+    sqlite3_stmt *q = st(c, S_GEN_DONE);
+    if (!q) return -1;
+    sqlite3_bind_int64(q, 1, id);
+    if (token)
+        sqlite3_bind_text(q, 2, token, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(q, 2);
+    sqlite3_bind_int(q, 3, ok ? I2V_GEN_SUCCEEDED : I2V_GEN_FAILED);
+    sqlite3_bind_int(q, 4, ok ? 100 : 0);
+    sqlite3_bind_text(q, 5, ok ? r->out_key : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int(q, 6, ok ? r->out_width : 0);
+    sqlite3_bind_int(q, 7, ok ? r->out_height : 0);
+    sqlite3_bind_text(q, 8, ok ? r->plan_prompt : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 9, ok ? "" : r->error, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 10, now);
+    int rc = sqlite3_step(q);
+    char user[37] = "";
+    int64_t price = 0;
+    if (rc == SQLITE_DONE) { /* no row changed */
+        sqlite3_reset(q);
+        return 1;
+    }
+    if (rc == SQLITE_ROW) { /* RETURNING the one row changed */
+        text(q, 0, user, sizeof user);
+        price = sqlite3_column_int64(q, 1);
+        rc = sqlite3_step(q);
+    }
+    sqlite3_reset(q);
+    if (rc != SQLITE_DONE) return -1;
+    if (!ok) {
+        /* The UNIQUE (generation, kind) constraint makes the refund once-only. */
+        int n = ledger_ins(c, user, price, "refund", id, NULL);
+        if (n < 0) return -1;
+        if (n == 1) {
+            q = st(c, S_BAL_ADD);
+            if (!q) return -1;
+            sqlite3_bind_text(q, 1, user, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(q, 2, price);
+            if (run(q) != SQLITE_DONE) return -1;
+        }
+    }
+    return hook_row(c, id, now);
 }
 
 static int reap_in_tx(sq_store *s, conn *c, int64_t now)
@@ -668,10 +684,9 @@ static int reap_in_tx(sq_store *s, conn *c, int64_t now)
     sqlite3_reset(q);
     for (int i = 0; i < k; i++) {
         if (attempts[i] >= s->cfg.max_attempts) {
-            char why[128];
-            snprintf(why, sizeof why, "lease expired %d times (worker lost)", attempts[i]);
-            if (fail_in_tx(c, ids[i], NULL, why, now) != 0 || hook_row(c, ids[i], now) != 0)
-                return -1;
+            i2v_gen r = {.state = I2V_GEN_FAILED};
+            snprintf(r.error, sizeof r.error, "lease expired %d times (worker lost)", attempts[i]);
+            if (finish_in_tx(c, ids[i], NULL, &r, now) != 0) return -1;
         } else {
             q = st(c, S_GEN_REQUEUE);
             if (!q) return -1;
@@ -686,9 +701,16 @@ static int reap_in_tx(sq_store *s, conn *c, int64_t now)
 static int sq_reap(i2v_store *base, i2v_error *err)
 {
     CONN(base, err);
+    const int64_t now = i2v__now_ms();
+    sqlite3_stmt *q = st(c, S_GEN_EXPIRED); /* a read first, as in claims */
+    if (!q) return db_err(c->db, err, "reap");
+    sqlite3_bind_int64(q, 1, now);
+    const int expired = sqlite3_step(q) == SQLITE_ROW;
+    sqlite3_reset(q);
+    if (!expired) return 0;
     int r = begin(c, err);
     if (r) return r;
-    int n = reap_in_tx(SQ(base), c, i2v__now_ms());
+    int n = reap_in_tx(SQ(base), c, now);
     if (n < 0) return rollback(c, db_err(c->db, err, "reap"));
     r = commit(c, err);
     return r ? r : n;
@@ -699,10 +721,18 @@ static int sq_gen_claim(i2v_store *base, const char *owner, int64_t lease_ms, i2
 {
     CONN(base, err);
     const int64_t now = i2v__now_ms();
+    /* A read first: an idle worker polling an empty queue never takes the
+     * write lock. */
+    sqlite3_stmt *q = st(c, S_GEN_WORK);
+    if (!q) return db_err(c->db, err, "claim");
+    sqlite3_bind_int64(q, 1, now);
+    int work = sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int(q, 0);
+    sqlite3_reset(q);
+    if (!work) return 0;
     int r = begin(c, err);
     if (r) return r;
     if (reap_in_tx(SQ(base), c, now) < 0) return rollback(c, db_err(c->db, err, "reap"));
-    sqlite3_stmt *q = st(c, S_GEN_NEXT);
+    q = st(c, S_GEN_NEXT);
     if (!q) return rollback(c, db_err(c->db, err, "claim"));
     int rc = sqlite3_step(q);
     if (rc == SQLITE_ROW) read_gen(q, g);
@@ -752,27 +782,9 @@ static int sq_gen_finish(i2v_store *base, int64_t id, const char *token, const i
     const int64_t now = i2v__now_ms();
     int e = begin(c, err);
     if (e) return e;
-    if (r->state == I2V_GEN_FAILED) {
-        int f = fail_in_tx(c, id, token, r->error, now);
-        if (f < 0) return rollback(c, db_err(c->db, err, "finish"));
-        if (f > 0) return rollback(c, i2v__err(err, I2V_ELOST, "lease lost"));
-    } else {
-        sqlite3_stmt *q = st(c, S_GEN_DONE);
-        if (!q) return rollback(c, db_err(c->db, err, "finish"));
-        sqlite3_bind_int64(q, 1, id);
-        sqlite3_bind_text(q, 2, token, -1, SQLITE_STATIC);
-        sqlite3_bind_int(q, 3, I2V_GEN_SUCCEEDED);
-        sqlite3_bind_int(q, 4, 100);
-        sqlite3_bind_text(q, 5, r->out_key, -1, SQLITE_STATIC);
-        sqlite3_bind_int(q, 6, r->out_width);
-        sqlite3_bind_int(q, 7, r->out_height);
-        sqlite3_bind_text(q, 8, r->plan_prompt, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 9, "", -1, SQLITE_STATIC);
-        sqlite3_bind_int64(q, 10, now);
-        if (run(q) != SQLITE_DONE) return rollback(c, db_err(c->db, err, "finish"));
-        if (sqlite3_changes(c->db) != 1) return rollback(c, i2v__err(err, I2V_ELOST, "lease lost"));
-    }
-    if (hook_row(c, id, now) != 0) return rollback(c, db_err(c->db, err, "webhook"));
+    e = finish_in_tx(c, id, token, r, now);
+    if (e < 0) return rollback(c, db_err(c->db, err, "finish"));
+    if (e > 0) return rollback(c, i2v__err(err, I2V_ELOST, "lease lost"));
     return commit(c, err);
 }
 
@@ -912,6 +924,17 @@ int i2v__store_open_sqlite(i2v_store **out, const char *path, const i2v_store_co
     }
     *out = &s->base;
     return 0;
+}
+
+int i2v__store_open_data_dir(i2v_store **out, const char *data_dir, const i2v_store_config *cfg,
+                             i2v_error *err)
+{
+    *out = NULL;
+    if (mkdir(data_dir, 0755) != 0 && errno != EEXIST)
+        return i2v__err(err, I2V_EIO, "data: cannot create %s: %s", data_dir, strerror(errno));
+    char path[4096];
+    snprintf(path, sizeof path, "%s/i2v.db", data_dir);
+    return i2v__store_open_sqlite(out, path, cfg, err);
 }
 
 void i2v__store_close(i2v_store **s)
