@@ -54,13 +54,15 @@ json_t *i2v__api_body(const i2v_req *r, char *msg, size_t ml)
     return j;
 }
 
-i2v_api_kind i2v__api_submit_error(int code, const i2v_error *e, const char **msg)
+int i2v__api_submit(i2v_service *svc, i2v_req *r, i2v_gen *g, int64_t *balance,
+                    i2v_api_error_fn fail)
 {
-    *msg = e->message;
-    if (code == I2V_EDENIED) return I2V_API_REVIEW;
-    if (code == I2V_ECREDIT) return I2V_API_CREDITS;
-    *msg = "internal error, please retry";
-    return I2V_API_INTERNAL;
+    i2v_error e = {0};
+    const int s = i2v__service_submit(svc, g, balance, &e);
+    if (s == 0) return 1;
+    if (s == I2V_EDENIED) return fail(r, I2V_API_REVIEW, "%s", e.message);
+    if (s == I2V_ECREDIT) return fail(r, I2V_API_CREDITS, "%s", e.message);
+    return fail(r, I2V_API_INTERNAL, "internal error, please retry");
 }
 
 int i2v__json_opt_string(json_t *obj, const char *name, const char **out)

@@ -46,9 +46,12 @@ int i2v__api_auth(i2v_service *svc, const i2v_req *r, const char *header, char u
 const char *i2v__v1_status(int state);
 const char *i2v__v2_status(int state);
 
-/* The error kind of a failed i2v__service_submit; *msg is what to tell the
- * client (e's message for a refused prompt or too few credits). */
-i2v_api_kind i2v__api_submit_error(int code, const i2v_error *e, const char **msg);
+typedef int (*i2v_api_error_fn)(i2v_req *r, i2v_api_kind kind, const char *fmt, ...);
+/* Submits g (i2v__service_submit). Returns 1 when it was queued (the caller
+ * answers), else the result of answering with fail: a refused prompt, too
+ * few credits (with the store's message) or an internal error. */
+int i2v__api_submit(i2v_service *svc, i2v_req *r, i2v_gen *g, int64_t *balance,
+                    i2v_api_error_fn fail);
 
 /* Adapters: each queues exactly one response. */
 int i2v__v1_generate(i2v_service *svc, i2v_req *r);

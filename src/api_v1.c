@@ -140,14 +140,8 @@ int i2v__v1_generate(i2v_service *svc, i2v_req *r)
     g->price = i2v__price(base, audio_on, res, g->duration);
 
     int64_t bal = 0;
-    i2v_error e = {0};
-    const char *m;
-    int s = i2v__service_submit(svc, g, &bal, &e);
-    if (s) {
-        /* two statements: the kind must be known before m is read */
-        const i2v_api_kind kind = i2v__api_submit_error(s, &e, &m);
-        ret = i2v__v1_error(r, kind, "%s", m);
-    } else
+    ret = i2v__api_submit(svc, r, g, &bal, i2v__v1_error);
+    if (ret == 1)
         ret = i2v__respond_json(r, 200,
                                 json_pack("{s:i, s:s, s:I}", "code", 0, "message", "success",
                                           "data", (json_int_t)g->task_id));

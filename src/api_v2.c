@@ -162,14 +162,8 @@ int i2v__v2_generate(i2v_service *svc, i2v_req *r)
     g->price = svc->v2_video_credits * duration / 5;
 
     int64_t bal = 0;
-    i2v_error e = {0};
-    const char *m;
-    int s = i2v__service_submit(svc, g, &bal, &e);
-    if (s) {
-        /* two statements: the kind must be known before m is read */
-        const i2v_api_kind kind = i2v__api_submit_error(s, &e, &m);
-        ret = i2v__v2_error(r, kind, "%s", m);
-    } else
+    ret = i2v__api_submit(svc, r, g, &bal, i2v__v2_error);
+    if (ret == 1)
         ret = i2v__respond_json(
             r, 200,
             json_pack("{s:s, s:I, s:s}", "generation_id", g->uuid, "remaining_videos",
