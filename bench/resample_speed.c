@@ -43,7 +43,7 @@ int main(int argc, char **argv)
     }
     i2v_rgb rgb;
     int min_w, min_h;
-    i2v__render_min_size(photo, plan, &min_w, &min_h);
+    i2v__render_min_size(photo, plan, 0, &min_w, &min_h);
     if (i2v__photo_decode(photo, min_w, min_h, &rgb, &err)) return 1;
     const double sx = (double)rgb.width / photo->width;
     i2v_ycc ycc;

@@ -16,6 +16,57 @@
 
 #define PREVIEW_MAX 256
 
+/* Brightness: the brightest region (a window, a lamp, the sun), whether the
+ * top is an open sky and whether the photo looks like a room. */
+static void describe_light(i2v_analysis *a)
+{
+    const int gw = a->gw, gh = a->gh, n = gw * gh;
+    double mean = 0;
+    for (int i = 0; i < n; i++)
+        mean += a->luma[i] / n;
+    const int r = (gw > gh ? gw : gh) / 10 + 1;
+    double best = -1;
+    for (int y = 0; y < gh; y++)
+        for (int x = 0; x < gw; x++) {
+            double s = 0;
+            int k = 0;
+            for (int dy = -r; dy <= r; dy++)
+                for (int dx = -r; dx <= r; dx++) {
+                    const int xx = x + dx, yy = y + dy;
+                    if (xx < 0 || yy < 0 || xx >= gw || yy >= gh) continue;
+                    s += a->luma[yy * gw + xx];
+                    k++;
+                }
+            s /= k;
+            if (s > best) {
+                best = s;
+                a->bright_x = (x + 0.5) / gw;
+                a->bright_y = (y + 0.5) / gh;
+            }
+        }
+    a->bright_excess = best > mean ? best - mean : 0;
+    /* Sky: the top fifth brighter than the rest and poor in detail. */
+    const int top = gh / 5 > 0 ? gh / 5 : 1;
+    double tl = 0, td = 0;
+    for (int y = 0; y < top; y++)
+        for (int x = 0; x < gw; x++) {
+            tl += a->luma[y * gw + x] / (top * gw);
+            td += a->detail[y * gw + x] / (top * gw);
+        }
+    const double brighter = mean > 0 ? (tl - mean) / (mean + 0.05) : 0;
+    double sky = 0.5 + brighter - 0.6 * (td - 0.6);
+    a->sky = sky < 0 ? 0 : sky > 1 ? 1 : sky;
+    /* A room: detail spread over most cells, vertical edges present, no sky. */
+    int busy = 0;
+    for (int i = 0; i < n; i++)
+        busy += a->detail[i] > 0.35f;
+    const double spread = (double)busy / n;
+    double sp = (spread - 0.45) / 0.35;
+    sp = sp < 0 ? 0 : sp > 1 ? 1 : sp;
+    double interior = (1 - a->sky) * sp * (a->lines_v > 0.3 ? 1.0 : 0.6);
+    a->interior = interior < 0 ? 0 : interior > 1 ? 1 : interior;
+}
+
 int i2v__analyze(const i2v_rgb *img, i2v_analysis *a, i2v_error *err)
 {
     memset(a, 0, sizeof *a);
@@ -50,6 +101,7 @@ int i2v__analyze(const i2v_rgb *img, i2v_analysis *a, i2v_error *err)
     if (a->gh < 1) a->gh = 1;
     double eh = 0, ev = 0, total = 0;
     double *rowh = calloc((size_t)ph, sizeof(double));
+    int cellpx[I2V_GRID_MAX * I2V_GRID_MAX] = {0};
     if (!rowh) {
         free(grey);
         return i2v__err(err, I2V_ENOMEM, "out of memory analysing the photo");
@@ -62,6 +114,8 @@ int i2v__analyze(const i2v_rgb *img, i2v_analysis *a, i2v_error *err)
             double m = sqrt((double)gx * gx + (double)gy * gy);
             int cx = x * a->gw / pw, cy = y * a->gh / ph;
             a->detail[cy * a->gw + cx] += (float)m;
+            a->luma[cy * a->gw + cx] += g[0];
+            cellpx[cy * a->gw + cx] += 1;
             total += m;
             /* A horizontal line has a vertical gradient. */
             eh += (double)gy * gy;
@@ -70,8 +124,10 @@ int i2v__analyze(const i2v_rgb *img, i2v_analysis *a, i2v_error *err)
         }
     const int ncell = a->gw * a->gh;
     const double mean = total / ncell;
-    for (int i = 0; i < ncell; i++)
+    for (int i = 0; i < ncell; i++) {
         a->detail[i] = mean > 0 ? (float)(a->detail[i] / mean) : 1.0f;
+        a->luma[i] = cellpx[i] ? a->luma[i] / (255.0f * cellpx[i]) : 0.0f;
+    }
     a->lines_h = (eh + ev) > 0 ? eh / (eh + ev) : 0.5;
     a->lines_v = 1.0 - a->lines_h;
     int best_row = ph / 2;
@@ -116,6 +172,7 @@ int i2v__analyze(const i2v_rgb *img, i2v_analysis *a, i2v_error *err)
     a->balance_y = (wt + wb) > 0 ? (wb - wt) / (wb + wt) : 0;
     free(rowh);
     free(grey);
+    describe_light(a);
     return 0;
 }
 

@@ -20,6 +20,11 @@ typedef struct i2v_analysis {
     double lines_h, lines_v;                   /* share of edge energy in horizontal /
                                                   vertical lines, 0..1 */
     double horizon_y;                          /* row of the strongest horizontal edge, 0..1 */
+    float luma[I2V_GRID_MAX * I2V_GRID_MAX];   /* mean brightness per cell, 0..1 */
+    double bright_x, bright_y;                 /* centre of the brightest region, 0..1 */
+    double bright_excess;                      /* its brightness above the mean, 0..1 */
+    double sky;      /* 0..1: the top of the photo is bright, plain and open (outdoors) */
+    double interior; /* 0..1: no sky, upright walls and edges all over (a room) */
 } i2v_analysis;
 
 int i2v__analyze(const i2v_rgb *img, i2v_analysis *a, i2v_error *err);

@@ -14,16 +14,23 @@
 #include "i2v/i2v.h"
 #include "log.h"
 #include "options.h"
+#include "prompt.h"
 
 static const i2v_option render_opts[] = {
     {"output", 'o', I2V_OPT_STRING, NULL, 0, 0, NULL, NULL, "MP4 file to write (required)"},
-    {"option", 0, I2V_OPT_CHOICE, "ZOOM_IN", 0, 0,
+    {"option", 0, I2V_OPT_CHOICE, NULL, 0, 0,
      "ZOOM_IN|ZOOM_OUT|PAN_RIGHT|PAN_LEFT|PAN_UP|PAN_DOWN|CAMERA_PUSH_OUT|AUTO_EFFECTS|AUTO_"
      "REVERSE",
-     "I2V_OPTION", "camera move"},
+     "I2V_OPTION", "camera move [default: the move the prompt names, else ZOOM_IN]"},
+    {"last", 0, I2V_OPT_STRING, NULL, 0, 0, NULL, NULL,
+     "first-last frame mode: the video travels from PHOTO to this photo"},
+    {"audio", 0, I2V_OPT_FLAG, NULL, 0, 0, NULL, "I2V_AUDIO",
+     "add an ambient AAC soundtrack (rain, ocean, birds, fireplace, city or room tone, from "
+     "the prompt)"},
     {"prompt", 0, I2V_OPT_STRING, NULL, 0, 0, NULL, "I2V_PROMPT",
-     "plain words steering the move: slow, fast, subtle, dramatic, constant speed, "
-     "towards the left, ..."},
+     "plain words steering the move and the look: pan left, zoom into the window, slow, "
+     "fast, subtle, dramatic, constant speed, towards the left, warm, cool, golden hour, "
+     "black and white, cinematic, day to night, rain, ocean, ..."},
     {"duration", 0, I2V_OPT_NUMBER, "5", 1, 30, NULL, "I2V_DURATION", "length in seconds"},
     {"resolution", 0, I2V_OPT_CHOICE, NULL, 0, 0, "480p|720p|1080p", "I2V_RESOLUTION",
      "854x480, 1280x720 or 1920x1080, transposed for a portrait photo [default: 720p]"},
@@ -70,8 +77,12 @@ static int on_progress(void *user, int done, int total)
 
 static void help(void)
 {
-    printf("usage: i2v render PHOTO -o OUT.mp4 [options]\n\n"
+    printf("usage: i2v render PHOTO [PHOTO...] -o OUT.mp4 [options]\n"
+           "       i2v render FIRST --last LAST -o OUT.mp4 [options]\n\n"
            "Renders PHOTO (JPEG, PNG, WebP or HEIC) to an H.264 MP4 with a camera move.\n"
+           "Several photos make a tour: each gets an equal part of --duration with its own\n"
+           "move, joined by dissolves (or a camera travel when two photos show one scene).\n"
+           "With --last the video starts exactly on FIRST and ends exactly on LAST.\n"
            "Only one of --resolution, --format and --size may be given.\n\noptions:\n");
     i2v__opts_help(stdout, render_opts, NOPTS);
 }
@@ -94,7 +105,8 @@ int i2v__cmd_render(int argc, char **argv)
     i2v_opts o;
     char msg[256];
     i2v_error err = {0};
-    i2v_photo *photo = NULL;
+    i2v_photo *photos[I2V_PHOTOS_MAX] = {0};
+    int nphotos = 0;
     i2v_plan *plan = NULL;
     int status = 1;
     if (i2v__opts_parse(&o, render_opts, NOPTS, argc, argv, msg, sizeof msg) != 0) {
@@ -105,9 +117,17 @@ int i2v__cmd_render(int argc, char **argv)
         help();
         return 0;
     }
-    if (o.nargs != 1) {
-        fprintf(stderr, "i2v render: %s (usage: i2v render PHOTO -o OUT.mp4)\n",
-                o.nargs ? "give exactly one photo" : "no photo given");
+    const char *last = i2v__opt_str(&o, "last");
+    if (o.nargs < 1) {
+        fprintf(stderr, "i2v render: no photo given (usage: i2v render PHOTO -o OUT.mp4)\n");
+        return 2;
+    }
+    if (last && o.nargs != 1) {
+        fprintf(stderr, "i2v render: --last: give exactly one first photo with --last\n");
+        return 2;
+    }
+    if (o.nargs + (last != NULL) > I2V_PHOTOS_MAX) {
+        fprintf(stderr, "i2v render: at most %d photos\n", I2V_PHOTOS_MAX);
         return 2;
     }
     const char *output = i2v__opt_str(&o, "output");
@@ -126,15 +146,24 @@ int i2v__cmd_render(int argc, char **argv)
     i2v_limits_init(&lim);
     lim.max_pixels = (uint64_t)i2v__opt_num(&o, "max-pixels");
     lim.max_bytes = (uint64_t)i2v__opt_num(&o, "max-bytes");
-    if (i2v_photo_open_file(&photo, o.args[0], &lim, &err) != 0) {
-        fprintf(stderr, "i2v render: %s\n", err.message);
-        goto out;
+    for (int i = 0; i < o.nargs + (last != NULL); i++) {
+        const char *path = i < o.nargs ? o.args[i] : last;
+        if (i2v_photo_open_file(&photos[i], path, &lim, &err) != 0) {
+            fprintf(stderr, "i2v render: %s\n", err.message);
+            goto out;
+        }
+        nphotos++;
     }
+    const i2v_photo *photo = photos[0];
 
     i2v_spec spec;
     i2v_spec_init(&spec);
-    i2v_move_parse(i2v__opt_str(&o, "option"), &spec.move);
     spec.prompt = i2v__opt_str(&o, "prompt");
+    if (i2v__opt_given(&o, "option"))
+        i2v_move_parse(i2v__opt_str(&o, "option"), &spec.move);
+    else
+        i2v__prompt_move(spec.prompt, &spec.move);
+    spec.audio = i2v__opt_given(&o, "audio");
     spec.duration = i2v__opt_num(&o, "duration");
     spec.fps = (int)i2v__opt_int(&o, "fps");
     spec.crf = (int)i2v__opt_int(&o, "crf");
@@ -168,11 +197,25 @@ int i2v__cmd_render(int argc, char **argv)
         status = 2;
         goto out;
     }
-    if (i2v_plan_new(&plan, photo, &spec, &err) != 0) {
+    const i2v_photo *const *list = (const i2v_photo *const *)photos;
+    if (i2v_plan_new_multi(&plan, list, nphotos, last ? I2V_JOIN_FIRST_LAST : I2V_JOIN_TOUR, &spec,
+                           &err) != 0) {
         fprintf(stderr, "i2v render: %s\n", err.message);
         goto out;
     }
     progress pr = {isatty(2), i2v__mono()};
+    fprintf(stderr, "event=prompt understood=\"%s\"\n", i2v_plan_understood(plan));
+    for (int k = 0; k + 1 < nphotos; k++) {
+        i2v_transition_info t;
+        i2v_plan_transition(plan, k, &t);
+        static const char *const kinds[] = {"none", "same-viewpoint", "travel"};
+        fprintf(stderr,
+                "event=align photos=%d,%d result=%s matches=%d inliers=%d rms=%.2f scale=%.4f "
+                "shift=%.2f,%.2f%s\n",
+                k + 1, k + 2, kinds[t.kind], t.matches, t.inliers, t.rms, t.scale, t.shift_x,
+                t.shift_y,
+                t.kind == I2V_TRANSITION_DISSOLVE ? " note=\"no alignment found: dissolve\"" : "");
+    }
     if (pr.tty) fprintf(stderr, "plan: %s\n", i2v_plan_description(plan));
     i2v_output out = {0};
     out.video_path = output;
@@ -180,7 +223,7 @@ int i2v__cmd_render(int argc, char **argv)
     out.progress = on_progress;
     out.progress_user = &pr;
     out.threads = (int)i2v__opt_int(&o, "threads");
-    if (i2v_render(photo, plan, &out, &err) != 0) {
+    if (i2v_render_multi(list, nphotos, plan, &out, &err) != 0) {
         if (pr.tty) fputc('\n', stderr);
         fprintf(stderr, "i2v render: %s\n", err.message);
         goto out;
@@ -189,14 +232,15 @@ int i2v__cmd_render(int argc, char **argv)
     /* One key=value line; the plan is quoted (it never contains a quote). */
     fprintf(stderr,
             "event=render_done output=%s width=%d height=%d frames=%d fps=%d move=%s "
-            "reversed=%d seconds=%.2f realtime=%.1fx plan=\"%s\"\n",
+            "reversed=%d photos=%d audio=%d seconds=%.2f realtime=%.1fx plan=\"%s\"\n",
             output, i2v_plan_width(plan), i2v_plan_height(plan), i2v_plan_frames(plan), spec.fps,
-            i2v_move_name(i2v_plan_move(plan)), i2v_plan_reversed(plan), secs,
+            i2v_move_name(i2v_plan_move(plan)), i2v_plan_reversed(plan), nphotos, spec.audio, secs,
             secs > 0 ? spec.duration / secs : 0.0, i2v_plan_description(plan));
     printf("%s\n", output);
     status = 0;
 out:
     i2v_plan_free(&plan);
-    i2v_photo_free(&photo);
+    for (int i = 0; i < nphotos; i++)
+        i2v_photo_free(&photos[i]);
     return status;
 }

@@ -8,6 +8,7 @@
 #ifndef I2V_ENCODE_H
 #define I2V_ENCODE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "i2v/i2v.h"
@@ -17,6 +18,11 @@ typedef struct i2v_enc_params {
     int width, height, fps;
     int crf;
     const char *preset; /* x264 preset, e.g. "veryfast", "medium" */
+    /* Optional soundtrack: interleaved stereo floats at audio_rate, encoded
+     * as AAC alongside the frames; NULL for none. Borrowed until finish. */
+    const float *audio;
+    size_t audio_frames;
+    int audio_rate;
 } i2v_enc_params;
 
 typedef struct i2v_yuv {

@@ -1,31 +1,56 @@
 /*
- * plan.h - internal side of i2v_plan: the framing (cover crop), the analysis
- * it was based on and the camera path; render.c reads these fields.
+ * plan.h - internal side of i2v_plan: one shot per photo (its framing, the
+ * analysis it was based on, its own camera path and its frames), the joins
+ * between shots, and the look; render.c reads these fields.
  */
 #ifndef I2V_PLAN_H
 #define I2V_PLAN_H
 
+#include "align.h"
 #include "analyze.h"
+#include "audio.h"
 #include "camera.h"
+#include "look.h"
 
-struct i2v_plan {
-    i2v_spec spec;     /* validated; spec.prompt points at prompt below */
-    char *prompt;      /* owned copy, may be NULL */
-    int width, height; /* output size */
-    int frames;
+typedef struct i2v_shot {
+    int pw, ph;              /* the photo, upright pixels */
     double fx, fy, fw, fh;   /* the frame (cover crop) in upright photo pixels */
     double focus_x, focus_y; /* in frame units */
     i2v_move move;           /* concrete move */
     i2v_path path;
-    i2v_steer steer;
     i2v_analysis analysis;
-    char description[512];
-    double max_zoom; /* largest zoom along the path */
+    int f0;     /* first frame of the shot */
+    int nmove;  /* frames playing its own move */
+    int ntrans; /* then frames of the join to the next shot */
+    /* The join to the next shot. */
+    i2v_transition_info join;
+    int ends_inclusive;   /* the join's first and last frames are the stills (first-last) */
+    double bump;          /* gentle push-in-and-settle during the join (0: hold) */
+    char text[400];       /* the shot in words (the AUTO prompt) */
+} i2v_shot;
+
+struct i2v_plan {
+    i2v_spec spec; /* validated; spec.prompt points at prompt below */
+    char *prompt;  /* owned copy, may be NULL */
+    int width, height; /* output size */
+    int frames;
+    i2v_join kind;
+    int nshots;
+    i2v_shot *shot;
+    i2v_steer steer; /* from the prompt */
+    i2v_look look;
+    i2v_sound sound;
+    char description[2048];
+    char understood[320];
 };
 
 /* AUTO_EFFECTS: chooses a concrete move and a focus (frame units) from the
  * analysis and writes the prompt describing it into text. */
 void i2v__plan_choose(const i2v_analysis *a, int out_w, int out_h, i2v_move *move, double *focus_x,
                       double *focus_y, double *amount, char *text, size_t text_len);
+
+/* The camera of shot s at its frame j of its move (the still framing when the
+ * shot has no move of its own). */
+i2v_cam i2v__shot_cam(const i2v_shot *s, int j);
 
 #endif

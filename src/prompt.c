@@ -16,6 +16,7 @@ void i2v__steer_init(i2v_steer *s)
     s->amount = 1.0;
     s->easing = I2V_EASE_DEFAULT;
     s->has_focus = 0;
+    s->focus_light = 0;
     s->focus_x = s->focus_y = 0.5;
 }
 
@@ -62,6 +63,19 @@ static const word_rule rules[] = {
     {"top right", 0, 0, 0, 0.8, 0.2},
     {"bottom left", 0, 0, 0, 0.2, 0.8},
     {"bottom right", 0, 0, 0, 0.8, 0.8},
+    {"left side", 0, 0, 0, 0.15, 0.5},
+    {"right side", 0, 0, 0, 0.85, 0.5},
+    {"the left", 0, 0, 0, 0.15, 0.5},
+    {"the right", 0, 0, 0, 0.85, 0.5},
+    {"the top", 0, 0, 0, 0.5, 0.15},
+    {"the bottom", 0, 0, 0, 0.5, 0.85},
+    {"the sky", 0, 0, 0, 0.5, 0.15},
+    {"the floor", 0, 0, 0, 0.5, 0.85},
+    {"window", 0, 0, 0, -2, -2},
+    {"windows", 0, 0, 0, -2, -2},
+    {"lamp", 0, 0, 0, -2, -2},
+    {"the sun", 0, 0, 0, -2, -2},
+    {"sunlight", 0, 0, 0, -2, -2},
 };
 
 void i2v__words(const char *in, char *out, size_t cap)
@@ -108,7 +122,11 @@ void i2v__prompt_parse(const char *prompt, i2v_steer *s)
         if (hit->speed > 0) s->speed = hit->speed;
         if (hit->amount > 0) s->amount = hit->amount;
         if (hit->easing) s->easing = hit->easing;
-        if (hit->fx >= 0) {
+        if (hit->fx == -2) {
+            s->focus_light = 1;
+            s->has_focus = 0;
+        } else if (hit->fx >= 0) {
+            s->focus_light = 0;
             s->has_focus = 1;
             s->focus_x = hit->fx;
             s->focus_y = hit->fy;
@@ -122,7 +140,9 @@ void i2v__steer_describe(const i2v_steer *s, char *buf, size_t len)
     const char *speed = s->speed < 1 ? "slow" : s->speed > 1 ? "fast" : "normal";
     const char *amount = s->amount < 1 ? "subtle" : s->amount > 1 ? "dramatic" : "normal";
     const char *easing = s->easing == I2V_EASE_LINEAR ? "constant-speed" : "ease-in-out";
-    if (s->has_focus)
+    if (s->focus_light)
+        snprintf(buf, len, "speed=%s amount=%s timing=%s focus=brightest", speed, amount, easing);
+    else if (s->has_focus)
         snprintf(buf, len, "speed=%s amount=%s timing=%s focus=%.2f,%.2f", speed, amount, easing,
                  s->focus_x, s->focus_y);
     else
@@ -136,6 +156,12 @@ typedef struct move_rule {
 
 static const move_rule moves[] = {
     {"zoom in", I2V_MOVE_ZOOM_IN},
+    {"zoom into", I2V_MOVE_ZOOM_IN},
+    {"zoom towards", I2V_MOVE_ZOOM_IN},
+    {"zoom toward", I2V_MOVE_ZOOM_IN},
+    {"push into", I2V_MOVE_ZOOM_IN},
+    {"move closer", I2V_MOVE_ZOOM_IN},
+    {"move in", I2V_MOVE_ZOOM_IN},
     {"zooms in", I2V_MOVE_ZOOM_IN},
     {"zooming in", I2V_MOVE_ZOOM_IN},
     {"push in", I2V_MOVE_ZOOM_IN},
@@ -148,6 +174,10 @@ static const move_rule moves[] = {
     {"pan left", I2V_MOVE_PAN_LEFT},
     {"pans left", I2V_MOVE_PAN_LEFT},
     {"pan right", I2V_MOVE_PAN_RIGHT},
+    {"pan to the right", I2V_MOVE_PAN_RIGHT},
+    {"pan to the left", I2V_MOVE_PAN_LEFT},
+    {"pan across", I2V_MOVE_PAN_RIGHT},
+    {"reveal", I2V_MOVE_CAMERA_PUSH_OUT},
     {"pans right", I2V_MOVE_PAN_RIGHT},
     {"pan up", I2V_MOVE_PAN_UP},
     {"tilt up", I2V_MOVE_PAN_UP},

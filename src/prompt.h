@@ -17,6 +17,7 @@ typedef struct i2v_steer {
     double amount;           /* subtle 0.5, dramatic 1.7; default 1 */
     i2v_easing easing;       /* "constant speed", "linear" -> LINEAR; "ease" -> IN_OUT */
     int has_focus;           /* a direction such as "towards the left" was given */
+    int focus_light;         /* "window", "light", "lamp": the brightest region */
     double focus_x, focus_y; /* 0..1 of the frame */
 } i2v_steer;
 

@@ -10,8 +10,10 @@
 #include "plan.h"
 #include "resample.h"
 
-/* The smallest upright decode size a plan needs (0x0: full size). */
-void i2v__render_min_size(const i2v_photo *photo, const i2v_plan *plan, int *min_w, int *min_h);
+/* The smallest upright decode size the plan needs of its photo `index`
+ * (0x0: full size). */
+void i2v__render_min_size(const i2v_photo *photo, const i2v_plan *plan, int index, int *min_w,
+                          int *min_h);
 
 /* The axis maps of a view (x, y, w, h in working pixels of src) for an
  * out_w x out_h frame: ax[0]/ay[0] luma, ax[1]/ay[1] chroma (left-sited

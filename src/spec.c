@@ -33,6 +33,7 @@ void i2v_spec_init(i2v_spec *s)
     s->duration = 5.0;
     s->model = I2V_MODEL_FLASH;
     s->crf = 20;
+    s->audio = 0;
 }
 
 int i2v_spec_validate(const i2v_spec *s, i2v_error *err)
@@ -54,6 +55,8 @@ int i2v_spec_validate(const i2v_spec *s, i2v_error *err)
         return i2v__err(err, I2V_EINVAL, "model: unknown value %d", (int)s->model);
     if (s->crf < 0 || s->crf > 51)
         return i2v__err(err, I2V_EINVAL, "crf: %d is outside 0..51", s->crf);
+    if (s->audio != 0 && s->audio != 1)
+        return i2v__err(err, I2V_EINVAL, "audio: must be 0 or 1, not %d", s->audio);
     if (s->prompt && strlen(s->prompt) > 4000)
         return i2v__err(err, I2V_EINVAL, "prompt: longer than 4000 bytes");
     return 0;

@@ -2,8 +2,11 @@
  * i2v.h - public interface of libi2v, the camera-motion engine behind `i2v`.
  *
  * The engine turns one photo into a short H.264 MP4 by moving a virtual camera
- * across it (zoom, pan, push-out). It is not a generative model: every output
- * pixel is a filtered sample of the photo.
+ * across it (zoom, pan, push-out), or several photos into one video joined by
+ * dissolves and, where two photos show one scene, by a camera travel along
+ * their alignment. It is not a generative model: every output pixel is a
+ * filtered sample (or a blend of two samples) of the photos, colour-graded as
+ * the prompt asks; the optional soundtrack is synthesised ambience.
  *
  * Lifecycle, in the order data flows:
  *
@@ -120,6 +123,7 @@ typedef struct i2v_spec {
     double duration;    /* seconds, 1..30, default 5 */
     i2v_model model;    /* default FLASH */
     int crf;            /* x264 constant quality 0..51, default 20 */
+    int audio;          /* 1: an ambient AAC soundtrack (texture from the prompt) */
 } i2v_spec;
 
 void i2v_spec_init(i2v_spec *spec);
@@ -136,9 +140,31 @@ typedef struct i2v_view {
     double x, y, w, h;
 } i2v_view;
 
-/* Plans the move for `photo`. AUTO_* moves analyse the photo to choose. The
- * spec's prompt string is copied. */
+/* Plans the move for `photo`. AUTO_* moves analyse the photo to choose (the
+ * prompt's speed, amount, timing and look words still apply). The spec's
+ * prompt string is copied. */
 int i2v_plan_new(i2v_plan **out, const i2v_photo *photo, const i2v_spec *spec, i2v_error *err);
+
+/* How several photos make one video. */
+typedef enum i2v_join {
+    /* Every photo gets a segment of equal length with its own move (AUTO_*:
+     * chosen per photo); segments are joined by a transition. */
+    I2V_JOIN_TOUR = 0,
+    /* Exactly two photos: the first frame is the first photo, the last frame
+     * the second, each framed as a still of it; the whole video is the
+     * transition between them. */
+    I2V_JOIN_FIRST_LAST = 1,
+} i2v_join;
+
+#define I2V_PHOTOS_MAX 16
+
+/* Plans a video of n photos (1..I2V_PHOTOS_MAX) joined as `join` says.
+ * Consecutive photos are aligned (features + homography): photos of one scene
+ * from different viewpoints are joined by a camera travel from one view to the
+ * other while they dissolve; the same viewpoint or unrelated photos by a
+ * dissolve (under a gentle move in first-last mode). */
+int i2v_plan_new_multi(i2v_plan **out, const i2v_photo *const *photos, int n, i2v_join join,
+                       const i2v_spec *spec, i2v_error *err);
 void i2v_plan_free(i2v_plan **plan);
 
 int i2v_plan_frames(const i2v_plan *plan);
@@ -149,7 +175,39 @@ i2v_move i2v_plan_move(const i2v_plan *plan);
 int i2v_plan_reversed(const i2v_plan *plan);
 /* Plain-words description of the plan, e.g. the prompt AUTO_EFFECTS wrote. */
 const char *i2v_plan_description(const i2v_plan *plan);
-/* The view of frame i (0-based); I2V_EINVAL when i is out of range. */
+/* What the prompt was understood as, e.g. "move=PAN_LEFT speed=slow
+ * amount=normal timing=ease-in-out focus=auto look=warm sound=rain". */
+const char *i2v_plan_understood(const i2v_plan *plan);
+int i2v_plan_photos(const i2v_plan *plan);
+
+typedef enum i2v_transition {
+    I2V_TRANSITION_DISSOLVE = 0, /* no alignment found: a plain dissolve */
+    I2V_TRANSITION_SAME_VIEW,    /* aligned, same viewpoint: a dissolve in place */
+    I2V_TRANSITION_TRAVEL,       /* aligned, different viewpoints: the camera travels */
+} i2v_transition;
+
+typedef struct i2v_transition_info {
+    i2v_transition kind;
+    int matches, inliers; /* feature matches and those consistent with the homography */
+    double rms;           /* inlier error of the homography, preview pixels */
+    double homography[9]; /* first photo's pixels -> second photo's (upright photo pixels) */
+    double scale, shift_x, shift_y; /* the similarity the camera follows */
+} i2v_transition_info;
+
+/* The join between photo k and photo k+1; I2V_EINVAL when k is out of range. */
+int i2v_plan_transition(const i2v_plan *plan, int k, i2v_transition_info *info);
+
+/* What frame i shows: one or two layers (photo index, view, weight); the
+ * weights sum to 1. Returns the number of layers, or I2V_EINVAL. */
+typedef struct i2v_layer {
+    int photo;
+    i2v_view view; /* may reach outside the photo during a travel */
+    double weight;
+} i2v_layer;
+
+int i2v_plan_layers(const i2v_plan *plan, int i, i2v_layer layers[2]);
+/* The view of frame i (0-based) in its main layer's photo; I2V_EINVAL when i is
+ * out of range. */
 int i2v_plan_view(const i2v_plan *plan, int i, i2v_view *view);
 
 /* ---- render: decode, resample and encode ---- */
@@ -168,6 +226,9 @@ typedef struct i2v_output {
 
 /* Renders the plan to `out->video_path`. On failure no output file is left. */
 int i2v_render(const i2v_photo *photo, const i2v_plan *plan, const i2v_output *out, i2v_error *err);
+/* Same for a plan of n photos, given in the order they were planned. */
+int i2v_render_multi(const i2v_photo *const *photos, int n, const i2v_plan *plan,
+                     const i2v_output *out, i2v_error *err);
 
 #ifdef __cplusplus
 }

@@ -120,14 +120,14 @@ static void test_cover_crop_slides_to_the_detail(void **state)
     /* A 3:1 panorama with detail in its right third: the 16:9 frame slides right. */
     i2v_photo *p = textured(2700, 900, 2000, 0, 2700, 900);
     i2v_plan *plan = plan_for(p, I2V_MOVE_ZOOM_IN, 1280, 720);
-    assert_true(fabs(plan->fw - 1600) < 1e-6 && plan->fh == 900);
-    assert_true(plan->fx > 900);
+    assert_true(fabs(plan->shot[0].fw - 1600) < 1e-6 && plan->shot[0].fh == 900);
+    assert_true(plan->shot[0].fx > 900);
     i2v_plan_free(&plan);
     i2v_photo_free(&p);
     /* Flat photo: centred crop. */
     p = textured(2700, 900, 0, 0, 0, 0);
     plan = plan_for(p, I2V_MOVE_ZOOM_IN, 1280, 720);
-    assert_true(fabs(plan->fx - 550) < 1e-6);
+    assert_true(fabs(plan->shot[0].fx - 550) < 1e-6);
     i2v_plan_free(&plan);
     i2v_photo_free(&p);
 }
@@ -172,7 +172,7 @@ static void test_large_jpeg_decoded_at_reduced_size(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         i2v_plan *plan = plan_for(p, I2V_MOVE_ZOOM_IN, cases[i].w, cases[i].h);
         int mw, mh;
-        i2v__render_min_size(p, plan, &mw, &mh);
+        i2v__render_min_size(p, plan, 0, &mw, &mh);
         assert_true(mw >= (int)(cases[i].w * 1.3) && mw < 6028);
         i2v_rgb rgb;
         assert_int_equal(i2v__photo_decode(p, mw, mh, &rgb, &err), 0);
