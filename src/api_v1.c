@@ -100,11 +100,6 @@ int i2v__v1_generate(i2v_service *svc, i2v_req *r)
                             "generateAudio: only the Base model generates audio (modelType: Base)");
         goto out;
     }
-    if (audio_on) {
-        ret = i2v__v1_error(r, I2V_API_PARAM,
-                            "generateAudio: soundtracks are not available on this server yet");
-        goto out;
-    }
     if (i2v__api_prompt(body, &prompt, msg, sizeof msg) != 0) {
         ret = i2v__v1_error(r, I2V_API_PARAM, "%s", msg);
         goto out;
@@ -113,16 +108,15 @@ int i2v__v1_generate(i2v_service *svc, i2v_req *r)
         ret = i2v__v1_error(r, I2V_API_PARAM, "lastImageUrl: must be a URL string");
         goto out;
     }
-    if (last_url) {
-        ret = i2v__v1_error(r, I2V_API_PARAM,
-                            "lastImageUrl: first-last frame mode is not available on this "
-                            "server yet");
+    if (last_url && !i2v__url_ok(last_url, why, sizeof why)) {
+        ret = i2v__v1_error(r, I2V_API_PARAM, "lastImageUrl: %s", why);
         goto out;
     }
 
     g->api = 1;
     snprintf(g->user_id, sizeof g->user_id, "%s", user);
     snprintf(g->image_url, sizeof g->image_url, "%s", image_url);
+    if (last_url) snprintf(g->last_image_url, sizeof g->last_image_url, "%s", last_url);
     if (prompt) {
         g->has_prompt = 1;
         snprintf(g->prompt, sizeof g->prompt, "%s", prompt);

@@ -137,6 +137,17 @@ int i2v__v2_generate(i2v_service *svc, i2v_req *r)
         ret = i2v__v2_error(r, I2V_API_PARAM, "webhook: %s", why);
         goto out;
     }
+    json_t *tour = json_object_get(body, "tour");
+    if (tour && !json_is_null(tour) && !json_is_boolean(tour)) {
+        ret = i2v__v2_error(r, I2V_API_PARAM, "tour: must be true or false");
+        goto out;
+    }
+    const int is_tour = json_is_true(tour) && json_array_size(urls) > 1;
+    if (is_tour && json_array_size(urls) > I2V_PHOTOS_MAX) {
+        ret = i2v__v2_error(r, I2V_API_PARAM, "image_urls: a tour takes at most %d photos",
+                            I2V_PHOTOS_MAX);
+        goto out;
+    }
     int duration = i2v__api_duration(body);
     if (duration < 0) {
         ret = i2v__v2_error(r, I2V_API_PARAM, "duration: must be the integer 5 or 10");
@@ -147,6 +158,12 @@ int i2v__v2_generate(i2v_service *svc, i2v_req *r)
     g->api = 2;
     snprintf(g->user_id, sizeof g->user_id, "%s", user);
     snprintf(g->image_url, sizeof g->image_url, "%s", json_string_value(json_array_get(urls, 0)));
+    if (is_tour) {
+        size_t n = 0;
+        for (size_t i = 1; i < json_array_size(urls); i++)
+            n += (size_t)snprintf(g->more_urls + n, sizeof g->more_urls - n, "%s%s", i > 1 ? "\n" : "",
+                                  json_string_value(json_array_get(urls, i)));
+    }
     snprintf(g->move, sizeof g->move, "%s", i2v_move_name(move));
     /* The seed: the prompt is only used when the option is not automatic. */
     if (prompt && move != I2V_MOVE_AUTO_EFFECTS && move != I2V_MOVE_AUTO_REVERSE) {

@@ -401,6 +401,13 @@ int i2v_plan_new_multi(i2v_plan **out, const i2v_photo *const *photos, int n, i2
     }
     i2v__prompt_parse(p->prompt, &p->steer);
     i2v__look_parse(p->prompt, &p->look);
+    if (join == I2V_JOIN_FIRST_LAST && p->look.day_to_night) {
+        /* The photos carry the change themselves ("day to night" between a
+         * day and a night photo); the last frame stays the last photo. */
+        p->look.day_to_night = 0;
+        p->look.any = p->look.temperature != 0 || p->look.saturation != 1 ||
+                      p->look.contrast > 0 || p->look.lift != 0 || p->look.vignette > 0;
+    }
     p->sound = i2v__sound_from_prompt(p->prompt);
 
     const double aspect = (double)p->width / p->height;

@@ -34,6 +34,7 @@ typedef enum {
 
 #define I2V_URL_MAX 2048
 #define I2V_PROMPT_MAX 2000
+#define I2V_MORE_URLS (I2V_PHOTOS_MAX - 1)
 
 typedef struct i2v_gen {
     int64_t id;      /* queue order, internal */
@@ -47,6 +48,8 @@ typedef struct i2v_gen {
     /* input */
     char image_url[I2V_URL_MAX + 1];
     char last_image_url[I2V_URL_MAX + 1]; /* "" : none */
+    /* A tour's photos after the first, one URL per line ("" : no tour). */
+    char more_urls[I2V_MORE_URLS * (I2V_URL_MAX + 1)];
     char prompt[I2V_PROMPT_MAX + 1];
     int has_prompt;
     char move[24];      /* i2v_move_name */

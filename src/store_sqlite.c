@@ -65,7 +65,7 @@ static const char schema[] =
     " out_width INTEGER NOT NULL DEFAULT 0, out_height INTEGER NOT NULL DEFAULT 0,"
     " plan_prompt TEXT NOT NULL DEFAULT '', error TEXT NOT NULL DEFAULT '',"
     " created_ms INTEGER NOT NULL, started_ms INTEGER NOT NULL DEFAULT 0,"
-    " finished_ms INTEGER NOT NULL DEFAULT 0);"
+    " finished_ms INTEGER NOT NULL DEFAULT 0, more_urls TEXT NOT NULL DEFAULT '');"
     "CREATE INDEX IF NOT EXISTS generations_queue ON generations(state, id);"
     "CREATE INDEX IF NOT EXISTS generations_user ON generations(user_id, id);"
     "CREATE TABLE IF NOT EXISTS deliveries("
@@ -80,7 +80,7 @@ static const char schema[] =
     "id, task_id, uuid, project_id, user_id, api, state, progress, image_url, last_image_url,"     \
     " prompt, move, duration, resolution, width, height, fit_portrait, model, audio, audio_given," \
     " webhook, price, attempts, out_key, out_width, out_height, plan_prompt, error, created_ms,"   \
-    " started_ms, finished_ms"
+    " started_ms, finished_ms, more_urls"
 
 enum {
     S_BEGIN,
@@ -133,8 +133,8 @@ static const char *const sql[S_COUNT] = {
     [S_GEN_INS] =
         "INSERT INTO generations(task_id, uuid, project_id, user_id, api, state, image_url,"
         " last_image_url, prompt, move, duration, resolution, width, height, fit_portrait, model,"
-        " audio, audio_given, webhook, price, created_ms)"
-        " VALUES(?,?,?,?,?,0,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        " audio, audio_given, webhook, price, created_ms, more_urls)"
+        " VALUES(?,?,?,?,?,0,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     [S_GEN_BY_TASK] = "SELECT " GEN_COLS " FROM generations WHERE task_id=?",
     [S_GEN_BY_UUID] = "SELECT " GEN_COLS " FROM generations WHERE uuid=?",
     [S_GEN_WAIT] = "SELECT (SELECT COUNT(*) FROM generations WHERE state=0 AND id<?1)"
@@ -339,6 +339,7 @@ static void read_gen(sqlite3_stmt *q, i2v_gen *g)
     g->created_ms = sqlite3_column_int64(q, 28);
     g->started_ms = sqlite3_column_int64(q, 29);
     g->finished_ms = sqlite3_column_int64(q, 30);
+    text(q, 31, g->more_urls, sizeof g->more_urls);
 }
 
 #define SQ(s) ((sq_store *)(s))
@@ -535,6 +536,7 @@ static int sq_gen_create(i2v_store *s, i2v_gen *g, int64_t *bal, i2v_error *err)
         sqlite3_bind_text(q, i++, g->webhook, -1, SQLITE_STATIC);
         sqlite3_bind_int(q, i++, g->price);
         sqlite3_bind_int64(q, i++, g->created_ms);
+        sqlite3_bind_text(q, i++, g->more_urls, -1, SQLITE_STATIC);
         int rc = run(q);
         if (rc == SQLITE_DONE) break;
         if ((rc & 0xff) != SQLITE_CONSTRAINT || tries > 3)
@@ -922,6 +924,10 @@ int i2v__store_open_sqlite(i2v_store **out, const char *path, const i2v_store_co
         sq_close(&s->base);
         return I2V_EDB;
     }
+    /* Databases made before tours: add the column (an error here only means
+     * it is there already). */
+    sqlite3_exec(c->db, "ALTER TABLE generations ADD COLUMN more_urls TEXT NOT NULL DEFAULT ''",
+                 NULL, NULL, NULL);
     *out = &s->base;
     return 0;
 }

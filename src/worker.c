@@ -79,27 +79,54 @@ static void run_job(job *j, i2v_gen *r)
     i2v_error err = {0};
     unsigned char *bytes = NULL;
     size_t len = 0;
-    i2v_photo *photo = NULL;
+    i2v_photo *photos[I2V_PHOTOS_MAX] = {0};
+    int n = 0;
     i2v_plan *plan = NULL;
     char video[1200], cover[1200];
     video[0] = cover[0] = '\0';
 
     r->state = I2V_GEN_FAILED;
-    if (i2v__fetch(g->image_url, &svc->fetch, &bytes, &len, &err) != 0) goto out;
-    renew(j, 2, 1);
-    if (j->lost) goto out;
+    /* The photos: the first, then the last (first-last) or the rest of a tour. */
+    const char *urls[I2V_PHOTOS_MAX];
+    char more[sizeof g->more_urls];
+    int nurls = 0;
+    urls[nurls++] = g->image_url;
+    if (g->last_image_url[0]) urls[nurls++] = g->last_image_url;
+    snprintf(more, sizeof more, "%s", g->more_urls);
+    for (char *save = NULL, *u = strtok_r(more, "\n", &save); u && nurls < I2V_PHOTOS_MAX;
+         u = strtok_r(NULL, "\n", &save))
+        urls[nurls++] = u;
     i2v_limits lim;
     i2v_limits_init(&lim);
     lim.max_bytes = svc->fetch.max_bytes;
     lim.max_pixels = svc->max_pixels;
-    if (i2v_photo_open_memory(&photo, bytes, len, &lim, &err) != 0) goto out;
-    free(bytes);
-    bytes = NULL;
+    for (n = 0; n < nurls;) {
+        if (i2v__fetch(urls[n], &svc->fetch, &bytes, &len, &err) != 0) {
+            if (nurls > 1) {
+                const size_t l = strlen(err.message);
+                snprintf(err.message + l, sizeof err.message - l, " (photo %d)", n + 1);
+            }
+            goto out;
+        }
+        renew(j, 1 + 3 * (n + 1) / nurls, 1);
+        if (j->lost) goto out;
+        const int rc = i2v_photo_open_memory(&photos[n], bytes, len, &lim, &err);
+        free(bytes);
+        bytes = NULL;
+        if (rc != 0) goto out;
+        n++;
+    }
+    const i2v_photo *photo = photos[0];
 
     i2v_spec spec;
     i2v_spec_init(&spec);
     i2v_move_parse(g->move, &spec.move);
     spec.prompt = g->has_prompt ? g->prompt : NULL;
+    /* Animation API v2: the prompt is not used for AUTO_* (its planner
+     * writes its own). */
+    if (g->api == 2 && (spec.move == I2V_MOVE_AUTO_EFFECTS || spec.move == I2V_MOVE_AUTO_REVERSE))
+        spec.prompt = NULL;
+    spec.audio = g->audio ? 1 : 0;
     spec.duration = g->duration;
     spec.model = g->model == I2V_MODEL_BASE ? I2V_MODEL_BASE : I2V_MODEL_FLASH;
     spec.width = g->width;
@@ -109,7 +136,26 @@ static void run_job(job *j, i2v_gen *r)
         spec.height = g->width;
     }
     if (i2v_spec_validate(&spec, &err) != 0) goto out;
-    if (i2v_plan_new(&plan, photo, &spec, &err) != 0) goto out;
+    const i2v_photo *const *list = (const i2v_photo *const *)photos;
+    if (i2v_plan_new_multi(&plan, list, n, g->last_image_url[0] ? I2V_JOIN_FIRST_LAST : I2V_JOIN_TOUR,
+                           &spec, &err) != 0)
+        goto out;
+    {
+        char u[400];
+        i2v__log(I2V_LOG_INFO, "job_planned", " task_id=%lld photos=%d understood=%s",
+                 (long long)g->task_id, n, i2v__log_str(u, sizeof u, i2v_plan_understood(plan)));
+        for (int k = 0; k + 1 < n; k++) {
+            static const char *const kinds[] = {"none", "same-viewpoint", "travel"};
+            i2v_transition_info t;
+            i2v_plan_transition(plan, k, &t);
+            i2v__log(t.kind == I2V_TRANSITION_DISSOLVE ? I2V_LOG_WARN : I2V_LOG_INFO, "align",
+                     " task_id=%lld photos=%d,%d result=%s matches=%d inliers=%d scale=%.4f%s",
+                     (long long)g->task_id, k + 1, k + 2, kinds[t.kind], t.matches, t.inliers,
+                     t.scale,
+                     t.kind == I2V_TRANSITION_DISSOLVE ? " note=\"no alignment found: dissolve\""
+                                                       : "");
+        }
+    }
     renew(j, 5, 1);
     if (j->lost) goto out;
 
@@ -123,7 +169,7 @@ static void run_job(job *j, i2v_gen *r)
     out.progress_user = j;
     out.cancel = &j->w->cancel;
     out.threads = svc->render_threads;
-    if (i2v_render(photo, plan, &out, &err) != 0) goto out;
+    if (i2v_render_multi(list, n, plan, &out, &err) != 0) goto out;
     r->state = I2V_GEN_SUCCEEDED;
     r->out_width = i2v_plan_width(plan);
     r->out_height = i2v_plan_height(plan);
@@ -136,7 +182,8 @@ out:
     }
     free(bytes);
     i2v_plan_free(&plan);
-    i2v_photo_free(&photo);
+    for (int i = 0; i < n; i++)
+        i2v_photo_free(&photos[i]);
 }
 
 static void process(wthread *w, i2v_gen *g, const char *token)
