@@ -57,6 +57,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             _, secs, name = name.split("/", 2)
             time.sleep(float(secs))
         path = PHOTOS / name
+        if srv.extra_dir is not None and not path.is_file():
+            path = srv.extra_dir / name
         if "/" in name or not path.is_file():
             body = b"not found"
             self.send_response(404)
@@ -95,6 +97,7 @@ class LocalServer(http.server.ThreadingHTTPServer):
         self.hits = []
         self.hooks = []
         self.hook_plan = {}
+        self.extra_dir = None  # a second folder to serve files from
         self.host = host
         self.port = self.server_address[1]
         self.thread = threading.Thread(target=self.serve_forever, daemon=True)
