@@ -51,7 +51,7 @@ I2V_BIN=build/i2v run_pytest "end-to-end" tests/e2e
 
 echo "== end-to-end subset under AddressSanitizer + UBSan"
 I2V_BIN=build-asan/i2v run_pytest "end-to-end (asan)" tests/e2e \
-  -k "(every_move and (ZOOM_IN or AUTO_REVERSE or PAN_UP)) or errors or webp or unwritable or output_sizes and coffee or like_the_seed or validated or webhook_retried or range or private or kill"
+  -k "(every_move and (ZOOM_IN or AUTO_REVERSE or PAN_UP)) or errors or webp or unwritable or output_sizes and coffee or like_the_seed or validated or webhook_retried or range or private or kill or first_last or tour or soundtrack or looks"
 
 echo
 echo "tests: $passed passed, $failed failed"
