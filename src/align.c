@@ -107,7 +107,7 @@ static float sample(const float *img, int w, int h, double x, double y)
 }
 
 typedef struct feature {
-    double x, y;  /* level-0 preview pixels */
+    double x, y;   /* level-0 preview pixels */
     float d[DESC]; /* unit length, zero mean */
 } feature;
 
@@ -389,8 +389,8 @@ static int count_inliers(const double H[9], const double *src, const double *dst
     for (int i = 0; i < n; i++) {
         double x, y;
         i2v__homography_apply(H, src[2 * i], src[2 * i + 1], &x, &y);
-        const double e = (x - dst[2 * i]) * (x - dst[2 * i]) +
-                         (y - dst[2 * i + 1]) * (y - dst[2 * i + 1]);
+        const double e =
+            (x - dst[2 * i]) * (x - dst[2 * i]) + (y - dst[2 * i + 1]) * (y - dst[2 * i + 1]);
         const int in = e < INLIER_PX * INLIER_PX;
         if (mask) mask[i] = (unsigned char)in;
         if (in) {

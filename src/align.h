@@ -22,12 +22,12 @@ int i2v__grey_from_rgb(const i2v_rgb *rgb, int max_side, i2v_grey *out, i2v_erro
 void i2v__grey_release(i2v_grey *g);
 
 typedef struct i2v_align {
-    int found;          /* a consistent homography with enough support */
+    int found; /* a consistent homography with enough support */
     int features_a, features_b;
-    int matches;        /* mutual best matches passing the ratio test */
-    int inliers;        /* matches within the RANSAC threshold of H */
-    double rms;         /* inlier reprojection error, preview pixels */
-    double H[9];        /* row-major, maps a's pixels to b's: b ~ H * (x, y, 1) */
+    int matches; /* mutual best matches passing the ratio test */
+    int inliers; /* matches within the RANSAC threshold of H */
+    double rms;  /* inlier reprojection error, preview pixels */
+    double H[9]; /* row-major, maps a's pixels to b's: b ~ H * (x, y, 1) */
 } i2v_align;
 
 /* Estimates how b relates to a. Never fails on content (found = 0 then);

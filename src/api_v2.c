@@ -161,8 +161,8 @@ int i2v__v2_generate(i2v_service *svc, i2v_req *r)
     if (is_tour) {
         size_t n = 0;
         for (size_t i = 1; i < json_array_size(urls); i++)
-            n += (size_t)snprintf(g->more_urls + n, sizeof g->more_urls - n, "%s%s", i > 1 ? "\n" : "",
-                                  json_string_value(json_array_get(urls, i)));
+            n += (size_t)snprintf(g->more_urls + n, sizeof g->more_urls - n, "%s%s",
+                                  i > 1 ? "\n" : "", json_string_value(json_array_get(urls, i)));
     }
     snprintf(g->move, sizeof g->move, "%s", i2v_move_name(move));
     /* The seed: the prompt is only used when the option is not automatic. */

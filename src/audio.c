@@ -70,15 +70,12 @@ typedef struct sound_name {
 } sound_name;
 
 static const sound_name sound_words[] = {
-    {"rain", I2V_SOUND_RAIN},         {"rainy", I2V_SOUND_RAIN},
-    {"storm", I2V_SOUND_RAIN},        {"ocean", I2V_SOUND_OCEAN},
-    {"sea", I2V_SOUND_OCEAN},         {"waves", I2V_SOUND_OCEAN},
-    {"beach", I2V_SOUND_OCEAN},       {"birds", I2V_SOUND_BIRDS},
-    {"birdsong", I2V_SOUND_BIRDS},    {"forest", I2V_SOUND_BIRDS},
-    {"garden", I2V_SOUND_BIRDS},      {"fireplace", I2V_SOUND_FIRE},
-    {"fire", I2V_SOUND_FIRE},         {"crackling", I2V_SOUND_FIRE},
-    {"city", I2V_SOUND_CITY},         {"street", I2V_SOUND_CITY},
-    {"traffic", I2V_SOUND_CITY},      {"urban", I2V_SOUND_CITY},
+    {"rain", I2V_SOUND_RAIN},    {"rainy", I2V_SOUND_RAIN},     {"storm", I2V_SOUND_RAIN},
+    {"ocean", I2V_SOUND_OCEAN},  {"sea", I2V_SOUND_OCEAN},      {"waves", I2V_SOUND_OCEAN},
+    {"beach", I2V_SOUND_OCEAN},  {"birds", I2V_SOUND_BIRDS},    {"birdsong", I2V_SOUND_BIRDS},
+    {"forest", I2V_SOUND_BIRDS}, {"garden", I2V_SOUND_BIRDS},   {"fireplace", I2V_SOUND_FIRE},
+    {"fire", I2V_SOUND_FIRE},    {"crackling", I2V_SOUND_FIRE}, {"city", I2V_SOUND_CITY},
+    {"street", I2V_SOUND_CITY},  {"traffic", I2V_SOUND_CITY},   {"urban", I2V_SOUND_CITY},
 };
 
 i2v_sound i2v__sound_from_prompt(const char *prompt)
@@ -186,8 +183,7 @@ static void events(float *o, size_t n, i2v_sound s, rng *r)
     switch (s) {
     case I2V_SOUND_RAIN:
         for (size_t at = next_event(r, 40); at < n; at += next_event(r, 40))
-            add_burst(o, n, at, 0.002 + 0.004 * uniform(r), 0.2 * uniform(r), uniform(r), 3000,
-                      r);
+            add_burst(o, n, at, 0.002 + 0.004 * uniform(r), 0.2 * uniform(r), uniform(r), 3000, r);
         break;
     case I2V_SOUND_BIRDS:
         for (size_t at = next_event(r, 0.7); at < n; at += next_event(r, 0.7)) {
@@ -249,8 +245,13 @@ double i2v__loudness(const float *stereo, size_t frames)
     double *e = calloc(nhop, sizeof(double)); /* K-weighted energy per 100 ms hop */
     if (!e) return -HUGE_VAL;
     for (int ch = 0; ch < 2; ch++) {
-        biquad s = {1.53512485958697, -2.69169618940638, 1.19839281085285, -1.69065929318241,
-                    0.73248077421585, 0, 0};
+        biquad s = {1.53512485958697,
+                    -2.69169618940638,
+                    1.19839281085285,
+                    -1.69065929318241,
+                    0.73248077421585,
+                    0,
+                    0};
         biquad h = {1.0, -2.0, 1.0, -1.99004745483398, 0.99007225036621, 0, 0};
         for (size_t i = 0; i < nhop * hop; i++) {
             const double y = bq(&h, bq(&s, stereo[2 * i + ch]));

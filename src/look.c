@@ -77,7 +77,7 @@ void i2v__look_describe(const i2v_look *l, char *buf, size_t len)
     buf[0] = '\0';
 #define ADD(...)                                                                                   \
     do {                                                                                           \
-        if (n < len) n += (size_t)snprintf(buf + n, len - n, __VA_ARGS__);                        \
+        if (n < len) n += (size_t)snprintf(buf + n, len - n, __VA_ARGS__);                         \
     } while (0)
     if (l->temperature > 0.7)
         ADD("golden ");

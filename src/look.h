@@ -11,13 +11,13 @@
 #include <stdint.h>
 
 typedef struct i2v_look {
-    double temperature;  /* -1 cool .. +1 warm; golden hour 0.8 */
-    double saturation;   /* 1 unchanged, 0 black and white */
-    double contrast;     /* S-curve strength, 0 none */
-    double lift;         /* brightness change, -0.3..0.3 of the range */
-    double vignette;     /* darkening at the corners, 0..0.6 */
-    int day_to_night;    /* grade runs from the photo to night over the video */
-    int any;             /* anything at all to do */
+    double temperature; /* -1 cool .. +1 warm; golden hour 0.8 */
+    double saturation;  /* 1 unchanged, 0 black and white */
+    double contrast;    /* S-curve strength, 0 none */
+    double lift;        /* brightness change, -0.3..0.3 of the range */
+    double vignette;    /* darkening at the corners, 0..0.6 */
+    int day_to_night;   /* grade runs from the photo to night over the video */
+    int any;            /* anything at all to do */
 } i2v_look;
 
 void i2v__look_init(i2v_look *l);

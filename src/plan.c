@@ -69,7 +69,9 @@ void i2v__plan_choose(const i2v_analysis *a, int out_w, int out_h, i2v_move *mov
                  "Slow lateral pan to the %s along the horizon (%s of the frame), easing in and "
                  "out.",
                  right ? "right" : "left",
-                 a->horizon_y < 0.4 ? "upper third" : a->horizon_y > 0.6 ? "lower third" : "middle");
+                 a->horizon_y < 0.4   ? "upper third"
+                 : a->horizon_y > 0.6 ? "lower third"
+                                      : "middle");
     } else if (!portrait && a->lines_h >= 0.65) {
         /* Horizontal lines (bridge deck, shelves): travel along them. */
         const int right = a->balance_x >= 0;
@@ -157,9 +159,8 @@ int i2v_plan_layers(const i2v_plan *p, int i, i2v_layer L[2])
         /* The camera moves in the first photo's pixels from its view to
          * where the second photo's view lies, and the second photo is seen
          * through the similarity: both show the same part of the scene. */
-        const double e = i2v__ease(p->steer.easing == I2V_EASE_LINEAR ? I2V_EASE_LINEAR
-                                                                        : I2V_EASE_IN_OUT,
-                                   u);
+        const double e =
+            i2v__ease(p->steer.easing == I2V_EASE_LINEAR ? I2V_EASE_LINEAR : I2V_EASE_IN_OUT, u);
         const double sc = s->join.scale, tx = s->join.shift_x, ty = s->join.shift_y;
         const i2v_view vt = {(vb.x - tx) / sc, (vb.y - ty) / sc, vb.w / sc, vb.h / sc};
         const double w = va.w * pow(vt.w / va.w, e), h = w * va.h / va.w;
@@ -354,7 +355,7 @@ int i2v_plan_new_multi(i2v_plan **out, const i2v_photo *const *photos, int n, i2
 {
     i2v_rgb preview = {0};
     i2v_grey *grey = NULL;
-    double (*k)[2] = NULL;
+    double(*k)[2] = NULL;
     i2v_plan *p = NULL;
     *out = NULL;
     int rc = i2v_spec_validate(spec, err);
@@ -405,8 +406,8 @@ int i2v_plan_new_multi(i2v_plan **out, const i2v_photo *const *photos, int n, i2
         /* The photos carry the change themselves ("day to night" between a
          * day and a night photo); the last frame stays the last photo. */
         p->look.day_to_night = 0;
-        p->look.any = p->look.temperature != 0 || p->look.saturation != 1 ||
-                      p->look.contrast > 0 || p->look.lift != 0 || p->look.vignette > 0;
+        p->look.any = p->look.temperature != 0 || p->look.saturation != 1 || p->look.contrast > 0 ||
+                      p->look.lift != 0 || p->look.vignette > 0;
     }
     p->sound = i2v__sound_from_prompt(p->prompt);
 

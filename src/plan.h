@@ -24,14 +24,14 @@ typedef struct i2v_shot {
     int ntrans; /* then frames of the join to the next shot */
     /* The join to the next shot. */
     i2v_transition_info join;
-    int ends_inclusive;   /* the join's first and last frames are the stills (first-last) */
-    double bump;          /* gentle push-in-and-settle during the join (0: hold) */
-    char text[400];       /* the shot in words (the AUTO prompt) */
+    int ends_inclusive; /* the join's first and last frames are the stills (first-last) */
+    double bump;        /* gentle push-in-and-settle during the join (0: hold) */
+    char text[400];     /* the shot in words (the AUTO prompt) */
 } i2v_shot;
 
 struct i2v_plan {
-    i2v_spec spec; /* validated; spec.prompt points at prompt below */
-    char *prompt;  /* owned copy, may be NULL */
+    i2v_spec spec;     /* validated; spec.prompt points at prompt below */
+    char *prompt;      /* owned copy, may be NULL */
     int width, height; /* output size */
     int frames;
     i2v_join kind;

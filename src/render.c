@@ -29,11 +29,11 @@ typedef struct frame_ctx {
     i2v_plane tmp[3];            /* layer 1 */
     i2v_axis ax[2][2], ay[2][2]; /* [layer][luma, chroma] */
     int layers;
-    double mix;        /* weight of layer 1 */
-    int full;          /* both layers cover the whole frame */
-    float *cov[2][2][2]; /* [layer][x, y][luma, chroma]: how much of the layer is photo */
-    const i2v_grade *grade;    /* NULL: no grading */
-    const uint16_t *vignette;  /* NULL: none */
+    double mix;               /* weight of layer 1 */
+    int full;                 /* both layers cover the whole frame */
+    float *cov[2][2][2];      /* [layer][x, y][luma, chroma]: how much of the layer is photo */
+    const i2v_grade *grade;   /* NULL: no grading */
+    const uint16_t *vignette; /* NULL: none */
     int bands, nworkers;
     i2v_rscratch scratch[MAX_WORKERS];
 } frame_ctx;
@@ -116,8 +116,8 @@ static void render_band(void *arg, int band, int worker)
  * o is centred on output luma position o*stride + offset; the view starts at
  * v0 and spans vlen photo pixels over n_luma output pixels. Returns whether
  * every sample is fully inside. */
-static int coverage(float *c, int n, int stride, double offset, double v0, double vlen,
-                    int n_luma, double photo_len)
+static int coverage(float *c, int n, int stride, double offset, double v0, double vlen, int n_luma,
+                    double photo_len)
 {
     int full = 1;
     const double unit = vlen / n_luma; /* photo pixels per output pixel */
@@ -152,8 +152,8 @@ int i2v__view_axes(const i2v_ycc *src, int out_w, int out_h, double vx, double v
     return rc;
 }
 
-static int build_axes(frame_ctx *f, int l, double vx, double vy, double vw, double vh,
-                      i2v_kernel k, i2v_error *err)
+static int build_axes(frame_ctx *f, int l, double vx, double vy, double vw, double vh, i2v_kernel k,
+                      i2v_error *err)
 {
     int rc = i2v__view_axes(f->src[l], f->dst[0].width, f->dst[0].height, vx, vy, vw, vh, k,
                             f->ax[l], f->ay[l], err);
@@ -221,7 +221,7 @@ int i2v_render_multi(const i2v_photo *const *photos, int n, const i2v_plan *plan
     int rc = 0;
     i2v_rgb rgb = {0};
     i2v_ycc *ycc = NULL;
-    double (*scale)[2] = NULL;
+    double(*scale)[2] = NULL;
     i2v_pool *pool = NULL;
     void *enc = NULL;
     const i2v_encoder_vt *vt = &i2v__encoder_libav;
@@ -296,8 +296,7 @@ int i2v_render_multi(const i2v_photo *const *photos, int n, const i2v_plan *plan
         goto out;
     }
     i2v_enc_params ep = {
-        tmp_video, W, H, plan->spec.fps, plan->spec.crf, base ? "medium" : "veryfast",
-        NULL,      0, 0};
+        tmp_video, W, H, plan->spec.fps, plan->spec.crf, base ? "medium" : "veryfast", NULL, 0, 0};
     if (plan->spec.audio) {
         /* Exactly as long as the video; the same plan gives the same sound. */
         const size_t frames =

@@ -137,8 +137,9 @@ static void run_job(job *j, i2v_gen *r)
     }
     if (i2v_spec_validate(&spec, &err) != 0) goto out;
     const i2v_photo *const *list = (const i2v_photo *const *)photos;
-    if (i2v_plan_new_multi(&plan, list, n, g->last_image_url[0] ? I2V_JOIN_FIRST_LAST : I2V_JOIN_TOUR,
-                           &spec, &err) != 0)
+    if (i2v_plan_new_multi(&plan, list, n,
+                           g->last_image_url[0] ? I2V_JOIN_FIRST_LAST : I2V_JOIN_TOUR, &spec,
+                           &err) != 0)
         goto out;
     {
         char u[400];
@@ -148,12 +149,11 @@ static void run_job(job *j, i2v_gen *r)
             static const char *const kinds[] = {"none", "same-viewpoint", "travel"};
             i2v_transition_info t;
             i2v_plan_transition(plan, k, &t);
-            i2v__log(t.kind == I2V_TRANSITION_DISSOLVE ? I2V_LOG_WARN : I2V_LOG_INFO, "align",
-                     " task_id=%lld photos=%d,%d result=%s matches=%d inliers=%d scale=%.4f%s",
-                     (long long)g->task_id, k + 1, k + 2, kinds[t.kind], t.matches, t.inliers,
-                     t.scale,
-                     t.kind == I2V_TRANSITION_DISSOLVE ? " note=\"no alignment found: dissolve\""
-                                                       : "");
+            i2v__log(
+                t.kind == I2V_TRANSITION_DISSOLVE ? I2V_LOG_WARN : I2V_LOG_INFO, "align",
+                " task_id=%lld photos=%d,%d result=%s matches=%d inliers=%d scale=%.4f%s",
+                (long long)g->task_id, k + 1, k + 2, kinds[t.kind], t.matches, t.inliers, t.scale,
+                t.kind == I2V_TRANSITION_DISSOLVE ? " note=\"no alignment found: dissolve\"" : "");
         }
     }
     renew(j, 5, 1);
