@@ -72,9 +72,12 @@ def test_every_move_makes_a_valid_video_and_cover(i2v, photos, tmp_path, move):
                   "--resolution", "480p", "--cover", str(cover))
     assert_valid_mp4(out, 854, 480, 150)
     assert cover_size(cover) == (854, 480)
-    # Not a terminal: exactly one key=value summary line, with the plan.
+    # Not a terminal: key=value lines only — what the prompt was understood as,
+    # then one summary line with the plan.
     lines = proc.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("event=render_done "), proc.stderr
+    assert len(lines) == 2 and lines[0].startswith("event=prompt understood=\"move="), proc.stderr
+    lines = lines[1:]
+    assert lines[0].startswith("event=render_done "), proc.stderr
     assert f"output={out}" in lines[0] and "frames=150" in lines[0]
     assert proc.stdout.strip() == str(out)
     plan = lines[0].split('plan="')[1].rstrip('"')
