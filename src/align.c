@@ -32,34 +32,26 @@ int i2v__grey_from_rgb(const i2v_rgb *rgb, int max_side, i2v_grey *out, i2v_erro
 {
     const int longest = rgb->width > rgb->height ? rgb->width : rgb->height;
     const int step = longest > max_side ? longest / max_side : 1;
-    out->step = step;
-    out->width = rgb->width / step;
-    out->height = rgb->height / step;
-    if (out->width < 16 || out->height < 16)
+    if (rgb->width / step < 16 || rgb->height / step < 16)
         return i2v__err(err, I2V_EINVAL, "photo is too small to align (%dx%d)", rgb->width,
                         rgb->height);
-    out->px = malloc(sizeof(float) * out->width * out->height);
-    if (!out->px) return i2v__err(err, I2V_ENOMEM, "out of memory aligning photos");
-    const float norm = 1.0f / (255.0f * step * step);
-    for (int y = 0; y < out->height; y++)
-        for (int x = 0; x < out->width; x++) {
-            float acc = 0;
-            for (int dy = 0; dy < step; dy++) {
-                const uint8_t *p =
-                    rgb->pixels + ((size_t)(y * step + dy) * rgb->width + x * step) * 3;
-                for (int dx = 0; dx < step; dx++, p += 3)
-                    acc += 0.2126f * p[0] + 0.7152f * p[1] + 0.0722f * p[2];
-            }
-            out->px[y * out->width + x] = acc * norm;
-        }
-    return 0;
+    return i2v__grey_reduce(rgb, step, out, err);
 }
 
-void i2v__grey_release(i2v_grey *g)
+/* One pass of a 1-D kernel (radius r) over n lines of len samples, sample i
+ * of line l at l*lstride + i*istride; borders clamped. */
+static void pass(const float *in, float *out, int n, int len, int lstride, int istride,
+                 const float *k, int r)
 {
-    if (!g) return;
-    free(g->px);
-    g->px = NULL;
+    for (int l = 0; l < n; l++)
+        for (int i = 0; i < len; i++) {
+            float acc = 0;
+            for (int j = -r; j <= r; j++) {
+                const int ii = i + j < 0 ? 0 : i + j >= len ? len - 1 : i + j;
+                acc += k[j + r] * in[(size_t)l * lstride + (size_t)ii * istride];
+            }
+            out[(size_t)l * lstride + (size_t)i * istride] = acc;
+        }
 }
 
 /* Separable Gaussian blur, borders clamped; tmp has w*h floats. */
@@ -74,24 +66,8 @@ static void blur(float *img, float *tmp, int w, int h, double sigma)
         sum += k[i + r] = (float)exp(-0.5 * i * i / (sigma * sigma));
     for (int i = 0; i <= 2 * r; i++)
         k[i] = (float)(k[i] / sum);
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++) {
-            float acc = 0;
-            for (int i = -r; i <= r; i++) {
-                int xx = x + i < 0 ? 0 : x + i >= w ? w - 1 : x + i;
-                acc += k[i + r] * img[y * w + xx];
-            }
-            tmp[y * w + x] = acc;
-        }
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++) {
-            float acc = 0;
-            for (int i = -r; i <= r; i++) {
-                int yy = y + i < 0 ? 0 : y + i >= h ? h - 1 : y + i;
-                acc += k[i + r] * tmp[yy * w + x];
-            }
-            img[y * w + x] = acc;
-        }
+    pass(img, tmp, h, w, w, 1, k, r); /* rows */
+    pass(tmp, img, w, h, 1, w, k, r); /* columns */
 }
 
 static float sample(const float *img, int w, int h, double x, double y)
@@ -230,14 +206,11 @@ static int features(const i2v_grey *g, feature **out, int *n)
         } else {
             /* Blur the base to the level's scale, then sample it. */
             memcpy(tmp, base, sizeof(float) * sz);
-            float *t2 = malloc(sizeof(float) * sz);
-            if (!t2) goto out;
-            blur(tmp, t2, g->width, g->height, 0.7 * sqrt(1.0 / (scale * scale) - 1.0));
+            blur(tmp, lv, g->width, g->height, 0.7 * sqrt(1.0 / (scale * scale) - 1.0));
             for (int y = 0; y < h; y++)
                 for (int x = 0; x < w; x++)
                     lv[y * w + x] = sample(tmp, g->width, g->height, (x + 0.5) / scale - 0.5,
                                            (y + 0.5) / scale - 0.5);
-            free(t2);
         }
         if (level_features(lv, w, h, scale, f, n, cap) != 0) goto out;
     }

@@ -12,14 +12,9 @@
 
 #include "image.h"
 
-typedef struct i2v_grey {
-    int width, height;
-    int step;  /* source pixels per grey pixel along each axis */
-    float *px; /* width*height, owned */
-} i2v_grey;
-
+/* The grey reduction of rgb with its long side at least max_side (an
+ * integer step), as alignment works on it. */
 int i2v__grey_from_rgb(const i2v_rgb *rgb, int max_side, i2v_grey *out, i2v_error *err);
-void i2v__grey_release(i2v_grey *g);
 
 typedef struct i2v_align {
     int found; /* a consistent homography with enough support */

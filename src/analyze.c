@@ -76,20 +76,10 @@ int i2v__analyze(const i2v_rgb *img, i2v_analysis *a, i2v_error *err)
     if (pw < 8 || ph < 8)
         return i2v__err(err, I2V_EINVAL, "photo is too small to analyse (%dx%d)", img->width,
                         img->height);
-    float *grey = malloc(sizeof(float) * pw * ph);
-    if (!grey) return i2v__err(err, I2V_ENOMEM, "out of memory analysing the photo");
-    /* Box-reduce to the preview, in luma. */
-    for (int y = 0; y < ph; y++)
-        for (int x = 0; x < pw; x++) {
-            float acc = 0;
-            for (int dy = 0; dy < step; dy++) {
-                const uint8_t *p =
-                    img->pixels + ((size_t)(y * step + dy) * img->width + x * step) * 3;
-                for (int dx = 0; dx < step; dx++, p += 3)
-                    acc += 0.2126f * p[0] + 0.7152f * p[1] + 0.0722f * p[2];
-            }
-            grey[y * pw + x] = acc / (float)(step * step);
-        }
+    i2v_grey g0;
+    int rc = i2v__grey_reduce(img, step, &g0, err);
+    if (rc) return rc;
+    float *grey = g0.px; /* luma 0..1 */
     if (pw >= ph) {
         a->gw = I2V_GRID_MAX < pw ? I2V_GRID_MAX : pw;
         a->gh = (int)lround((double)a->gw * ph / pw);
@@ -126,7 +116,7 @@ int i2v__analyze(const i2v_rgb *img, i2v_analysis *a, i2v_error *err)
     const double mean = total / ncell;
     for (int i = 0; i < ncell; i++) {
         a->detail[i] = mean > 0 ? (float)(a->detail[i] / mean) : 1.0f;
-        a->luma[i] = cellpx[i] ? a->luma[i] / (255.0f * cellpx[i]) : 0.0f;
+        a->luma[i] = cellpx[i] ? a->luma[i] / (float)cellpx[i] : 0.0f;
     }
     a->lines_h = (eh + ev) > 0 ? eh / (eh + ev) : 0.5;
     a->lines_v = 1.0 - a->lines_h;

@@ -9,7 +9,6 @@
 #include "audio.h"
 
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,12 +63,7 @@ static double lp(onepole *f, double x)
     return f->z;
 }
 
-typedef struct sound_name {
-    const char *phrase;
-    i2v_sound sound;
-} sound_name;
-
-static const sound_name sound_words[] = {
+static const i2v_phrase sound_words[] = {
     {"rain", I2V_SOUND_RAIN},    {"rainy", I2V_SOUND_RAIN},     {"storm", I2V_SOUND_RAIN},
     {"ocean", I2V_SOUND_OCEAN},  {"sea", I2V_SOUND_OCEAN},      {"waves", I2V_SOUND_OCEAN},
     {"beach", I2V_SOUND_OCEAN},  {"birds", I2V_SOUND_BIRDS},    {"birdsong", I2V_SOUND_BIRDS},
@@ -80,20 +74,8 @@ static const sound_name sound_words[] = {
 
 i2v_sound i2v__sound_from_prompt(const char *prompt)
 {
-    char text[2048], pat[64];
-    if (!prompt) return I2V_SOUND_ROOM;
-    i2v__words(prompt, text, sizeof text);
-    const char *at = NULL;
-    i2v_sound s = I2V_SOUND_ROOM;
-    for (size_t i = 0; i < sizeof sound_words / sizeof sound_words[0]; i++) {
-        snprintf(pat, sizeof pat, " %s ", sound_words[i].phrase);
-        const char *p = strstr(text, pat);
-        if (p && (!at || p < at)) {
-            at = p;
-            s = sound_words[i].sound;
-        }
-    }
-    return s;
+    return (i2v_sound)i2v__phrase_first(prompt, sound_words,
+                                        sizeof sound_words / sizeof sound_words[0], I2V_SOUND_ROOM);
 }
 
 const char *i2v__sound_name(i2v_sound s)

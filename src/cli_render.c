@@ -208,12 +208,11 @@ int i2v__cmd_render(int argc, char **argv)
     for (int k = 0; k + 1 < nphotos; k++) {
         i2v_transition_info t;
         i2v_plan_transition(plan, k, &t);
-        static const char *const kinds[] = {"none", "same-viewpoint", "travel"};
         fprintf(stderr,
                 "event=align photos=%d,%d result=%s matches=%d inliers=%d rms=%.2f scale=%.4f "
                 "shift=%.2f,%.2f%s\n",
-                k + 1, k + 2, kinds[t.kind], t.matches, t.inliers, t.rms, t.scale, t.shift_x,
-                t.shift_y,
+                k + 1, k + 2, i2v_transition_name(t.kind), t.matches, t.inliers, t.rms, t.scale,
+                t.shift_x, t.shift_y,
                 t.kind == I2V_TRANSITION_DISSOLVE ? " note=\"no alignment found: dissolve\"" : "");
     }
     if (pr.tty) fprintf(stderr, "plan: %s\n", i2v_plan_description(plan));

@@ -98,3 +98,34 @@ void i2v__rgba_over_white(const uint8_t *rgba, uint8_t *rgb, size_t npixels)
         }
     }
 }
+
+int i2v__grey_reduce(const i2v_rgb *rgb, int step, i2v_grey *out, i2v_error *err)
+{
+    out->step = step;
+    out->width = rgb->width / step;
+    out->height = rgb->height / step;
+    out->px = malloc(sizeof(float) * (size_t)out->width * out->height);
+    if (!out->px)
+        return i2v__err(err, I2V_ENOMEM, "out of memory reducing a %dx%d picture", rgb->width,
+                        rgb->height);
+    const float norm = 1.0f / (255.0f * step * step);
+    for (int y = 0; y < out->height; y++)
+        for (int x = 0; x < out->width; x++) {
+            float acc = 0;
+            for (int dy = 0; dy < step; dy++) {
+                const uint8_t *p =
+                    rgb->pixels + ((size_t)(y * step + dy) * rgb->width + (size_t)x * step) * 3;
+                for (int dx = 0; dx < step; dx++, p += 3)
+                    acc += 0.2126f * p[0] + 0.7152f * p[1] + 0.0722f * p[2];
+            }
+            out->px[(size_t)y * out->width + x] = acc * norm;
+        }
+    return 0;
+}
+
+void i2v__grey_release(i2v_grey *g)
+{
+    if (!g) return;
+    free(g->px);
+    g->px = NULL;
+}

@@ -15,6 +15,18 @@ typedef struct i2v_rgb {
     uint8_t *pixels; /* width*height*3 bytes, owned */
 } i2v_rgb;
 
+/* A greyscale (BT.709 luma, 0..1) reduction of a picture, for analysis. */
+typedef struct i2v_grey {
+    int width, height;
+    int step;  /* source pixels per grey pixel along each axis */
+    float *px; /* width*height, owned */
+} i2v_grey;
+
+/* Box-reduces rgb by an integer step (each grey pixel the mean luma of a
+ * step x step block). */
+int i2v__grey_reduce(const i2v_rgb *rgb, int step, i2v_grey *out, i2v_error *err);
+void i2v__grey_release(i2v_grey *g);
+
 /* Allocates an uninitialised w x h buffer; checks the size for overflow. */
 int i2v__rgb_alloc(i2v_rgb *img, int width, int height, i2v_error *err);
 void i2v__rgb_release(i2v_rgb *img);

@@ -67,8 +67,12 @@ void i2v__look_parse(const char *prompt, i2v_look *l)
         if (r->vignette > l->vignette) l->vignette = r->vignette;
         if (r->day_to_night) l->day_to_night = 1;
     }
-    l->any = l->temperature != 0 || l->saturation != 1 || l->contrast > 0 || l->lift != 0 ||
-             l->vignette > 0 || l->day_to_night;
+}
+
+int i2v__look_any(const i2v_look *l)
+{
+    return l->temperature != 0 || l->saturation != 1 || l->contrast > 0 || l->lift != 0 ||
+           l->vignette > 0 || l->day_to_night;
 }
 
 void i2v__look_describe(const i2v_look *l, char *buf, size_t len)

@@ -17,12 +17,13 @@ typedef struct i2v_look {
     double lift;        /* brightness change, -0.3..0.3 of the range */
     double vignette;    /* darkening at the corners, 0..0.6 */
     int day_to_night;   /* grade runs from the photo to night over the video */
-    int any;            /* anything at all to do */
 } i2v_look;
 
 void i2v__look_init(i2v_look *l);
 /* Reads the look words of prompt (may be NULL). Never fails. */
 void i2v__look_parse(const char *prompt, i2v_look *l);
+/* Whether the look changes anything at all. */
+int i2v__look_any(const i2v_look *l);
 /* E.g. "warm cinematic" or "none". */
 void i2v__look_describe(const i2v_look *l, char *buf, size_t len);
 

@@ -30,12 +30,12 @@ static const char *where(double x, double y)
     return names[row][col];
 }
 
-void i2v__plan_choose(const i2v_analysis *a, int out_w, int out_h, i2v_move *move, double *focus_x,
-                      double *focus_y, double *amount, char *text, size_t text_len)
+void i2v__plan_choose(const i2v_analysis *a, int out_w, int out_h, double fx, double fy,
+                      i2v_move *move, double *amount, int *light, char *text, size_t text_len)
 {
     const int portrait = out_h > out_w;
-    const double fx = *focus_x, fy = *focus_y;
     *amount = 1.0;
+    *light = 0;
     if (portrait && a->lines_v >= 0.55) {
         /* Tall subjects in a tall frame: tilt towards the richer end. */
         const int up = a->balance_y <= 0;
@@ -49,8 +49,7 @@ void i2v__plan_choose(const i2v_analysis *a, int out_w, int out_h, i2v_move *mov
         *move = I2V_MOVE_ZOOM_IN;
         *amount = 0.8;
         if (a->bright_excess > 0.12) {
-            *focus_x = a->bright_x;
-            *focus_y = a->bright_y;
+            *light = 1;
             snprintf(text, text_len,
                      "Slow, gentle dolly in across the room towards the light at the %s of the "
                      "frame, easing in and out.",
@@ -159,8 +158,7 @@ int i2v_plan_layers(const i2v_plan *p, int i, i2v_layer L[2])
         /* The camera moves in the first photo's pixels from its view to
          * where the second photo's view lies, and the second photo is seen
          * through the similarity: both show the same part of the scene. */
-        const double e =
-            i2v__ease(p->steer.easing == I2V_EASE_LINEAR ? I2V_EASE_LINEAR : I2V_EASE_IN_OUT, u);
+        const double e = i2v__ease(p->steer.easing, u); /* cosine unless constant speed */
         const double sc = s->join.scale, tx = s->join.shift_x, ty = s->join.shift_y;
         const i2v_view vt = {(vb.x - tx) / sc, (vb.y - ty) / sc, vb.w / sc, vb.h / sc};
         const double w = va.w * pow(vt.w / va.w, e), h = w * va.h / va.w;
@@ -188,6 +186,18 @@ int i2v_plan_view(const i2v_plan *p, int i, i2v_view *v)
     return 0;
 }
 
+/* A point of the photo (0..1 of its size) in frame units, kept in the frame. */
+static void to_frame(const i2v_shot *s, double px, double py, double *fx, double *fy)
+{
+    *fx = fmin(fmax((px * s->pw - s->fx) / s->fw, 0.0), 1.0);
+    *fy = fmin(fmax((py * s->ph - s->fy) / s->fh, 0.0), 1.0);
+}
+
+static void focus_on_light(i2v_shot *s)
+{
+    to_frame(s, s->analysis.bright_x, s->analysis.bright_y, &s->focus_x, &s->focus_y);
+}
+
 /* Cover crop: the largest rectangle of the output aspect, slid along the
  * cropped axis towards the detail when the crop is large. */
 static void frame_shot(i2v_shot *s, double aspect)
@@ -210,8 +220,7 @@ static void frame_shot(i2v_shot *s, double aspect)
         s->fx = 0;
         s->fy = pos * (ph - s->fh);
     }
-    s->focus_x = fmin(fmax((s->analysis.focus_x * pw - s->fx) / s->fw, 0.0), 1.0);
-    s->focus_y = fmin(fmax((s->analysis.focus_y * ph - s->fy) / s->fh, 0.0), 1.0);
+    to_frame(s, s->analysis.focus_x, s->analysis.focus_y, &s->focus_x, &s->focus_y);
 }
 
 /* Chooses and builds the shot's own move. */
@@ -219,8 +228,7 @@ static void move_shot(const i2v_plan *p, i2v_shot *s, i2v_move move)
 {
     i2v_steer st = p->steer;
     if (st.focus_light) {
-        s->focus_x = fmin(fmax((s->analysis.bright_x * s->pw - s->fx) / s->fw, 0.0), 1.0);
-        s->focus_y = fmin(fmax((s->analysis.bright_y * s->ph - s->fy) / s->fh, 0.0), 1.0);
+        focus_on_light(s);
     } else if (st.has_focus) {
         s->focus_x = st.focus_x;
         s->focus_y = st.focus_y;
@@ -228,16 +236,11 @@ static void move_shot(const i2v_plan *p, i2v_shot *s, i2v_move move)
     s->move = move;
     s->text[0] = '\0';
     if (move == I2V_MOVE_AUTO_EFFECTS || move == I2V_MOVE_AUTO_REVERSE) {
-        double amount, ax = s->focus_x, ay = s->focus_y;
-        i2v__plan_choose(&s->analysis, p->width, p->height, &s->move, &ax, &ay, &amount, s->text,
-                         sizeof s->text);
-        if (!st.has_focus && !st.focus_light) {
-            /* The planner may have chosen the light; it speaks in photo units. */
-            if (ax != s->focus_x || ay != s->focus_y) {
-                s->focus_x = fmin(fmax((ax * s->pw - s->fx) / s->fw, 0.0), 1.0);
-                s->focus_y = fmin(fmax((ay * s->ph - s->fy) / s->fh, 0.0), 1.0);
-            }
-        }
+        double amount;
+        int light;
+        i2v__plan_choose(&s->analysis, p->width, p->height, s->focus_x, s->focus_y, &s->move,
+                         &amount, &light, s->text, sizeof s->text);
+        if (light && !st.has_focus && !st.focus_light) focus_on_light(s);
         st.speed *= 0.9;
         st.amount *= amount;
         if (move == I2V_MOVE_AUTO_REVERSE) {
@@ -284,6 +287,12 @@ static int join_shots(i2v_shot *a, const i2v_shot *b, const i2v_grey *ga, const 
     const double zoom = fabs(log(sc * a->fw / b->fw));
     j->kind = dist < 0.02 && zoom < 0.03 ? I2V_TRANSITION_SAME_VIEW : I2V_TRANSITION_TRAVEL;
     return 0;
+}
+
+const char *i2v_transition_name(i2v_transition kind)
+{
+    static const char *const names[] = {"none", "same-viewpoint", "travel"};
+    return (unsigned)kind < 3 ? names[kind] : "none";
 }
 
 static const char *join_words(const i2v_transition_info *j)
@@ -339,7 +348,7 @@ static void describe(i2v_plan *p)
                     s->join.inliers);
         }
     }
-    if (p->look.any) ADD(" Look: %s.", look);
+    if (i2v__look_any(&p->look)) ADD(" Look: %s.", look);
     if (p->spec.audio) ADD(" Sound: %s.", i2v__sound_name(p->sound));
 #undef ADD
 }
@@ -402,13 +411,10 @@ int i2v_plan_new_multi(i2v_plan **out, const i2v_photo *const *photos, int n, i2
     }
     i2v__prompt_parse(p->prompt, &p->steer);
     i2v__look_parse(p->prompt, &p->look);
-    if (join == I2V_JOIN_FIRST_LAST && p->look.day_to_night) {
-        /* The photos carry the change themselves ("day to night" between a
-         * day and a night photo); the last frame stays the last photo. */
-        p->look.day_to_night = 0;
-        p->look.any = p->look.temperature != 0 || p->look.saturation != 1 || p->look.contrast > 0 ||
-                      p->look.lift != 0 || p->look.vignette > 0;
-    }
+    /* In first-last mode the photos carry the change themselves ("day to
+     * night" between a day and a night photo); the last frame stays the last
+     * photo. */
+    if (join == I2V_JOIN_FIRST_LAST) p->look.day_to_night = 0;
     p->sound = i2v__sound_from_prompt(p->prompt);
 
     const double aspect = (double)p->width / p->height;

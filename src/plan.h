@@ -44,10 +44,12 @@ struct i2v_plan {
     char understood[320];
 };
 
-/* AUTO_EFFECTS: chooses a concrete move and a focus (frame units) from the
- * analysis and writes the prompt describing it into text. */
-void i2v__plan_choose(const i2v_analysis *a, int out_w, int out_h, i2v_move *move, double *focus_x,
-                      double *focus_y, double *amount, char *text, size_t text_len);
+/* AUTO_EFFECTS: chooses a concrete move and its amount from the analysis
+ * and writes the prompt describing it into text; focus (frame units) is the
+ * detail focus it speaks of. *light is set when the move should aim at the
+ * photo's brightest region instead. */
+void i2v__plan_choose(const i2v_analysis *a, int out_w, int out_h, double focus_x, double focus_y,
+                      i2v_move *move, double *amount, int *light, char *text, size_t text_len);
 
 /* The camera of shot s at its frame j of its move (the still framing when the
  * shot has no move of its own). */

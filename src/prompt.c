@@ -149,12 +149,25 @@ void i2v__steer_describe(const i2v_steer *s, char *buf, size_t len)
         snprintf(buf, len, "speed=%s amount=%s timing=%s focus=auto", speed, amount, easing);
 }
 
-typedef struct move_rule {
-    const char *phrase;
-    i2v_move move;
-} move_rule;
+int i2v__phrase_first(const char *prompt, const i2v_phrase *table, size_t n, int fallback)
+{
+    char text[2048], pat[64];
+    if (!prompt) return fallback;
+    i2v__words(prompt, text, sizeof text);
+    const char *at = NULL;
+    int value = fallback;
+    for (size_t i = 0; i < n; i++) {
+        snprintf(pat, sizeof pat, " %s ", table[i].phrase);
+        const char *p = strstr(text, pat);
+        if (p && (!at || p < at)) {
+            at = p;
+            value = table[i].value;
+        }
+    }
+    return value;
+}
 
-static const move_rule moves[] = {
+static const i2v_phrase moves[] = {
     {"zoom in", I2V_MOVE_ZOOM_IN},
     {"zoom into", I2V_MOVE_ZOOM_IN},
     {"zoom towards", I2V_MOVE_ZOOM_IN},
@@ -189,17 +202,8 @@ static const move_rule moves[] = {
 
 int i2v__prompt_move(const char *prompt, i2v_move *move)
 {
-    char text[2048], pat[64];
-    if (!prompt) return 0;
-    i2v__words(prompt, text, sizeof text);
-    const char *at = NULL;
-    for (size_t i = 0; i < sizeof moves / sizeof moves[0]; i++) {
-        snprintf(pat, sizeof pat, " %s ", moves[i].phrase);
-        const char *p = strstr(text, pat);
-        if (p && (!at || p < at)) {
-            at = p;
-            *move = moves[i].move;
-        }
-    }
-    return at != NULL;
+    const int m = i2v__phrase_first(prompt, moves, sizeof moves / sizeof moves[0], -1);
+    if (m < 0) return 0;
+    *move = (i2v_move)m;
+    return 1;
 }

@@ -32,6 +32,16 @@ void i2v__steer_describe(const i2v_steer *s, char *buf, size_t len);
  * matches whole words only. Shared by the prompt reader and the review. */
 void i2v__words(const char *in, char *out, size_t cap);
 
+/* A phrase (space-separated words) and what it stands for. */
+typedef struct i2v_phrase {
+    const char *phrase;
+    int value;
+} i2v_phrase;
+
+/* The value of the table's phrase that occurs earliest in prompt (whole
+ * words; may be NULL), or fallback when none does. */
+int i2v__phrase_first(const char *prompt, const i2v_phrase *table, size_t n, int fallback);
+
 /* The camera move the prompt names ("zoom in", "pan left", "pull back",
  * "push out", ...), the earliest one mentioned. Returns 1 and sets *move, or 0
  * when the prompt names none. */

@@ -288,6 +288,10 @@ int i2v_render_multi(const i2v_photo *const *photos, int n, const i2v_plan *plan
         goto out;
     }
     f->vignette = vignette;
+    if (i2v__look_any(&plan->look)) {
+        i2v__look_grade(&plan->look, 0, &grade);
+        f->grade = &grade;
+    }
 
     tmp_video = temp_name(out->video_path);
     tmp_cover = out->cover_path ? temp_name(out->cover_path) : NULL;
@@ -340,6 +344,7 @@ int i2v_render_multi(const i2v_photo *const *photos, int n, const i2v_plan *plan
             rc = build_axes(f, l, v.x * scale[k][0], v.y * scale[k][1], v.w * scale[k][0],
                             v.h * scale[k][1], kernel, err);
             if (rc) goto out;
+            if (f->layers < 2) continue; /* one layer: coverage is not used */
             const double pw = photos[k]->width, ph = photos[k]->height;
             f->full &= coverage(f->cov[l][0][0], W, 1, 0.5, v.x, v.w, W, pw);
             f->full &= coverage(f->cov[l][0][1], W / 2, 2, 1.0, v.x, v.w, W, pw);
@@ -347,12 +352,10 @@ int i2v_render_multi(const i2v_photo *const *photos, int n, const i2v_plan *plan
             f->full &= coverage(f->cov[l][1][1], H / 2, 2, 1.0, v.y, v.h, H, ph);
         }
         f->mix = f->layers == 2 ? L[1].weight : 0;
-        f->grade = NULL;
-        if (plan->look.any) {
+        /* The grade only changes over time for "day to night". */
+        if (f->grade && plan->look.day_to_night)
             i2v__look_grade(&plan->look, plan->frames > 1 ? (double)i / (plan->frames - 1) : 0,
                             &grade);
-            f->grade = &grade;
-        }
         i2v__pool_run(pool, render_band, f, f->bands);
         if (i == 0 && tmp_cover) {
             cover_created = 1;

@@ -146,14 +146,14 @@ static void run_job(job *j, i2v_gen *r)
         i2v__log(I2V_LOG_INFO, "job_planned", " task_id=%lld photos=%d understood=%s",
                  (long long)g->task_id, n, i2v__log_str(u, sizeof u, i2v_plan_understood(plan)));
         for (int k = 0; k + 1 < n; k++) {
-            static const char *const kinds[] = {"none", "same-viewpoint", "travel"};
             i2v_transition_info t;
             i2v_plan_transition(plan, k, &t);
-            i2v__log(
-                t.kind == I2V_TRANSITION_DISSOLVE ? I2V_LOG_WARN : I2V_LOG_INFO, "align",
-                " task_id=%lld photos=%d,%d result=%s matches=%d inliers=%d scale=%.4f%s",
-                (long long)g->task_id, k + 1, k + 2, kinds[t.kind], t.matches, t.inliers, t.scale,
-                t.kind == I2V_TRANSITION_DISSOLVE ? " note=\"no alignment found: dissolve\"" : "");
+            i2v__log(t.kind == I2V_TRANSITION_DISSOLVE ? I2V_LOG_WARN : I2V_LOG_INFO, "align",
+                     " task_id=%lld photos=%d,%d result=%s matches=%d inliers=%d scale=%.4f%s",
+                     (long long)g->task_id, k + 1, k + 2, i2v_transition_name(t.kind), t.matches,
+                     t.inliers, t.scale,
+                     t.kind == I2V_TRANSITION_DISSOLVE ? " note=\"no alignment found: dissolve\""
+                                                       : "");
         }
     }
     renew(j, 5, 1);

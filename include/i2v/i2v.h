@@ -194,6 +194,9 @@ typedef struct i2v_transition_info {
     double scale, shift_x, shift_y; /* the similarity the camera follows */
 } i2v_transition_info;
 
+/* "none" (no alignment found), "same-viewpoint" or "travel". */
+const char *i2v_transition_name(i2v_transition kind);
+
 /* The join between photo k and photo k+1; I2V_EINVAL when k is out of range. */
 int i2v_plan_transition(const i2v_plan *plan, int k, i2v_transition_info *info);
 

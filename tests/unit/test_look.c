@@ -39,8 +39,8 @@ static void test_words(void **state)
         assert_true(fabs(l.saturation - cases[i].sat) < 1e-9);
         assert_int_equal(l.vignette > 0, cases[i].vignette);
         assert_int_equal(l.day_to_night, cases[i].night);
-        assert_int_equal(
-            l.any, !(sign == 0 && cases[i].sat == 1 && !cases[i].vignette && !cases[i].night));
+        assert_int_equal(i2v__look_any(&l), !(sign == 0 && cases[i].sat == 1 &&
+                                              !cases[i].vignette && !cases[i].night));
     }
 }
 
