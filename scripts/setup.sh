@@ -10,6 +10,7 @@ PACKAGES=(
   libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev libwebp-dev libheif-dev libexif-dev zlib1g-dev
   libsqlite3-dev libcurl4-openssl-dev libmicrohttpd-dev libjansson-dev libssl-dev
   libcmocka-dev ffmpeg python3 python3-pytest python3-numpy python3-requests wrk
+  libheif-examples clang libclang-rt-14-dev
 )
 
 missing=()

@@ -2,6 +2,7 @@
 #include "api.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "crypto.h"
@@ -54,12 +55,85 @@ json_t *i2v__api_body(const i2v_req *r, char *msg, size_t ml)
     return j;
 }
 
+/* Answers from the generation the key made, if there is one: 1 (answered,
+ * *ret set) or 0. */
+static int idem_replay(i2v_service *svc, i2v_req *r, const char *user, const i2v_gen *g,
+                       i2v_api_reply_fn reply, i2v_api_error_fn fail, int *ret)
+{
+    char hash[65];
+    int64_t bal = 0;
+    i2v_error e = {0};
+    i2v_gen *first = malloc(sizeof *first);
+    if (!first) {
+        *ret = fail(r, I2V_API_INTERNAL, "out of memory");
+        return 1;
+    }
+    const int s = svc->store->vt->idem_get(svc->store, user, g->idem_key, hash, first, &bal, &e);
+    int answered = 1;
+    if (s == I2V_ENOTFOUND)
+        answered = 0;
+    else if (s != 0)
+        *ret = fail(r, I2V_API_INTERNAL, "internal error, please retry");
+    else if (strcmp(hash, g->idem_hash) != 0)
+        *ret = fail(r, I2V_API_IDEMPOTENCY,
+                    "Idempotency-Key: already used with a different request; send a new key "
+                    "for a new request");
+    else {
+        r->replayed = 1;
+        *ret = reply(svc, r, first, bal);
+    }
+    free(first);
+    return answered;
+}
+
+int i2v__api_idempotency(i2v_service *svc, i2v_req *r, const char *user, json_t *body, i2v_gen *g,
+                         i2v_api_reply_fn reply, i2v_api_error_fn fail, int *ret)
+{
+    const char *key = i2v__req_header(r, "Idempotency-Key");
+    if (!key) return 0;
+    const size_t n = strlen(key);
+    int ok = n >= 1 && n <= I2V_IDEM_KEY_MAX;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = key[i] > ' ' && key[i] < 0x7f;
+    if (!ok) {
+        *ret = fail(r, I2V_API_PARAM,
+                    "Idempotency-Key: 1 to %d printable ASCII characters without spaces",
+                    I2V_IDEM_KEY_MAX);
+        return 1;
+    }
+    /* The request is the path and the body as JSON with its keys sorted:
+     * spacing and key order do not make a different request. */
+    char *canon = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+    if (!canon) {
+        *ret = fail(r, I2V_API_INTERNAL, "out of memory");
+        return 1;
+    }
+    const size_t pl = strlen(r->path), cl = strlen(canon);
+    char *msg = malloc(pl + 1 + cl);
+    if (!msg) {
+        free(canon);
+        *ret = fail(r, I2V_API_INTERNAL, "out of memory");
+        return 1;
+    }
+    memcpy(msg, r->path, pl);
+    msg[pl] = '\n';
+    memcpy(msg + pl + 1, canon, cl);
+    i2v__sha256_hex(msg, pl + 1 + cl, g->idem_hash);
+    free(msg);
+    free(canon);
+    memcpy(g->idem_key, key, n + 1);
+    return idem_replay(svc, r, user, g, reply, fail, ret);
+}
+
 int i2v__api_submit(i2v_service *svc, i2v_req *r, i2v_gen *g, int64_t *balance,
-                    i2v_api_error_fn fail)
+                    i2v_api_reply_fn reply, i2v_api_error_fn fail)
 {
     i2v_error e = {0};
     const int s = i2v__service_submit(svc, g, balance, &e);
-    if (s == 0) return 1;
+    if (s == 0) return reply(svc, r, g, *balance);
+    int ret;
+    /* a racing request with the same key made it first: its answer */
+    if (s == I2V_EDUPLICATE && idem_replay(svc, r, g->user_id, g, reply, fail, &ret)) return ret;
     if (s == I2V_EDENIED) return fail(r, I2V_API_REVIEW, "%s", e.message);
     if (s == I2V_ECREDIT) return fail(r, I2V_API_CREDITS, "%s", e.message);
     return fail(r, I2V_API_INTERNAL, "internal error, please retry");

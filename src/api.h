@@ -23,6 +23,7 @@ typedef enum {
     I2V_API_CREDITS, /* not enough credits */
     I2V_API_INTERNAL,
     I2V_API_GENERIC,
+    I2V_API_IDEMPOTENCY, /* the Idempotency-Key was used for a different request */
     I2V_API_KINDS
 } i2v_api_kind;
 
@@ -47,11 +48,24 @@ const char *i2v__v1_status(int state);
 const char *i2v__v2_status(int state);
 
 typedef int (*i2v_api_error_fn)(i2v_req *r, i2v_api_kind kind, const char *fmt, ...);
-/* Submits g (i2v__service_submit). Returns 1 when it was queued (the caller
- * answers), else the result of answering with fail: a refused prompt, too
- * few credits (with the store's message) or an internal error. */
+/* The answer to a created generation (g, and the balance after its charge):
+ * a function of what the store keeps, so a replay gives the same bytes. */
+typedef int (*i2v_api_reply_fn)(i2v_service *svc, i2v_req *r, const i2v_gen *g, int64_t balance);
+/* Submits g (i2v__service_submit) and answers: reply when it was queued (or
+ * when a racing request with the same idempotency key made it first), else
+ * fail: a refused prompt, too few credits (with the store's message) or an
+ * internal error. */
 int i2v__api_submit(i2v_service *svc, i2v_req *r, i2v_gen *g, int64_t *balance,
-                    i2v_api_error_fn fail);
+                    i2v_api_reply_fn reply, i2v_api_error_fn fail);
+
+/* Idempotency-Key, the Stripe way. With no header, returns 0. Otherwise the
+ * key is checked and, with the request's hash (path and canonical body),
+ * put in g for i2v__api_submit. When the user already used the key: the same
+ * request is answered by reply from the generation it made (marked
+ * Idempotent-Replayed), a different one by fail with I2V_API_IDEMPOTENCY;
+ * then returns 1 with *ret the handler's result. */
+int i2v__api_idempotency(i2v_service *svc, i2v_req *r, const char *user, json_t *body, i2v_gen *g,
+                         i2v_api_reply_fn reply, i2v_api_error_fn fail, int *ret);
 
 /* Adapters: each queues exactly one response. */
 int i2v__v1_generate(i2v_service *svc, i2v_req *r);

@@ -19,11 +19,12 @@
 static const struct {
     int status, code;
 } v1_codes[I2V_API_KINDS] = {
-    [I2V_API_PARAM] = {400, 1011},     [I2V_API_AUTH] = {401, 5002},
-    [I2V_API_FORBIDDEN] = {403, 5002}, [I2V_API_NOTFOUND] = {404, 1001},
-    [I2V_API_METHOD] = {405, 1001},    [I2V_API_TOO_LARGE] = {413, 1011},
-    [I2V_API_REVIEW] = {400, 9010},    [I2V_API_CREDITS] = {402, 9051},
-    [I2V_API_INTERNAL] = {500, 1003},  [I2V_API_GENERIC] = {400, 1001},
+    [I2V_API_PARAM] = {400, 1011},       [I2V_API_AUTH] = {401, 5002},
+    [I2V_API_FORBIDDEN] = {403, 5002},   [I2V_API_NOTFOUND] = {404, 1001},
+    [I2V_API_METHOD] = {405, 1001},      [I2V_API_TOO_LARGE] = {413, 1011},
+    [I2V_API_REVIEW] = {400, 9010},      [I2V_API_CREDITS] = {402, 9051},
+    [I2V_API_INTERNAL] = {500, 1003},    [I2V_API_GENERIC] = {400, 1001},
+    [I2V_API_IDEMPOTENCY] = {422, 1011},
 };
 
 int i2v__v1_error(i2v_req *r, i2v_api_kind kind, const char *fmt, ...)
@@ -43,6 +44,15 @@ const char *i2v__v1_status(int state)
     return n[state & 3];
 }
 
+static int v1_created(i2v_service *svc, i2v_req *r, const i2v_gen *g, int64_t balance)
+{
+    (void)svc;
+    (void)balance;
+    return i2v__respond_json(r, 200,
+                             json_pack("{s:i, s:s, s:I}", "code", 0, "message", "success", "data",
+                                       (json_int_t)g->task_id));
+}
+
 int i2v__v1_generate(i2v_service *svc, i2v_req *r)
 {
     char user[37], msg[256], why[96];
@@ -57,6 +67,7 @@ int i2v__v1_generate(i2v_service *svc, i2v_req *r)
         return i2v__v1_error(r, I2V_API_INTERNAL, "out of memory");
     }
     const char *image_url, *last_url, *resolution, *model, *prompt;
+    if (i2v__api_idempotency(svc, r, user, body, g, v1_created, i2v__v1_error, &ret)) goto out;
     if (i2v__json_opt_string(body, "imageUrl", &image_url) || !image_url) {
         ret = i2v__v1_error(r, I2V_API_PARAM, "imageUrl: a URL string is required");
         goto out;
@@ -134,11 +145,7 @@ int i2v__v1_generate(i2v_service *svc, i2v_req *r)
     g->price = i2v__price(base, audio_on, res, g->duration);
 
     int64_t bal = 0;
-    ret = i2v__api_submit(svc, r, g, &bal, i2v__v1_error);
-    if (ret == 1)
-        ret = i2v__respond_json(r, 200,
-                                json_pack("{s:i, s:s, s:I}", "code", 0, "message", "success",
-                                          "data", (json_int_t)g->task_id));
+    ret = i2v__api_submit(svc, r, g, &bal, v1_created, i2v__v1_error);
 out:
     free(g);
     json_decref(body);

@@ -31,6 +31,7 @@ static const struct {
     [I2V_API_CREDITS] = {402, "insufficient_credits"},
     [I2V_API_INTERNAL] = {500, "internal_error"},
     [I2V_API_GENERIC] = {400, "bad_request"},
+    [I2V_API_IDEMPOTENCY] = {422, "idempotency_key_reused"},
 };
 
 int i2v__v2_error(i2v_req *r, i2v_api_kind kind, const char *fmt, ...)
@@ -78,6 +79,15 @@ static json_t *v2_begin(i2v_service *svc, i2v_req *r, int *ret, char user[37])
     return NULL;
 }
 
+static int v2_created(i2v_service *svc, i2v_req *r, const i2v_gen *g, int64_t balance)
+{
+    const int per_video = svc->v2_video_credits > 0 ? svc->v2_video_credits : 1;
+    return i2v__respond_json(r, 200,
+                             json_pack("{s:s, s:I, s:s}", "generation_id", g->uuid,
+                                       "remaining_videos", (json_int_t)(balance / per_video),
+                                       "project_id", g->project_id));
+}
+
 int i2v__v2_generate(i2v_service *svc, i2v_req *r)
 {
     int ret = 0;
@@ -90,6 +100,7 @@ int i2v__v2_generate(i2v_service *svc, i2v_req *r)
         json_decref(body);
         return i2v__v2_error(r, I2V_API_INTERNAL, "out of memory");
     }
+    if (i2v__api_idempotency(svc, r, user, body, g, v2_created, i2v__v2_error, &ret)) goto out;
     json_t *urls = json_object_get(body, "image_urls");
     if (!json_is_array(urls) || json_array_size(urls) == 0) {
         ret = i2v__v2_error(r, I2V_API_PARAM, "image_urls: required, a non-empty array of URLs");
@@ -179,13 +190,7 @@ int i2v__v2_generate(i2v_service *svc, i2v_req *r)
     g->price = svc->v2_video_credits * duration / 5;
 
     int64_t bal = 0;
-    ret = i2v__api_submit(svc, r, g, &bal, i2v__v2_error);
-    if (ret == 1)
-        ret = i2v__respond_json(
-            r, 200,
-            json_pack("{s:s, s:I, s:s}", "generation_id", g->uuid, "remaining_videos",
-                      (json_int_t)(bal / (svc->v2_video_credits > 0 ? svc->v2_video_credits : 1)),
-                      "project_id", g->project_id));
+    ret = i2v__api_submit(svc, r, g, &bal, v2_created, i2v__v2_error);
 out:
     free(g);
     json_decref(body);

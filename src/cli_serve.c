@@ -68,6 +68,8 @@ static const i2v_option serve_opts[] = {
      "webhook attempts before giving up"},
     {"webhook-timeout", 0, I2V_OPT_NUMBER, "10", 0.1, 600, NULL, "I2V_WEBHOOK_TIMEOUT",
      "seconds for one webhook attempt"},
+    {"idempotency-hours", 0, I2V_OPT_NUMBER, "24", 24, 8760, NULL, "I2V_IDEMPOTENCY_HOURS",
+     "how long Idempotency-Key answers are kept"},
     {"log-requests", 0, I2V_OPT_CHOICE, "on", 0, 0, "on|off", "I2V_LOG_REQUESTS",
      "one log line per HTTP request"},
     {"help", 'h', I2V_OPT_FLAG, NULL, 0, 0, NULL, NULL, "show this help"},
@@ -131,7 +133,8 @@ static int setup(i2v_service *svc, const i2v_opts *o, int http, char *msg, size_
         svc->review = i2v__review_load(i2v__opt_str(o, "review-words"), msg, ml);
         if (!svc->review) return -1;
     }
-    i2v_store_config sc = {(int)i2v__opt_int(o, "max-attempts"), 10000};
+    i2v_store_config sc = {(int)i2v__opt_int(o, "max-attempts"), 10000,
+                           (int64_t)(i2v__opt_num(o, "idempotency-hours") * 3600 * 1000)};
     i2v_error err = {0};
     if (i2v__store_open_data_dir(&svc->store, svc->data_dir, &sc, &err) != 0) {
         snprintf(msg, ml, "%s", err.message);

@@ -70,8 +70,9 @@ static uint32_t be32(const uint8_t *p)
 
 /*
  * The header is read by hand: the size from IHDR (which must come first) and
- * the orientation from an eXIf chunk found by walking the chunk list, bounded
- * in count. Nothing is allocated, so a header claiming a huge size or a file
+ * the orientation from an eXIf chunk found by walking the chunk list, which
+ * also refuses more than PNG_MAX_CHUNKS ancillary chunks (or 100 times as
+ * many in all). Nothing is allocated, so a header claiming a huge size or a file
  * of thousands of chunks costs nothing here; libpng checks the rest (CRCs,
  * ranges) when decoding.
  */
@@ -89,13 +90,17 @@ static int png_probe(const uint8_t *d, size_t n, i2v_probe *info, i2v_error *err
     info->width = (int)w;
     info->height = (int)h;
     size_t pos = 8;
-    for (unsigned count = 0; pos + 12 <= n && count < 100000; count++) {
+    unsigned ancillary = 0;
+    for (unsigned count = 0; pos + 12 <= n; count++) {
         const uint32_t len = be32(d + pos);
         if (len > n - pos - 12) break;
-        if (memcmp(d + pos + 4, "eXIf", 4) == 0) {
+        if (d[pos + 4] & 0x20) ancillary++; /* lower-case first letter */
+        if (ancillary > PNG_MAX_CHUNKS || count >= 100 * PNG_MAX_CHUNKS)
+            return i2v__err(err, I2V_ELIMIT, "PNG has more than %u %schunks, above the limit",
+                            ancillary > PNG_MAX_CHUNKS ? PNG_MAX_CHUNKS : 100 * PNG_MAX_CHUNKS,
+                            ancillary > PNG_MAX_CHUNKS ? "ancillary " : "");
+        if (memcmp(d + pos + 4, "eXIf", 4) == 0 && info->orientation == 1)
             info->orientation = i2v__exif_orientation(d + pos + 8, len);
-            break;
-        }
         if (memcmp(d + pos + 4, "IEND", 4) == 0) break;
         pos += 12 + (size_t)len;
     }

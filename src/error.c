@@ -40,6 +40,8 @@ const char *i2v_strerror(int code)
         return "refused by policy";
     case I2V_EDB:
         return "job store error";
+    case I2V_EDUPLICATE:
+        return "idempotency key already used";
     }
     return "unknown error";
 }

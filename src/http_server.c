@@ -35,6 +35,7 @@ static int queue(i2v_req *r, int status, struct MHD_Response *resp)
 {
     if (!resp) return -1;
     r->status = status;
+    if (r->replayed) MHD_add_response_header(resp, "Idempotent-Replayed", "true");
     int ok = MHD_queue_response(r->conn, (unsigned)status, resp) == MHD_YES;
     MHD_destroy_response(resp);
     return ok ? 0 : -1;

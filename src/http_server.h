@@ -35,7 +35,8 @@ typedef struct i2v_req {
     char *body; /* NUL-terminated */
     size_t body_len;
     int too_large;
-    int status; /* set when a response is queued */
+    int status;   /* set when a response is queued */
+    int replayed; /* the answer repeats an earlier one (Idempotent-Replayed) */
     double t0;
 } i2v_req;
 

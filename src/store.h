@@ -15,6 +15,10 @@
  *   until max_attempts claims have been made; then it fails with a refund.
  * - A finished generation with a webhook gets a delivery row in the same
  *   transaction.
+ * - An idempotency key (per user) is written in the same transaction as the
+ *   generation it created, with the request's hash and the balance after the
+ *   charge: a second create with the key charges nothing (I2V_EDUPLICATE) and
+ *   idem_get gives back what the first one made. Keys are kept ttl_ms.
  * - Every function may be called from any thread; the handle is shared.
  * All functions return 0 (or 1 where noted) or a negative i2v_code.
  */
@@ -35,6 +39,7 @@ typedef enum {
 #define I2V_URL_MAX 2048
 #define I2V_PROMPT_MAX 2000
 #define I2V_MORE_URLS (I2V_PHOTOS_MAX - 1)
+#define I2V_IDEM_KEY_MAX 255
 
 typedef struct i2v_gen {
     int64_t id;      /* queue order, internal */
@@ -68,6 +73,9 @@ typedef struct i2v_gen {
     char plan_prompt[512]; /* what the planner chose, in words */
     char error[256];
     int64_t created_ms, started_ms, finished_ms;
+    /* gen_create only: the request's idempotency key ("" : none) and hash */
+    char idem_key[I2V_IDEM_KEY_MAX + 1];
+    char idem_hash[65];
 } i2v_gen;
 
 typedef struct i2v_user {
@@ -126,6 +134,10 @@ typedef struct i2v_store_vt {
     /* next_ms < 0: delivered (ok) or given up; else retry at next_ms */
     int (*hook_done)(i2v_store *s, int64_t id, int ok, int64_t next_ms, long status,
                      const char *error, i2v_error *err);
+    /* The generation made with the user's idempotency key: 0 with hash (the
+     * request's), g and *balance (after its charge), or I2V_ENOTFOUND. */
+    int (*idem_get)(i2v_store *s, const char *user_id, const char *key, char hash[65], i2v_gen *g,
+                    int64_t *balance, i2v_error *err);
     /* balance column and sum of the ledger, for checks */
     int (*ledger)(i2v_store *s, const char *user_id, int64_t *balance, int64_t *sum,
                   i2v_error *err);
@@ -138,6 +150,7 @@ struct i2v_store {
 typedef struct i2v_store_config {
     int max_attempts;    /* claims before a generation fails; default 3 */
     int busy_timeout_ms; /* default 10000 */
+    int64_t idem_ttl_ms; /* idempotency keys kept; default (and at least) 24 h */
 } i2v_store_config;
 
 /* Opens the SQLite store at path (created with its schema if new). */

@@ -74,7 +74,12 @@ static const char schema[] =
     " attempts INTEGER NOT NULL DEFAULT 0, next_ms INTEGER NOT NULL,"
     " last_status INTEGER NOT NULL DEFAULT 0, last_error TEXT NOT NULL DEFAULT '',"
     " delivered_ms INTEGER NOT NULL DEFAULT 0);"
-    "CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries(state, next_ms);";
+    "CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries(state, next_ms);"
+    "CREATE TABLE IF NOT EXISTS idempotency("
+    " user_id TEXT NOT NULL REFERENCES users(id), key TEXT NOT NULL, hash TEXT NOT NULL,"
+    " generation INTEGER NOT NULL REFERENCES generations(id), balance INTEGER NOT NULL,"
+    " created_ms INTEGER NOT NULL, PRIMARY KEY (user_id, key));"
+    "CREATE INDEX IF NOT EXISTS idempotency_age ON idempotency(created_ms);";
 
 #define GEN_COLS                                                                                   \
     "id, task_id, uuid, project_id, user_id, api, state, progress, image_url, last_image_url,"     \
@@ -112,6 +117,11 @@ enum {
     S_HOOK_DUE,
     S_HOOK_LEASE,
     S_HOOK_DONE,
+    S_IDEM_HAS,
+    S_IDEM_INS,
+    S_IDEM_GET,
+    S_IDEM_PURGE,
+    S_GEN_BY_ID,
     S_COUNT
 };
 
@@ -168,6 +178,12 @@ static const char *const sql[S_COUNT] = {
     [S_HOOK_LEASE] = "UPDATE deliveries SET next_ms=?2 WHERE id=?1 AND state=0",
     [S_HOOK_DONE] = "UPDATE deliveries SET state=?2, attempts=attempts+1, next_ms=?3,"
                     " last_status=?4, last_error=?5, delivered_ms=?6 WHERE id=?1",
+    [S_IDEM_HAS] = "SELECT 1 FROM idempotency WHERE user_id=? AND key=?",
+    [S_IDEM_INS] = "INSERT INTO idempotency(user_id, key, hash, generation, balance, created_ms)"
+                   " VALUES(?,?,?,?,?,?)",
+    [S_IDEM_GET] = "SELECT hash, balance, generation FROM idempotency WHERE user_id=? AND key=?",
+    [S_GEN_BY_ID] = "SELECT " GEN_COLS " FROM generations WHERE id=?",
+    [S_IDEM_PURGE] = "DELETE FROM idempotency WHERE created_ms<?",
 };
 
 typedef struct conn {
@@ -492,7 +508,18 @@ static int sq_gen_create(i2v_store *s, i2v_gen *g, int64_t *bal, i2v_error *err)
     CONN(s, err);
     int r = begin(c, err);
     if (r) return r;
-    sqlite3_stmt *q = st(c, S_BAL_TAKE);
+    sqlite3_stmt *q;
+    if (g->idem_key[0]) {
+        q = st(c, S_IDEM_HAS);
+        if (!q) return rollback(c, db_err(c->db, err, "idempotency"));
+        sqlite3_bind_text(q, 1, g->user_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 2, g->idem_key, -1, SQLITE_STATIC);
+        const int taken = sqlite3_step(q) == SQLITE_ROW;
+        sqlite3_reset(q);
+        if (taken)
+            return rollback(c, i2v__err(err, I2V_EDUPLICATE, "Idempotency-Key: already used"));
+    }
+    q = st(c, S_BAL_TAKE);
     if (!q) return rollback(c, db_err(c->db, err, "charge"));
     sqlite3_bind_text(q, 1, g->user_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(q, 2, g->price);
@@ -546,8 +573,20 @@ static int sq_gen_create(i2v_store *s, i2v_gen *g, int64_t *bal, i2v_error *err)
     g->state = I2V_GEN_QUEUED;
     if (ledger_ins(c, g->user_id, -(int64_t)g->price, "charge", g->id, NULL) != 1)
         return rollback(c, db_err(c->db, err, "ledger"));
-    if (bal && balance_of(c, g->user_id, bal) != 0)
-        return rollback(c, db_err(c->db, err, "balance"));
+    int64_t after = 0;
+    if (balance_of(c, g->user_id, &after) != 0) return rollback(c, db_err(c->db, err, "balance"));
+    if (bal) *bal = after;
+    if (g->idem_key[0]) {
+        q = st(c, S_IDEM_INS);
+        if (!q) return rollback(c, db_err(c->db, err, "idempotency"));
+        sqlite3_bind_text(q, 1, g->user_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 2, g->idem_key, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 3, g->idem_hash, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 4, g->id);
+        sqlite3_bind_int64(q, 5, after);
+        sqlite3_bind_int64(q, 6, g->created_ms);
+        if (run(q) != SQLITE_DONE) return rollback(c, db_err(c->db, err, "idempotency"));
+    }
     return commit(c, err);
 }
 
@@ -559,6 +598,30 @@ static int one_gen(conn *c, sqlite3_stmt *q, i2v_gen *g, i2v_error *err)
     if (rc == SQLITE_ROW) return 0;
     if (rc == SQLITE_DONE) return i2v__err(err, I2V_ENOTFOUND, "no such generation");
     return db_err(c->db, err, "generation");
+}
+
+static int sq_idem_get(i2v_store *s, const char *user, const char *key, char hash[65], i2v_gen *g,
+                       int64_t *bal, i2v_error *err)
+{
+    CONN(s, err);
+    sqlite3_stmt *q = st(c, S_IDEM_GET);
+    if (!q) return db_err(c->db, err, "idempotency");
+    sqlite3_bind_text(q, 1, user, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, key, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(q);
+    int64_t id = 0;
+    if (rc == SQLITE_ROW) {
+        text(q, 0, hash, 65);
+        *bal = sqlite3_column_int64(q, 1);
+        id = sqlite3_column_int64(q, 2);
+    }
+    sqlite3_reset(q);
+    if (rc == SQLITE_DONE) return i2v__err(err, I2V_ENOTFOUND, "no such idempotency key");
+    if (rc != SQLITE_ROW) return db_err(c->db, err, "idempotency");
+    q = st(c, S_GEN_BY_ID);
+    if (!q) return db_err(c->db, err, "generation");
+    sqlite3_bind_int64(q, 1, id);
+    return one_gen(c, q, g, err);
 }
 
 static int wait_of(conn *c, int64_t id, int *wait)
@@ -704,6 +767,10 @@ static int sq_reap(i2v_store *base, i2v_error *err)
 {
     CONN(base, err);
     const int64_t now = i2v__now_ms();
+    sqlite3_stmt *p = st(c, S_IDEM_PURGE); /* old idempotency keys go first */
+    if (!p) return db_err(c->db, err, "idempotency");
+    sqlite3_bind_int64(p, 1, now - SQ(base)->cfg.idem_ttl_ms);
+    if (run(p) != SQLITE_DONE) return db_err(c->db, err, "idempotency");
     sqlite3_stmt *q = st(c, S_GEN_EXPIRED); /* a read first, as in claims */
     if (!q) return db_err(c->db, err, "reap");
     sqlite3_bind_int64(q, 1, now);
@@ -898,6 +965,7 @@ static const i2v_store_vt sqlite_vt = {
     .hook_claim = sq_hook_claim,
     .hook_done = sq_hook_done,
     .ledger = sq_ledger,
+    .idem_get = sq_idem_get,
 };
 
 int i2v__store_open_sqlite(i2v_store **out, const char *path, const i2v_store_config *cfg,
@@ -910,6 +978,8 @@ int i2v__store_open_sqlite(i2v_store **out, const char *path, const i2v_store_co
     s->path = strdup(path);
     s->cfg.max_attempts = cfg && cfg->max_attempts > 0 ? cfg->max_attempts : 3;
     s->cfg.busy_timeout_ms = cfg && cfg->busy_timeout_ms > 0 ? cfg->busy_timeout_ms : 10000;
+    const int64_t day = 24 * 3600 * 1000LL;
+    s->cfg.idem_ttl_ms = cfg && cfg->idem_ttl_ms > day ? cfg->idem_ttl_ms : day;
     pthread_mutex_init(&s->lock, NULL);
     pthread_key_create(&s->key, NULL);
     conn *c = get(s, err);

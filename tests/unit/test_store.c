@@ -15,6 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "store.h"
 
 typedef struct fixture {
@@ -30,7 +32,7 @@ static int setup(void **state)
     snprintf(f->dir, sizeof f->dir, "/tmp/i2v-store-XXXXXX");
     if (!mkdtemp(f->dir)) return -1;
     snprintf(f->path, sizeof f->path, "%s/i2v.db", f->dir);
-    i2v_store_config cfg = {2, 10000};
+    i2v_store_config cfg = {2, 10000, 0};
     i2v_error e = {0};
     if (i2v__store_open_sqlite(&f->s, f->path, &cfg, &e) != 0) return -1;
     if (f->s->vt->user_create(f->s, "t", &f->u, &e) != 0) return -1;
@@ -279,6 +281,60 @@ static void test_keys(void **state)
     assert_int_equal(s->vt->credit(s, f->u.id, 0, NULL, NULL, &e), I2V_EINVAL);
 }
 
+/* An idempotency key: the second create with it charges nothing and the key
+ * leads back to the first generation and the balance after its charge; the
+ * key is per user and forgotten after its time to live (24 h). */
+static void test_idempotency_keys(void **state)
+{
+    fixture *f = *state;
+    i2v_store *s = f->s;
+    i2v_error e = {0};
+    int64_t bal;
+    i2v_gen g, again, got;
+    char hash[65];
+    assert_int_equal(s->vt->credit(s, f->u.id, 100, "t", &bal, &e), 0);
+    new_gen(f, &g, 20);
+    snprintf(g.idem_key, sizeof g.idem_key, "order-42");
+    snprintf(g.idem_hash, sizeof g.idem_hash, "%064d", 1);
+    assert_int_equal(s->vt->gen_create(s, &g, &bal, &e), 0);
+    assert_int_equal(bal, 80);
+    new_gen(f, &again, 20);
+    snprintf(again.idem_key, sizeof again.idem_key, "order-42");
+    snprintf(again.idem_hash, sizeof again.idem_hash, "%064d", 2);
+    assert_int_equal(s->vt->gen_create(s, &again, &bal, &e), I2V_EDUPLICATE);
+    balanced(f, 80);
+    assert_int_equal(s->vt->idem_get(s, f->u.id, "order-42", hash, &got, &bal, &e), 0);
+    assert_string_equal(hash, g.idem_hash);
+    assert_int_equal(got.task_id, g.task_id);
+    assert_int_equal(bal, 80);
+    assert_int_equal(s->vt->idem_get(s, f->u.id, "order-43", hash, &got, &bal, &e), I2V_ENOTFOUND);
+    /* another user may use the same key */
+    i2v_user other;
+    assert_int_equal(s->vt->user_create(s, "o", &other, &e), 0);
+    assert_int_equal(s->vt->idem_get(s, other.id, "order-42", hash, &got, &bal, &e), I2V_ENOTFOUND);
+
+    /* kept for 24 h: a key made 23 h 59 min ago survives a reap, one made
+     * 24 h 1 min ago does not */
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    char sql[200];
+    const long long now = (long long)i2v__now_ms(), min = 60000;
+    snprintf(sql, sizeof sql, "UPDATE idempotency SET created_ms=%lld", now - (24 * 60 - 1) * min);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    assert_true(s->vt->reap(s, &e) >= 0);
+    assert_int_equal(s->vt->idem_get(s, f->u.id, "order-42", hash, &got, &bal, &e), 0);
+    snprintf(sql, sizeof sql, "UPDATE idempotency SET created_ms=%lld", now - (24 * 60 + 1) * min);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    assert_true(s->vt->reap(s, &e) >= 0);
+    assert_int_equal(s->vt->idem_get(s, f->u.id, "order-42", hash, &got, &bal, &e), I2V_ENOTFOUND);
+    /* the key is free again: a new generation, a new charge */
+    assert_int_equal(s->vt->gen_create(s, &again, &bal, &e), 0);
+    assert_int_equal(bal, 60);
+    balanced(f, 60);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -288,6 +344,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_queue_order_and_wait_number, setup, teardown),
         cmocka_unit_test_setup_teardown(test_credits_race, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_idempotency_keys, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
