@@ -29,8 +29,8 @@ int i2v__decode_probe(const i2v_decoder *dec, const uint8_t *data, size_t len, u
     int rc = dec->probe(data, len, info, err);
     if (rc) return rc;
     if (info->width <= 0 || info->height <= 0)
-        return i2v__err(err, I2V_ECORRUPT, "%s header gives an empty size %dx%d", dec->name,
-                        info->width, info->height);
+        return i2v__err(err, I2V_ECORRUPT, "%s header is truncated or gives no size (%dx%d)",
+                        dec->name, info->width, info->height);
     uint64_t px = (uint64_t)info->width * (uint64_t)info->height;
     if (px > max_pixels)
         return i2v__err(err, I2V_ELIMIT, "image is %dx%d (%.1f MP), above the limit of %.1f MP",

@@ -34,6 +34,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
     /slow/S/NAME       NAME after S seconds
     /hook/<name>       webhook receiver: records the request; answers with the
                        next status from server.hook_plan[name] (default 200)
+    Hostile ones, for the fetch limits:
+    /endless           a body without Content-Length that never ends
+    /liar/N/NAME       Content-Length N, then all of NAME
+    /short/NAME        Content-Length twice NAME's size, NAME, then the
+                       connection is held open (or closed: /short-close/NAME)
+    /trickle           Content-Length 100000, then one byte a second
+    /loop              a redirect to itself
     """
     protocol_version = "HTTP/1.1"
 
@@ -53,6 +60,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             return
         name = u.path.lstrip("/")
+        if self.hostile(u.path, name):
+            return
         if name.startswith("slow/"):  # slow/<seconds>/<name>: wait, then answer
             _, secs, name = name.split("/", 2)
             time.sleep(float(secs))
@@ -72,6 +81,51 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+    def _head(self, status=200, length=None, extra=()):
+        self.send_response(status)
+        self.send_header("Content-Type", "image/jpeg")
+        if length is not None:
+            self.send_header("Content-Length", str(length))
+        for k, v in extra:
+            self.send_header(k, v)
+        self.end_headers()
+
+    def hostile(self, path, name):
+        """Answers the misbehaving paths; False for every other one."""
+        deadline = time.monotonic() + 120
+        try:
+            if path == "/endless":
+                self.close_connection = True
+                self._head(extra=[("Connection", "close")])
+                block = b"\xff" * 65536
+                while time.monotonic() < deadline:
+                    self.wfile.write(block)
+            elif path == "/loop":
+                self._head(302, 0, [("Location", path)])
+            elif path == "/trickle":
+                self._head(length=100000)
+                while time.monotonic() < deadline:
+                    self.wfile.write(b"\xff")
+                    self.wfile.flush()
+                    time.sleep(1)
+            elif name.startswith("liar/"):
+                _, n, photo = name.split("/", 2)
+                self._head(length=int(n))
+                self.wfile.write((PHOTOS / photo).read_bytes())
+            elif name.startswith(("short/", "short-close/")):
+                data = (PHOTOS / name.split("/", 1)[1]).read_bytes()
+                self._head(length=2 * len(data))
+                self.wfile.write(data)
+                self.wfile.flush()
+                if name.startswith("short/"):
+                    time.sleep(60)
+                self.close_connection = True
+            else:
+                return False
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+        return True
 
     def do_POST(self):
         srv = self.server
@@ -114,18 +168,19 @@ class LocalServer(http.server.ThreadingHTTPServer):
 class Service:
     """A running `i2v serve` on a fresh (or given) data directory."""
 
-    def __init__(self, binary, data, extra=(), port=None):
+    def __init__(self, binary, data, extra=(), port=None, allow="127.0.0.1/32"):
         self.binary = binary
         self.data = pathlib.Path(data)
         self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.extra = list(extra)
+        self.allow = allow
         self.proc = None
         self.log_path = self.data.parent / f"{self.data.name}-serve.log"
 
     def start(self):
         args = [self.binary, "serve", "--data", str(self.data), "--listen",
-                f"127.0.0.1:{self.port}", "--fetch-allow", "127.0.0.1/32",
+                f"127.0.0.1:{self.port}", "--fetch-allow", self.allow,
                 "--webhook-retry", "0.3", "--poll", "0.2"] + self.extra
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log)
