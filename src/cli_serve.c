@@ -58,6 +58,8 @@ static const i2v_option serve_opts[] = {
      "open connections from one address (0 = no limit)"},
     {"conn-timeout", 0, I2V_OPT_INT, "30", 1, 3600, NULL, "I2V_CONN_TIMEOUT",
      "seconds an idle connection is kept"},
+    {"read-timeout", 0, I2V_OPT_NUMBER, "10", 0.5, 3600, NULL, "I2V_READ_TIMEOUT",
+     "seconds a client has to send a request's headers and body"},
     {"review-words", 0, I2V_OPT_STRING, "", 0, 0, NULL, "I2V_REVIEW_WORDS",
      "prompt review word list file (one word or phrase per line) [default: built-in]"},
     {"v2-video-credits", 0, I2V_OPT_INT, "20", 1, 1000000, NULL, "I2V_V2_VIDEO_CREDITS",
@@ -190,6 +192,7 @@ static int run(int argc, char **argv, int http)
         hc.connection_limit = (int)i2v__opt_int(&o, "connection-limit");
         hc.per_ip_limit = (int)i2v__opt_int(&o, "per-ip-limit");
         hc.timeout_s = (int)i2v__opt_int(&o, "conn-timeout");
+        hc.read_timeout_s = i2v__opt_num(&o, "read-timeout");
         hc.header_max = (size_t)i2v__opt_int(&o, "header-max");
         hc.log_requests = strcasecmp(i2v__opt_str(&o, "log-requests"), "on") == 0;
         if (i2v__http_start(&h, &svc, &hc, &err) != 0) {

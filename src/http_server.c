@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,12 +15,93 @@
 #include "error.h"
 #include "log.h"
 
+/* The read deadline of one connection. libmicrohttpd's own timeout is reset
+ * by every byte, so a client sending a header byte a second would keep its
+ * connection for ever; the watchdog thread shuts the socket of a connection
+ * whose request has not fully arrived by its deadline, and libmicrohttpd
+ * then closes it as if the client had. Entries are freed when libmicrohttpd
+ * reports the connection closed, which it does before closing the socket;
+ * the lock makes the watchdog's shutdown and that report exclusive. */
+typedef struct watch {
+    struct watch *prev, *next;
+    int fd;
+    double deadline; /* 0: none (a request is being answered) */
+} watch;
+
 struct i2v_http {
     struct MHD_Daemon *d;
     i2v_service *svc;
     i2v_http_config cfg;
     int port;
+    pthread_mutex_t lock; /* guards the watch list and deadlines */
+    watch *watched;
+    pthread_t watchdog;
+    volatile int stop;
 };
+
+static void set_deadline(i2v_http *h, struct MHD_Connection *conn, double deadline)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    if (!ci || !ci->socket_context) return;
+    pthread_mutex_lock(&h->lock);
+    ((watch *)ci->socket_context)->deadline = deadline;
+    pthread_mutex_unlock(&h->lock);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **ctx,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    i2v_http *h = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        watch *w = ci ? calloc(1, sizeof *w) : NULL;
+        *ctx = w;
+        if (!w) return;
+        w->fd = ci->connect_fd;
+        w->deadline = i2v__mono() + h->cfg.read_timeout_s;
+        pthread_mutex_lock(&h->lock);
+        w->next = h->watched;
+        if (h->watched) h->watched->prev = w;
+        h->watched = w;
+        pthread_mutex_unlock(&h->lock);
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED && *ctx) {
+        watch *w = *ctx;
+        pthread_mutex_lock(&h->lock);
+        if (w->prev)
+            w->prev->next = w->next;
+        else
+            h->watched = w->next;
+        if (w->next) w->next->prev = w->prev;
+        pthread_mutex_unlock(&h->lock);
+        free(w);
+        *ctx = NULL;
+    }
+}
+
+static void *watchdog_main(void *arg)
+{
+    i2v_http *h = arg;
+    while (!h->stop) {
+        struct timespec ts = {0, 200 * 1000000L};
+        nanosleep(&ts, NULL);
+        const double now = i2v__mono();
+        int cut = 0;
+        pthread_mutex_lock(&h->lock);
+        for (watch *w = h->watched; w; w = w->next)
+            if (w->deadline > 0 && now > w->deadline) {
+                shutdown(w->fd, SHUT_RDWR);
+                w->deadline = 0;
+                cut++;
+            }
+        pthread_mutex_unlock(&h->lock);
+        if (cut)
+            i2v__log(I2V_LOG_INFO, "http_read_timeout", " connections=%d seconds=%.1f", cut,
+                     h->cfg.read_timeout_s);
+    }
+    return NULL;
+}
 
 const char *i2v__req_header(const i2v_req *r, const char *name)
 {
@@ -141,6 +223,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (cl && strtoull(cl, NULL, 10) > h->svc->body_max) {
             /* Refused before the body is read; MHD closes the connection. */
             r->too_large = 1;
+            set_deadline(h, conn, 0);
             return dispatch(h, r) == 0 ? MHD_YES : MHD_NO;
         }
         return MHD_YES;
@@ -168,6 +251,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_size = 0;
         return MHD_YES;
     }
+    set_deadline(h, conn, 0); /* the request is in: answering is not reading */
     return dispatch(h, r) == 0 ? MHD_YES : MHD_NO;
 }
 
@@ -176,6 +260,8 @@ static void on_done(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
     i2v_http *h = cls;
     i2v_req *r = *con_cls;
+    /* the next request on a kept-alive connection has its own deadline */
+    set_deadline(h, conn, i2v__mono() + h->cfg.read_timeout_s);
     if (!r) return;
     if (h->cfg.log_requests) {
         char ip[INET6_ADDRSTRLEN] = "?", path[300];
@@ -251,6 +337,8 @@ int i2v__http_start(i2v_http **out, i2v_service *svc, const i2v_http_config *cfg
     if (!h) return i2v__err(err, I2V_ENOMEM, "out of memory");
     h->svc = svc;
     h->cfg = *cfg;
+    if (h->cfg.read_timeout_s <= 0) h->cfg.read_timeout_s = 10;
+    pthread_mutex_init(&h->lock, NULL);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
     if (ss.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
     h->d = MHD_start_daemon(
@@ -260,8 +348,11 @@ int i2v__http_start(i2v_http **out, i2v_service *svc, const i2v_http_config *cfg
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->per_ip_limit,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         cfg->header_max, MHD_OPTION_NOTIFY_COMPLETED, on_done, h, MHD_OPTION_EXTERNAL_LOGGER,
-        on_mhd_log, NULL, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_END);
-    if (!h->d) {
+        on_mhd_log, NULL, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_END);
+    if (!h->d || pthread_create(&h->watchdog, NULL, watchdog_main, h) != 0) {
+        if (h->d) MHD_stop_daemon(h->d);
+        pthread_mutex_destroy(&h->lock);
         free(h);
         return i2v__err(err, I2V_EIO, "listen: cannot listen on %s (in use or not permitted)",
                         cfg->listen);
@@ -280,7 +371,10 @@ int i2v__http_port(const i2v_http *h)
 void i2v__http_stop(i2v_http **hp)
 {
     if (!hp || !*hp) return;
+    (*hp)->stop = 1;
+    pthread_join((*hp)->watchdog, NULL);
     MHD_stop_daemon((*hp)->d);
+    pthread_mutex_destroy(&(*hp)->lock);
     free(*hp);
     *hp = NULL;
 }

@@ -1,7 +1,8 @@
 /*
  * http_server.h - the HTTP front door on libmicrohttpd: a pool of event-loop
- * threads, per-address and total connection limits, a connection timeout,
- * a request body limit (413 above it), routing to the API adapters and the
+ * threads, per-address and total connection limits, an idle timeout and a
+ * request read deadline (slow clients are cut off), a request body limit
+ * (413 above it), routing to the API adapters and the
  * output files, and one log line per request.
  */
 #ifndef I2V_HTTP_SERVER_H
@@ -13,12 +14,13 @@
 #include "service.h"
 
 typedef struct i2v_http_config {
-    char listen[128];     /* "HOST:PORT", "[v6]:PORT" */
-    int threads;          /* event-loop threads */
-    int connection_limit; /* open connections in total */
-    int per_ip_limit;     /* open connections from one address */
-    int timeout_s;        /* idle connection timeout */
-    size_t header_max;    /* memory for one request's headers */
+    char listen[128];      /* "HOST:PORT", "[v6]:PORT" */
+    int threads;           /* event-loop threads */
+    int connection_limit;  /* open connections in total */
+    int per_ip_limit;      /* open connections from one address */
+    int timeout_s;         /* idle connection timeout */
+    double read_timeout_s; /* a request's headers and body must arrive within it */
+    size_t header_max;     /* memory for one request's headers */
     int log_requests;
 } i2v_http_config;
 

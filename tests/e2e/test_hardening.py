@@ -85,7 +85,7 @@ def hsvc(i2v, tmp_path_factory, photos2):
     s = Service(i2v, tmp_path_factory.mktemp("hard") / "data", allow="127.0.0.2/32",
                 extra=["--webhook-attempts", "2", "--webhook-retry", "0.2",
                        "--body-max", "65536", "--header-max", "16384",
-                       "--per-ip-limit", "32", "--conn-timeout", "3"]).start()
+                       "--per-ip-limit", "32", "--conn-timeout", "3", "--read-timeout", "3"]).start()
     yield s
     assert s.alive(), "the server died:\n" + s.log_text()[-3000:]
     assert s.stop() == 0
@@ -246,3 +246,276 @@ def test_image_bombs_and_broken_images_fail_with_refunds(hsvc, photos2, tmp_path
     print(f"\nbombs: {len(files)} tried, {len(files)} failed with refunds; peak RSS "
           f"{peaks[worst] / 1024:.1f} MB at worst ({worst}) vs {normal / 1024:.1f} MB for a "
           f"real 4352x2448 photo")
+
+
+# --- 3. the HTTP front door -------------------------------------------------------------
+
+def raw_request(data, source="127.0.0.1", port=None, timeout=10):
+    """Sends bytes on a new connection from source; returns what came back
+    before the server closed it (or the timeout)."""
+    s = socket.socket()
+    s.bind((source, 0))
+    s.settimeout(timeout)
+    s.connect(("127.0.0.1", port))
+    try:
+        s.sendall(data)
+    except OSError:
+        pass
+    out = b""
+    try:
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            out += b
+    except OSError:
+        pass
+    s.close()
+    return out
+
+
+def served(svc, user):
+    """Another client, meanwhile: a health check and a real generate."""
+    t0 = time.monotonic()
+    assert requests.get(svc.base + "/healthz", timeout=5).status_code == 200
+    r = user.v1_generate({"imageUrl": "http://127.0.0.2:1/x.jpg", "duration": 5,
+                          "resolution": "480p"})
+    assert r.status_code == 200 and r.json()["code"] == 0
+    return time.monotonic() - t0
+
+
+def test_body_limit_413_in_each_apis_shape(hsvc):
+    user = hsvc.new_user(credits=100)
+    big = {"imageUrl": "http://127.0.0.2/x.jpg", "duration": 5, "resolution": "480p",
+           "prompt": "x" * 70000}
+    r = user.v1_generate(big)
+    assert r.status_code == 413 and r.json()["code"] == 1011
+    assert "larger than 65536 bytes" in r.json()["message"]
+    r = requests.post(hsvc.base + "/api/animation/v2/generate",
+                      headers={"x-api-key": user.key}, data=json.dumps(big), timeout=10)
+    assert r.status_code == 413 and r.json()["error"]["code"] == "payload_too_large"
+    # the same without a Content-Length (chunked): cut off while reading
+    chunks = (b"x" * 8192 for _ in range(20))
+    r = requests.post(hsvc.base + "/api/v1/imageToVideo/generate",
+                      headers={"APIKEY": user.key}, data=chunks, timeout=10)
+    assert r.status_code == 413 and r.json()["code"] == 1011
+    assert user.balance() == (100, 100)
+
+
+def test_json_nesting_and_length_limits(hsvc):
+    user = hsvc.new_user(credits=100)
+    deep = "[" * 100 + "]" * 100
+    r = requests.post(hsvc.base + "/api/v1/imageToVideo/generate",
+                      headers={"APIKEY": user.key},
+                      data='{"imageUrl": "http://127.0.0.2/x.jpg", "x": ' + deep + "}", timeout=10)
+    assert r.status_code == 400 and "nested deeper than 32" in r.json()["message"]
+    r = requests.post(hsvc.base + "/api/animation/v2/generate",
+                      headers={"x-api-key": user.key}, data='{"a":' * 5000, timeout=10)
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_request"
+    long_url = "http://127.0.0.2/" + "a" * 3000
+    r = user.v1_generate({"imageUrl": long_url, "duration": 5, "resolution": "480p"})
+    assert r.status_code == 400 and "longer than 2048" in r.json()["message"]
+    r = user.v1_generate({"imageUrl": "http://127.0.0.2/x.jpg", "duration": 5,
+                          "resolution": "480p", "prompt": "p" * 2001})
+    assert r.status_code == 400 and r.json()["message"].startswith("prompt: longer than 2000")
+    assert user.balance() == (100, 100)
+
+
+def test_megabyte_headers_are_refused_while_others_are_served(hsvc):
+    user = hsvc.new_user(credits=1000)
+    big = (b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (1 << 20) + b"\r\n\r\n")
+    with concurrent.futures.ThreadPoolExecutor(8) as ex:
+        answers = list(ex.map(lambda _: raw_request(big, port=hsvc.port), range(8)))
+        took = served(hsvc, user)
+    for a in answers:  # 431, or the connection closed without an answer
+        assert a == b"" or a.split(b"\r\n", 1)[0].split(b" ")[1] in (b"431", b"413", b"400"), a[:80]
+    many = b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + b"X-A: b\r\n" * 20000 + b"\r\n"
+    a = raw_request(many, port=hsvc.port)
+    assert a == b"" or a.split(b" ")[1] in (b"431", b"413", b"400"), a[:80]
+    assert hsvc.alive()
+    print(f"\n1 MB headers: {len(answers)} refused; another client served in {took * 1000:.0f} ms")
+
+
+def test_slow_headers_and_a_flood_do_not_stop_other_clients(hsvc):
+    user = hsvc.new_user(credits=1000)
+    # slow headers: 30 connections from 127.0.0.5, one header byte every 0.5 s
+    slow = []
+    for _ in range(30):
+        s = socket.socket()
+        s.bind(("127.0.0.5", 0))
+        s.connect(("127.0.0.1", hsvc.port))
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        slow.append(s)
+    # a flood: 300 connections from 127.0.0.6, held open and idle
+    flood = []
+    for _ in range(300):
+        s = socket.socket()
+        s.bind(("127.0.0.6", 0))
+        s.settimeout(5)
+        try:
+            s.connect(("127.0.0.1", hsvc.port))
+            flood.append(s)
+        except OSError:
+            s.close()
+    # the per-address limit: beyond 32 connections, the server hangs up at once
+    time.sleep(0.5)
+    open_flood = 0
+    for s in flood:
+        s.setblocking(False)
+        try:
+            if s.recv(1) == b"":
+                continue  # closed by the server
+        except BlockingIOError:
+            open_flood += 1
+        except OSError:
+            pass
+    t0 = time.monotonic()
+    times, closed_slow = [], set()
+    while time.monotonic() - t0 < 8:
+        for i, s in enumerate(slow):
+            if i in closed_slow:
+                continue
+            try:
+                s.sendall(b"X")
+            except OSError:
+                closed_slow.add(i)
+        times.append(served(hsvc, user))
+        time.sleep(0.5)
+    # and the idle ones that were let in are dropped by the read deadline too
+    still_open = 0
+    for s in flood:
+        try:
+            if s.recv(1) != b"":
+                still_open += 1
+        except BlockingIOError:
+            still_open += 1
+        except OSError:
+            pass
+        s.close()
+    for s in slow:
+        s.close()
+    assert 0 < open_flood <= 32, open_flood
+    assert still_open == 0, still_open
+    # slow clients are dropped by the connection timeout (3 s here)
+    assert len(closed_slow) == len(slow), len(closed_slow)
+    times.sort()
+    assert times[-1] < 5
+    print(f"\nfront door: {len(slow)} slow-header clients all dropped by the timeout; "
+          f"{len(flood)} flood connections, {open_flood} kept (limit 32); other client served "
+          f"{len(times)} times, median {times[len(times) // 2] * 1000:.0f} ms, "
+          f"worst {times[-1] * 1000:.0f} ms")
+
+
+# --- 5. idempotency keys ----------------------------------------------------------------
+
+def v1_post(svc, user, body, key, raw=None):
+    return requests.post(f"{svc.base}/api/v1/imageToVideo/generate",
+                         headers={"APIKEY": user.key, "Content-Type": "application/json",
+                                  "Idempotency-Key": key},
+                         data=raw if raw is not None else json.dumps(body), timeout=30)
+
+
+def v2_post(svc, user, body, key):
+    body = dict(body, user_id=user.id)
+    return requests.post(f"{svc.base}/api/animation/v2/generate",
+                         headers={"x-api-key": user.key, "Content-Type": "application/json",
+                                  "Idempotency-Key": key}, data=json.dumps(body), timeout=30)
+
+
+def generations(svc, user):
+    return svc.db().execute("SELECT COUNT(*) FROM generations WHERE user_id=?",
+                            (user.id,)).fetchone()[0]
+
+
+def test_idempotency_key_replays_the_first_answer(hsvc, photos2):
+    user = hsvc.new_user(credits=1000)
+    body = {"imageUrl": photos2.url("missing.jpg"), "duration": 5, "resolution": "480p"}
+    first = v1_post(hsvc, user, body, "order-1")
+    assert first.status_code == 200 and "Idempotent-Replayed" not in first.headers
+    # the same JSON with other spacing and key order is the same request
+    raw = json.dumps(dict(reversed(list(body.items()))), indent=2)
+    for again in (v1_post(hsvc, user, body, "order-1"), v1_post(hsvc, user, None, "order-1", raw)):
+        assert again.status_code == 200
+        assert again.content == first.content
+        assert again.headers["Idempotent-Replayed"] == "true"
+    assert generations(hsvc, user) == 1
+    # the generation fails (missing photo) and is refunded once; a replay
+    # after that still gives the first answer and charges nothing
+    assert user.wait_v1(first.json()["data"])["status"] == "Failed"
+    assert v1_post(hsvc, user, body, "order-1").content == first.content
+    assert user.balance() == (1000, 1000)
+    # a different body with the key: 422, nothing created
+    other = v1_post(hsvc, user, dict(body, duration=10), "order-1")
+    assert other.status_code == 422 and other.json()["code"] == 1011
+    assert other.json()["message"].startswith("Idempotency-Key: already used")
+    # v2: remaining_videos is the one of the first answer, even later
+    v2 = {"image_urls": [photos2.url("missing.jpg")], "option": "ZOOM_IN"}
+    a = v2_post(hsvc, user, v2, "v2-1")
+    v1_post(hsvc, user, dict(body, duration=10), "order-2")  # spends credits meanwhile
+    b = v2_post(hsvc, user, v2, "v2-1")
+    assert a.status_code == b.status_code == 200 and a.content == b.content
+    c = v2_post(hsvc, user, dict(v2, option="ZOOM_OUT"), "v2-1")
+    assert c.status_code == 422 and c.json()["error"]["code"] == "idempotency_key_reused"
+    # the key is the user's: the v1 key on v2 is another request
+    d = v2_post(hsvc, user, v2, "order-1")
+    assert d.status_code == 422
+    # bad keys are named
+    for bad in ("x" * 256, "has space", ""):
+        r = v1_post(hsvc, user, body, bad)
+        if bad == "":  # an empty header is no header for some clients; i2v refuses it
+            assert r.status_code == 400
+        assert r.status_code == 400 and r.json()["message"].startswith("Idempotency-Key:")
+    # a refused request does not take the key: fixed, it goes through
+    r = v1_post(hsvc, user, dict(body, resolution="4k"), "order-3")
+    assert r.status_code == 400
+    assert v1_post(hsvc, user, body, "order-3").status_code == 200
+    assert generations(hsvc, user) == 4
+
+
+@pytest.mark.parametrize("api", ["v1", "v2"])
+def test_racing_requests_with_one_key_charge_once(hsvc, photos2, api):
+    user = hsvc.new_user(credits=1000)
+    post = v1_post if api == "v1" else v2_post
+    body = ({"imageUrl": photos2.url("missing.jpg"), "duration": 5, "resolution": "480p"}
+            if api == "v1" else {"image_urls": [photos2.url("missing.jpg")], "option": "PAN_UP"})
+    for round_ in range(5):
+        key = f"race-{api}-{round_}"
+        barrier = threading.Barrier(16)
+
+        def go(_):
+            barrier.wait()
+            return post(hsvc, user, body, key)
+        with concurrent.futures.ThreadPoolExecutor(16) as ex:
+            answers = list(ex.map(go, range(16)))
+        assert {a.status_code for a in answers} == {200}
+        assert len({a.content for a in answers}) == 1, {a.content for a in answers}
+        assert sum("Idempotent-Replayed" not in a.headers for a in answers) == 1
+    assert generations(hsvc, user) == 5
+    con = hsvc.db()
+    charges = con.execute("SELECT COUNT(*) FROM ledger WHERE user_id=? AND kind='charge'",
+                          (user.id,)).fetchone()[0]
+    assert charges == 5
+
+
+def test_idempotency_keys_are_kept_24_hours(hsvc, photos2):
+    import sqlite3
+    user = hsvc.new_user(credits=1000)
+    body = {"imageUrl": photos2.url("missing.jpg"), "duration": 5, "resolution": "480p"}
+    first = v1_post(hsvc, user, body, "day-1")
+    con = sqlite3.connect(str(hsvc.data / "i2v.db"), timeout=10)
+    now = int(time.time() * 1000)
+    with con:
+        con.execute("UPDATE idempotency SET created_ms=? WHERE user_id=?",
+                    (now - (24 * 3600 - 60) * 1000, user.id))
+    time.sleep(3)  # the reaper runs every 2 s
+    assert v1_post(hsvc, user, body, "day-1").content == first.content
+    with con:
+        con.execute("UPDATE idempotency SET created_ms=? WHERE user_id=?",
+                    (now - (24 * 3600 + 60) * 1000, user.id))
+    time.sleep(3)
+    gone = con.execute("SELECT COUNT(*) FROM idempotency WHERE user_id=?", (user.id,)).fetchone()
+    assert gone == (0,)
+    con.close()
+    again = v1_post(hsvc, user, body, "day-1")
+    assert again.status_code == 200 and again.content != first.content
+    assert generations(hsvc, user) == 2
