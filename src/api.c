@@ -1,6 +1,7 @@
 /* api.c - body parsing and authentication shared by both API adapters. */
 #include "api.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,16 +33,21 @@ static int json_depth(const char *s, size_t n)
 
 json_t *i2v__api_body(const i2v_req *r, char *msg, size_t ml)
 {
-    if (!r->body || r->body_len == 0) {
+    return i2v__api_parse(r->body, r->body_len, msg, ml);
+}
+
+json_t *i2v__api_parse(const char *body, size_t len, char *msg, size_t ml)
+{
+    if (!body || len == 0) {
         snprintf(msg, ml, "body: a JSON object is required");
         return NULL;
     }
-    if (json_depth(r->body, r->body_len) > I2V_JSON_DEPTH_MAX) {
+    if (json_depth(body, len) > I2V_JSON_DEPTH_MAX) {
         snprintf(msg, ml, "body: JSON nested deeper than %d levels", I2V_JSON_DEPTH_MAX);
         return NULL;
     }
     json_error_t je;
-    json_t *j = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &je);
+    json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
     if (!j) {
         snprintf(msg, ml, "body: not valid JSON (%s at line %d column %d)", je.text, je.line,
                  je.column);
@@ -137,6 +143,15 @@ int i2v__api_submit(i2v_service *svc, i2v_req *r, i2v_gen *g, int64_t *balance,
     if (s == I2V_EDENIED) return fail(r, I2V_API_REVIEW, "%s", e.message);
     if (s == I2V_ECREDIT) return fail(r, I2V_API_CREDITS, "%s", e.message);
     return fail(r, I2V_API_INTERNAL, "internal error, please retry");
+}
+
+int i2v__api_param(char *msg, size_t ml, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, ml, fmt, ap);
+    va_end(ap);
+    return -1;
 }
 
 int i2v__json_opt_string(json_t *obj, const char *name, const char **out)

@@ -32,6 +32,8 @@ typedef enum {
 /* Parses r's body as a JSON object (depth <= I2V_JSON_DEPTH_MAX). NULL with
  * a message in msg when it is not one. */
 json_t *i2v__api_body(const i2v_req *r, char *msg, size_t msglen);
+/* The same for any bytes (body may be NULL when len is 0). */
+json_t *i2v__api_parse(const char *body, size_t len, char *msg, size_t msglen);
 /* Field readers shared by both APIs. A string field: absent or null gives
  * *out NULL and 0; any other type -1. */
 int i2v__json_opt_string(json_t *obj, const char *name, const char **out);
@@ -66,6 +68,15 @@ int i2v__api_submit(i2v_service *svc, i2v_req *r, i2v_gen *g, int64_t *balance,
  * then returns 1 with *ret the handler's result. */
 int i2v__api_idempotency(i2v_service *svc, i2v_req *r, const char *user, json_t *body, i2v_gen *g,
                          i2v_api_reply_fn reply, i2v_api_error_fn fail, int *ret);
+
+/* Writes a field's error message to msg; returns -1. */
+int i2v__api_param(char *msg, size_t msglen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The generate bodies of both APIs read into g (all but the user), without
+ * a server: 0, or -1 with a message that names the field. v2's
+ * video_credits is the price of 5 s. */
+int i2v__v1_request(json_t *body, i2v_gen *g, char *msg, size_t msglen);
+int i2v__v2_request(json_t *body, int video_credits, i2v_gen *g, char *msg, size_t msglen);
 
 /* Adapters: each queues exactly one response. */
 int i2v__v1_generate(i2v_service *svc, i2v_req *r);

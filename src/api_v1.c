@@ -53,79 +53,47 @@ static int v1_created(i2v_service *svc, i2v_req *r, const i2v_gen *g, int64_t ba
                                        (json_int_t)g->task_id));
 }
 
-int i2v__v1_generate(i2v_service *svc, i2v_req *r)
+/* Reads and validates a generate body into g (all but the user). */
+int i2v__v1_request(json_t *body, i2v_gen *g, char *msg, size_t ml)
 {
-    char user[37], msg[256], why[96];
-    if (i2v__api_auth(svc, r, "APIKEY", user) != 0)
-        return i2v__v1_error(r, I2V_API_AUTH, "Invalid API Key");
-    json_t *body = i2v__api_body(r, msg, sizeof msg);
-    if (!body) return i2v__v1_error(r, I2V_API_PARAM, "%s", msg);
-    int ret;
-    i2v_gen *g = calloc(1, sizeof *g);
-    if (!g) {
-        json_decref(body);
-        return i2v__v1_error(r, I2V_API_INTERNAL, "out of memory");
-    }
+    char why[96];
     const char *image_url, *last_url, *resolution, *model, *prompt;
-    if (i2v__api_idempotency(svc, r, user, body, g, v1_created, i2v__v1_error, &ret)) goto out;
-    if (i2v__json_opt_string(body, "imageUrl", &image_url) || !image_url) {
-        ret = i2v__v1_error(r, I2V_API_PARAM, "imageUrl: a URL string is required");
-        goto out;
-    }
-    if (!i2v__url_ok(image_url, why, sizeof why)) {
-        ret = i2v__v1_error(r, I2V_API_PARAM, "imageUrl: %s", why);
-        goto out;
-    }
+    if (i2v__json_opt_string(body, "imageUrl", &image_url) || !image_url)
+        return i2v__api_param(msg, ml, "imageUrl: a URL string is required");
+    if (!i2v__url_ok(image_url, why, sizeof why))
+        return i2v__api_param(msg, ml, "imageUrl: %s", why);
     const int duration = i2v__api_duration(body);
-    if (duration <= 0) {
-        ret = i2v__v1_error(r, I2V_API_PARAM,
-                            duration ? "duration: must be the integer 5 or 10"
-                                     : "duration: required (5 or 10)");
-        goto out;
-    }
+    if (duration <= 0)
+        return i2v__api_param(msg, ml,
+                              duration ? "duration: must be the integer 5 or 10"
+                                       : "duration: required (5 or 10)");
     i2v_resolution res;
     if (i2v__json_opt_string(body, "resolution", &resolution) || !resolution ||
-        i2v__resolution_parse(resolution, &res) != 0) {
-        ret = i2v__v1_error(r, I2V_API_PARAM, "resolution: required, one of 480p, 720p, 1080p");
-        goto out;
-    }
+        i2v__resolution_parse(resolution, &res) != 0)
+        return i2v__api_param(msg, ml, "resolution: required, one of 480p, 720p, 1080p");
     int base = 0;
     if (i2v__json_opt_string(body, "modelType", &model) ||
-        (model && strcmp(model, "Flash") != 0 && strcmp(model, "Base") != 0)) {
-        ret = i2v__v1_error(r, I2V_API_PARAM, "modelType: must be Flash or Base");
-        goto out;
-    }
+        (model && strcmp(model, "Flash") != 0 && strcmp(model, "Base") != 0))
+        return i2v__api_param(msg, ml, "modelType: must be Flash or Base");
     base = model && strcmp(model, "Base") == 0;
     json_t *audio = json_object_get(body, "generateAudio");
     int audio_on = 0, audio_given = 0;
     if (audio && !json_is_null(audio)) {
-        if (!json_is_boolean(audio)) {
-            ret = i2v__v1_error(r, I2V_API_PARAM, "generateAudio: must be true or false");
-            goto out;
-        }
+        if (!json_is_boolean(audio))
+            return i2v__api_param(msg, ml, "generateAudio: must be true or false");
         audio_given = 1;
         audio_on = json_is_true(audio);
     }
-    if (audio_on && !base) {
-        ret = i2v__v1_error(r, I2V_API_PARAM,
-                            "generateAudio: only the Base model generates audio (modelType: Base)");
-        goto out;
-    }
-    if (i2v__api_prompt(body, &prompt, msg, sizeof msg) != 0) {
-        ret = i2v__v1_error(r, I2V_API_PARAM, "%s", msg);
-        goto out;
-    }
-    if (i2v__json_opt_string(body, "lastImageUrl", &last_url)) {
-        ret = i2v__v1_error(r, I2V_API_PARAM, "lastImageUrl: must be a URL string");
-        goto out;
-    }
-    if (last_url && !i2v__url_ok(last_url, why, sizeof why)) {
-        ret = i2v__v1_error(r, I2V_API_PARAM, "lastImageUrl: %s", why);
-        goto out;
-    }
+    if (audio_on && !base)
+        return i2v__api_param(
+            msg, ml, "generateAudio: only the Base model generates audio (modelType: Base)");
+    if (i2v__api_prompt(body, &prompt, msg, ml) != 0) return -1;
+    if (i2v__json_opt_string(body, "lastImageUrl", &last_url))
+        return i2v__api_param(msg, ml, "lastImageUrl: must be a URL string");
+    if (last_url && !i2v__url_ok(last_url, why, sizeof why))
+        return i2v__api_param(msg, ml, "lastImageUrl: %s", why);
 
     g->api = 1;
-    snprintf(g->user_id, sizeof g->user_id, "%s", user);
     snprintf(g->image_url, sizeof g->image_url, "%s", image_url);
     if (last_url) snprintf(g->last_image_url, sizeof g->last_image_url, "%s", last_url);
     if (prompt) {
@@ -144,6 +112,28 @@ int i2v__v1_generate(i2v_service *svc, i2v_req *r)
     g->audio_given = audio_given;
     g->price = i2v__price(base, audio_on, res, g->duration);
 
+    return 0;
+}
+
+int i2v__v1_generate(i2v_service *svc, i2v_req *r)
+{
+    char user[37], msg[256];
+    if (i2v__api_auth(svc, r, "APIKEY", user) != 0)
+        return i2v__v1_error(r, I2V_API_AUTH, "Invalid API Key");
+    json_t *body = i2v__api_body(r, msg, sizeof msg);
+    if (!body) return i2v__v1_error(r, I2V_API_PARAM, "%s", msg);
+    int ret;
+    i2v_gen *g = calloc(1, sizeof *g);
+    if (!g) {
+        json_decref(body);
+        return i2v__v1_error(r, I2V_API_INTERNAL, "out of memory");
+    }
+    if (i2v__api_idempotency(svc, r, user, body, g, v1_created, i2v__v1_error, &ret)) goto out;
+    if (i2v__v1_request(body, g, msg, sizeof msg) != 0) {
+        ret = i2v__v1_error(r, I2V_API_PARAM, "%s", msg);
+        goto out;
+    }
+    snprintf(g->user_id, sizeof g->user_id, "%s", user);
     int64_t bal = 0;
     ret = i2v__api_submit(svc, r, g, &bal, v1_created, i2v__v1_error);
 out:

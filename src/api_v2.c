@@ -88,86 +88,50 @@ static int v2_created(i2v_service *svc, i2v_req *r, const i2v_gen *g, int64_t ba
                                        "project_id", g->project_id));
 }
 
-int i2v__v2_generate(i2v_service *svc, i2v_req *r)
+/* Reads and validates a generate body into g (all but the user);
+ * video_credits is the price of 5 s. */
+int i2v__v2_request(json_t *body, int video_credits, i2v_gen *g, char *msg, size_t ml)
 {
-    int ret = 0;
     char why[96];
-    char user[37];
-    json_t *body = v2_begin(svc, r, &ret, user);
-    if (!body) return ret;
-    i2v_gen *g = calloc(1, sizeof *g);
-    if (!g) {
-        json_decref(body);
-        return i2v__v2_error(r, I2V_API_INTERNAL, "out of memory");
-    }
-    if (i2v__api_idempotency(svc, r, user, body, g, v2_created, i2v__v2_error, &ret)) goto out;
     json_t *urls = json_object_get(body, "image_urls");
-    if (!json_is_array(urls) || json_array_size(urls) == 0) {
-        ret = i2v__v2_error(r, I2V_API_PARAM, "image_urls: required, a non-empty array of URLs");
-        goto out;
-    }
-    if (json_array_size(urls) > V2_MAX_IMAGES) {
-        ret = i2v__v2_error(r, I2V_API_PARAM, "image_urls: at most %d URLs", V2_MAX_IMAGES);
-        goto out;
-    }
+    if (!json_is_array(urls) || json_array_size(urls) == 0)
+        return i2v__api_param(msg, ml, "image_urls: required, a non-empty array of URLs");
+    if (json_array_size(urls) > V2_MAX_IMAGES)
+        return i2v__api_param(msg, ml, "image_urls: at most %d URLs", V2_MAX_IMAGES);
     for (size_t i = 0; i < json_array_size(urls); i++) {
         json_t *u = json_array_get(urls, i);
-        if (!json_is_string(u)) {
-            ret = i2v__v2_error(r, I2V_API_PARAM, "image_urls[%zu]: must be a URL string", i);
-            goto out;
-        }
-        if (!i2v__url_ok(json_string_value(u), why, sizeof why)) {
-            ret = i2v__v2_error(r, I2V_API_PARAM, "image_urls[%zu]: %s", i, why);
-            goto out;
-        }
+        if (!json_is_string(u))
+            return i2v__api_param(msg, ml, "image_urls[%zu]: must be a URL string", i);
+        if (!i2v__url_ok(json_string_value(u), why, sizeof why))
+            return i2v__api_param(msg, ml, "image_urls[%zu]: %s", i, why);
     }
     json_t *opt = json_object_get(body, "option");
     i2v_move move;
     if (!json_is_string(opt) || i2v_move_parse(json_string_value(opt), &move) != 0 ||
-        strcmp(json_string_value(opt), i2v_move_name(move)) != 0) {
-        ret = i2v__v2_error(r, I2V_API_PARAM,
-                            "option: required, one of ZOOM_IN, ZOOM_OUT, PAN_RIGHT, PAN_LEFT, "
-                            "PAN_UP, PAN_DOWN, CAMERA_PUSH_OUT, AUTO_EFFECTS, AUTO_REVERSE");
-        goto out;
-    }
+        strcmp(json_string_value(opt), i2v_move_name(move)) != 0)
+        return i2v__api_param(msg, ml,
+                              "option: required, one of ZOOM_IN, ZOOM_OUT, PAN_RIGHT, PAN_LEFT, "
+                              "PAN_UP, PAN_DOWN, CAMERA_PUSH_OUT, AUTO_EFFECTS, AUTO_REVERSE");
     const char *prompt, *format, *hook;
-    char msg[96];
-    if (i2v__api_prompt(body, &prompt, msg, sizeof msg) != 0) {
-        ret = i2v__v2_error(r, I2V_API_PARAM, "%s", msg);
-        goto out;
-    }
-    if (i2v__json_opt_string(body, "format", &format) != 0) {
-        ret = i2v__v2_error(r, I2V_API_PARAM, "format: must be a string (\"portrait\" or other)");
-        goto out;
-    }
-    if (i2v__json_opt_string(body, "webhook", &hook) != 0) {
-        ret = i2v__v2_error(r, I2V_API_PARAM, "webhook: must be a URL string");
-        goto out;
-    }
-    if (hook && !i2v__url_ok(hook, why, sizeof why)) {
-        ret = i2v__v2_error(r, I2V_API_PARAM, "webhook: %s", why);
-        goto out;
-    }
+    if (i2v__api_prompt(body, &prompt, msg, ml) != 0) return -1;
+    if (i2v__json_opt_string(body, "format", &format) != 0)
+        return i2v__api_param(msg, ml, "format: must be a string (\"portrait\" or other)");
+    if (i2v__json_opt_string(body, "webhook", &hook) != 0)
+        return i2v__api_param(msg, ml, "webhook: must be a URL string");
+    if (hook && !i2v__url_ok(hook, why, sizeof why))
+        return i2v__api_param(msg, ml, "webhook: %s", why);
     json_t *tour = json_object_get(body, "tour");
-    if (tour && !json_is_null(tour) && !json_is_boolean(tour)) {
-        ret = i2v__v2_error(r, I2V_API_PARAM, "tour: must be true or false");
-        goto out;
-    }
+    if (tour && !json_is_null(tour) && !json_is_boolean(tour))
+        return i2v__api_param(msg, ml, "tour: must be true or false");
     const int is_tour = json_is_true(tour) && json_array_size(urls) > 1;
-    if (is_tour && json_array_size(urls) > I2V_PHOTOS_MAX) {
-        ret = i2v__v2_error(r, I2V_API_PARAM, "image_urls: a tour takes at most %d photos",
-                            I2V_PHOTOS_MAX);
-        goto out;
-    }
+    if (is_tour && json_array_size(urls) > I2V_PHOTOS_MAX)
+        return i2v__api_param(msg, ml, "image_urls: a tour takes at most %d photos",
+                              I2V_PHOTOS_MAX);
     int duration = i2v__api_duration(body);
-    if (duration < 0) {
-        ret = i2v__v2_error(r, I2V_API_PARAM, "duration: must be the integer 5 or 10");
-        goto out;
-    }
+    if (duration < 0) return i2v__api_param(msg, ml, "duration: must be the integer 5 or 10");
     if (duration == 0) duration = 5;
 
     g->api = 2;
-    snprintf(g->user_id, sizeof g->user_id, "%s", user);
     snprintf(g->image_url, sizeof g->image_url, "%s", json_string_value(json_array_get(urls, 0)));
     if (is_tour) {
         size_t n = 0;
@@ -187,8 +151,28 @@ int i2v__v2_generate(i2v_service *svc, i2v_req *r)
     g->duration = duration;
     g->model = I2V_MODEL_FLASH;
     if (hook) snprintf(g->webhook, sizeof g->webhook, "%s", hook);
-    g->price = svc->v2_video_credits * duration / 5;
+    g->price = video_credits * duration / 5;
 
+    return 0;
+}
+
+int i2v__v2_generate(i2v_service *svc, i2v_req *r)
+{
+    int ret = 0;
+    char user[37], msg[256];
+    json_t *body = v2_begin(svc, r, &ret, user);
+    if (!body) return ret;
+    i2v_gen *g = calloc(1, sizeof *g);
+    if (!g) {
+        json_decref(body);
+        return i2v__v2_error(r, I2V_API_INTERNAL, "out of memory");
+    }
+    if (i2v__api_idempotency(svc, r, user, body, g, v2_created, i2v__v2_error, &ret)) goto out;
+    if (i2v__v2_request(body, svc->v2_video_credits, g, msg, sizeof msg) != 0) {
+        ret = i2v__v2_error(r, I2V_API_PARAM, "%s", msg);
+        goto out;
+    }
+    snprintf(g->user_id, sizeof g->user_id, "%s", user);
     int64_t bal = 0;
     ret = i2v__api_submit(svc, r, g, &bal, v2_created, i2v__v2_error);
 out:

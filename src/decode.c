@@ -2,6 +2,7 @@
 #include "decode.h"
 
 #include <libexif/exif-data.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,6 +50,19 @@ int i2v__decode(const i2v_decoder *dec, const uint8_t *data, size_t len, const i
     }
     int rc = dec->decode(data, len, min_w, min_h, out, err);
     if (rc) return rc;
+    /* The pixels must be the header's picture, whole or evenly scaled down
+     * (a decoder may scale, e.g. JPEG by n/8): a file whose header lies
+     * about its size would otherwise be drawn from memory it does not have. */
+    const double fx = (double)out->width / info->width, fy = (double)out->height / info->height;
+    if (out->width > info->width || out->height > info->height ||
+        fabs(fx - fy) * (info->width > info->height ? info->width : info->height) > 8.0 + 1e-9 ||
+        ((min_w <= 0 && min_h <= 0) &&
+         (out->width != info->width || out->height != info->height))) {
+        rc = i2v__err(err, I2V_ECORRUPT, "%s decoded to %dx%d, but its header says %dx%d",
+                      dec->name, out->width, out->height, info->width, info->height);
+        i2v__rgb_release(out);
+        return rc;
+    }
     rc = i2v__rgb_orient(out, info->orientation, err);
     if (rc) i2v__rgb_release(out);
     return rc;
