@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: set-up, C unit tests (release and ASan/UBSan builds),
 # end-to-end tests of the real `i2v` (release build, and a subset under
-# ASan/UBSan). Ends with one summary line; exits non-zero on any failure.
+# ASan/UBSan), and a short run of every libFuzzer target (I2V_FUZZ_SECONDS
+# each, default 30). Ends with one summary line; exits non-zero on any failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --asan || { echo "setup failed"; echo "0 passed, 1 failed"; exit 1; }
@@ -51,7 +52,17 @@ I2V_BIN=build/i2v run_pytest "end-to-end" tests/e2e
 
 echo "== end-to-end subset under AddressSanitizer + UBSan"
 I2V_BIN=build-asan/i2v run_pytest "end-to-end (asan)" tests/e2e \
-  -k "(every_move and (ZOOM_IN or AUTO_REVERSE or PAN_UP)) or errors or webp or unwritable or output_sizes and coffee or like_the_seed or validated or webhook_retried or range or private or kill or first_last or tour or soundtrack or looks"
+  -k "(every_move and (ZOOM_IN or AUTO_REVERSE or PAN_UP)) or errors or webp or unwritable or output_sizes and coffee or like_the_seed or validated or webhook_retried or range or private or kill_9_in_the_middle or first_last or tour or soundtrack or looks or reaches_our_network or same_guard or bombs or megabyte or slow_headers or idempotency or racing or corpus or fenced"
+
+echo "== fuzzing: each libFuzzer target for ${I2V_FUZZ_SECONDS:-30} s (clang, ASan + UBSan)"
+fuzz_out=$(mktemp)
+bash scripts/fuzz.sh "${I2V_FUZZ_SECONDS:-30}" 2>&1 | tee "$fuzz_out"
+fp=$(grep -c '^fuzz: .* ok:' "$fuzz_out" || true)
+ff=$(grep -c '^fuzz: .* FAILED' "$fuzz_out" || true)
+[ "${fp:-0}" -eq 3 ] || ff=$(( ${ff:-0} + 3 - ${fp:-0} ))
+passed=$((passed + ${fp:-0})); failed=$((failed + ${ff:-0}))
+echo "fuzzing: ${fp:-0} passed, ${ff:-0} failed"
+rm -f "$fuzz_out"
 
 echo
 echo "tests: $passed passed, $failed failed"
