@@ -72,9 +72,9 @@ static uint32_t be32(const uint8_t *p)
  * The header is read by hand: the size from IHDR (which must come first) and
  * the orientation from an eXIf chunk found by walking the chunk list, which
  * also refuses more than PNG_MAX_CHUNKS ancillary chunks (or 100 times as
- * many in all) and a chunk longer than the rest of the file. Nothing is allocated, so a header claiming a huge size or a file
- * of thousands of chunks costs nothing here; libpng checks the rest (CRCs,
- * ranges) when decoding.
+ * many in all) and a chunk longer than the rest of the file. Nothing is allocated, so a header
+ * claiming a huge size or a file of thousands of chunks costs nothing here; libpng checks the rest
+ * (CRCs, ranges) when decoding.
  */
 static int png_probe(const uint8_t *d, size_t n, i2v_probe *info, i2v_error *err)
 {
@@ -97,8 +97,9 @@ static int png_probe(const uint8_t *d, size_t n, i2v_probe *info, i2v_error *err
          * beyond the file's end is refused here */
         if (len > n - pos - 12)
             return i2v__err(err, I2V_ECORRUPT,
-                            "PNG chunk at byte %zu claims %u bytes, more than the file holds", pos,
-                            len);
+                            "PNG is truncated: the chunk at byte %zu claims %u bytes, more than "
+                            "the file holds",
+                            pos, len);
         if (d[pos + 4] & 0x20) ancillary++; /* lower-case first letter */
         if (ancillary > PNG_MAX_CHUNKS || count >= 100 * PNG_MAX_CHUNKS)
             return i2v__err(err, I2V_ELIMIT, "PNG has more than %u %schunks, above the limit",

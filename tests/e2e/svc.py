@@ -230,6 +230,20 @@ class Service:
         return con
 
 
+def stop_and_check_books(s):
+    """Ends a module's server: it must still be running and stop cleanly; then
+    the ledger balances for every user and SQLite finds the file sound."""
+    assert s.alive(), "the server died during the tests:\n" + s.log_text()[-3000:]
+    assert s.stop() == 0
+    con = s.db()
+    for uid, bal in con.execute("SELECT id, balance FROM users"):
+        (total,) = con.execute("SELECT COALESCE(SUM(amount),0) FROM ledger WHERE user_id=?",
+                               (uid,)).fetchone()
+        assert bal == total >= 0
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    con.close()
+
+
 class User:
     def __init__(self, svc, user_id, key, secret):
         self.svc, self.id, self.key, self.secret = svc, user_id, key, secret

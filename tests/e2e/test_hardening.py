@@ -5,7 +5,6 @@ the outcome a client sees, the ledger, and that nothing reached a target it
 must not reach."""
 import concurrent.futures
 import json
-import os
 import pathlib
 import socket
 import threading
@@ -15,7 +14,7 @@ import pytest
 import requests
 
 import bombs
-from svc import LocalServer, Service
+from svc import LocalServer, Service, stop_and_check_books
 
 LANDSCAPE = "Bridge_by_Sander_Klootwijk.jpg"
 DATA = pathlib.Path(__file__).resolve().parent / "data"
@@ -87,14 +86,7 @@ def hsvc(i2v, tmp_path_factory, photos2):
                        "--body-max", "65536", "--header-max", "16384",
                        "--per-ip-limit", "32", "--conn-timeout", "3", "--read-timeout", "3"]).start()
     yield s
-    assert s.alive(), "the server died:\n" + s.log_text()[-3000:]
-    assert s.stop() == 0
-    con = s.db()
-    for uid, bal in con.execute("SELECT id, balance FROM users"):
-        (total,) = con.execute("SELECT COALESCE(SUM(amount),0) FROM ledger WHERE user_id=?",
-                               (uid,)).fetchone()
-        assert bal == total
-    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    stop_and_check_books(s)
 
 
 # --- 1. fetching is not a way into our network ------------------------------------------

@@ -12,7 +12,8 @@ import time
 import pytest
 import requests
 
-from svc import LocalServer, Service, ffprobe, free_port, verify_signature
+from svc import (LocalServer, Service, ffprobe, free_port, stop_and_check_books,
+                 verify_signature)
 
 LANDSCAPE = "Bridge_by_Sander_Klootwijk.jpg"  # 4352x2448
 PORTRAIT = "Wine_by_Jakkub_Mede.jpg"  # 2560x3837
@@ -33,15 +34,7 @@ def svc(i2v, tmp_path_factory, photos_srv):
     s = Service(i2v, tmp_path_factory.mktemp("svc") / "data",
                 extra=["--review-words", str(words), "--body-max", "4096"]).start()
     yield s
-    assert s.alive(), "the server died during the tests:\n" + s.log_text()[-3000:]
-    assert s.stop() == 0
-    # The ledger balances for every user, and SQLite agrees the file is sound.
-    con = s.db()
-    for uid, bal in con.execute("SELECT id, balance FROM users"):
-        (total,) = con.execute("SELECT COALESCE(SUM(amount),0) FROM ledger WHERE user_id=?",
-                               (uid,)).fetchone()
-        assert bal == total >= 0
-    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    stop_and_check_books(s)
 
 
 def download(url, path):
