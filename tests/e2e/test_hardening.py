@@ -238,8 +238,9 @@ def test_image_bombs_and_broken_images_fail_with_refunds(hsvc, photos2, tmp_path
         peaks[name] = rss_peak_kb(pid)
     assert user.balance() == (99990, 99990)  # only the real photo was charged
     worst = max(peaks, key=peaks.get)
-    # no bomb costs more memory than rendering a real photo (plus slack)
-    assert peaks[worst] < normal + 32 * 1024, (worst, peaks[worst], normal)
+    # no bomb costs more memory than rendering a real photo (with slack for
+    # the allocator; under ASan its quarantine keeps freed memory resident)
+    assert peaks[worst] < normal * 1.25 + 32 * 1024, (worst, peaks[worst], normal)
     print(f"\nbombs: {len(files)} tried, {len(files)} failed with refunds; peak RSS "
           f"{peaks[worst] / 1024:.1f} MB at worst ({worst}) vs {normal / 1024:.1f} MB for a "
           f"real 4352x2448 photo")
