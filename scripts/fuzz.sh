@@ -7,9 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_EACH="${1:-30}"
-shift || true
-TARGETS=("${@:-fuzz_api fuzz_url fuzz_image}")
-TARGETS=(${TARGETS[*]})
+[ $# -gt 0 ] && shift
+TARGETS=(fuzz_api fuzz_url fuzz_image)
+[ $# -gt 0 ] && TARGETS=("$@")
 
 [ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz -Dfuzz=true \
   -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debug -Doptimization=1 >/dev/null

@@ -92,8 +92,11 @@ static int idem_replay(i2v_service *svc, i2v_req *r, const char *user, const i2v
     return answered;
 }
 
-int i2v__api_idempotency(i2v_service *svc, i2v_req *r, const char *user, json_t *body, i2v_gen *g,
-                         i2v_api_reply_fn reply, i2v_api_error_fn fail, int *ret)
+/* The Idempotency-Key header: none, 0; checked and, with the request's hash,
+ * put in g; or answered (a bad key, a replay, another request with the key):
+ * 1 with *ret set. */
+static int idempotency(i2v_service *svc, i2v_req *r, const char *user, json_t *body, i2v_gen *g,
+                       i2v_api_reply_fn reply, i2v_api_error_fn fail, int *ret)
 {
     const char *key = i2v__req_header(r, "Idempotency-Key");
     if (!key) return 0;
@@ -131,18 +134,40 @@ int i2v__api_idempotency(i2v_service *svc, i2v_req *r, const char *user, json_t 
     return idem_replay(svc, r, user, g, reply, fail, ret);
 }
 
-int i2v__api_submit(i2v_service *svc, i2v_req *r, i2v_gen *g, int64_t *balance,
-                    i2v_api_reply_fn reply, i2v_api_error_fn fail)
+static int submit(i2v_service *svc, i2v_req *r, i2v_gen *g, i2v_api_reply_fn reply,
+                  i2v_api_error_fn fail)
 {
     i2v_error e = {0};
-    const int s = i2v__service_submit(svc, g, balance, &e);
-    if (s == 0) return reply(svc, r, g, *balance);
+    int64_t balance = 0;
+    const int s = i2v__service_submit(svc, g, &balance, &e);
+    if (s == 0) return reply(svc, r, g, balance);
     int ret;
     /* a racing request with the same key made it first: its answer */
     if (s == I2V_EDUPLICATE && idem_replay(svc, r, g->user_id, g, reply, fail, &ret)) return ret;
     if (s == I2V_EDENIED) return fail(r, I2V_API_REVIEW, "%s", e.message);
     if (s == I2V_ECREDIT) return fail(r, I2V_API_CREDITS, "%s", e.message);
     return fail(r, I2V_API_INTERNAL, "internal error, please retry");
+}
+
+int i2v__api_generate(i2v_service *svc, i2v_req *r, const char *user, json_t *body,
+                      i2v_api_read_fn read, i2v_api_reply_fn reply, i2v_api_error_fn fail)
+{
+    char msg[256];
+    int ret;
+    i2v_gen *g = calloc(1, sizeof *g);
+    if (!g) {
+        ret = fail(r, I2V_API_INTERNAL, "out of memory");
+    } else if (!idempotency(svc, r, user, body, g, reply, fail, &ret)) {
+        if (read(svc, body, g, msg, sizeof msg) != 0) {
+            ret = fail(r, I2V_API_PARAM, "%s", msg);
+        } else {
+            snprintf(g->user_id, sizeof g->user_id, "%s", user);
+            ret = submit(svc, r, g, reply, fail);
+        }
+    }
+    free(g);
+    json_decref(body);
+    return ret;
 }
 
 int i2v__api_param(char *msg, size_t ml, const char *fmt, ...)

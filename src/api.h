@@ -53,21 +53,19 @@ typedef int (*i2v_api_error_fn)(i2v_req *r, i2v_api_kind kind, const char *fmt, 
 /* The answer to a created generation (g, and the balance after its charge):
  * a function of what the store keeps, so a replay gives the same bytes. */
 typedef int (*i2v_api_reply_fn)(i2v_service *svc, i2v_req *r, const i2v_gen *g, int64_t balance);
-/* Submits g (i2v__service_submit) and answers: reply when it was queued (or
- * when a racing request with the same idempotency key made it first), else
- * fail: a refused prompt, too few credits (with the store's message) or an
- * internal error. */
-int i2v__api_submit(i2v_service *svc, i2v_req *r, i2v_gen *g, int64_t *balance,
-                    i2v_api_reply_fn reply, i2v_api_error_fn fail);
-
-/* Idempotency-Key, the Stripe way. With no header, returns 0. Otherwise the
- * key is checked and, with the request's hash (path and canonical body),
- * put in g for i2v__api_submit. When the user already used the key: the same
- * request is answered by reply from the generation it made (marked
- * Idempotent-Replayed), a different one by fail with I2V_API_IDEMPOTENCY;
- * then returns 1 with *ret the handler's result. */
-int i2v__api_idempotency(i2v_service *svc, i2v_req *r, const char *user, json_t *body, i2v_gen *g,
-                         i2v_api_reply_fn reply, i2v_api_error_fn fail, int *ret);
+/* Reads and validates a generate body into g (all but the user): 0, or -1
+ * with a message naming the field. */
+typedef int (*i2v_api_read_fn)(const i2v_service *svc, json_t *body, i2v_gen *g, char *msg,
+                               size_t msglen);
+/* The generate flow both APIs share once the key and body are known (body is
+ * taken): the Idempotency-Key, the Stripe way (a same request already made
+ * is answered by reply from its generation, marked Idempotent-Replayed; a
+ * different one with the key by fail with I2V_API_IDEMPOTENCY; a bad key by
+ * fail with I2V_API_PARAM), then read, then the submit (review, charge and
+ * store), answered by reply, or by fail: a field error, a refused prompt,
+ * too few credits (with the store's message), an internal error. */
+int i2v__api_generate(i2v_service *svc, i2v_req *r, const char *user, json_t *body,
+                      i2v_api_read_fn read, i2v_api_reply_fn reply, i2v_api_error_fn fail);
 
 /* Writes a field's error message to msg; returns -1. */
 int i2v__api_param(char *msg, size_t msglen, const char *fmt, ...)

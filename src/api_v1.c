@@ -115,6 +115,12 @@ int i2v__v1_request(json_t *body, i2v_gen *g, char *msg, size_t ml)
     return 0;
 }
 
+static int v1_read(const i2v_service *svc, json_t *body, i2v_gen *g, char *msg, size_t ml)
+{
+    (void)svc;
+    return i2v__v1_request(body, g, msg, ml);
+}
+
 int i2v__v1_generate(i2v_service *svc, i2v_req *r)
 {
     char user[37], msg[256];
@@ -122,24 +128,7 @@ int i2v__v1_generate(i2v_service *svc, i2v_req *r)
         return i2v__v1_error(r, I2V_API_AUTH, "Invalid API Key");
     json_t *body = i2v__api_body(r, msg, sizeof msg);
     if (!body) return i2v__v1_error(r, I2V_API_PARAM, "%s", msg);
-    int ret;
-    i2v_gen *g = calloc(1, sizeof *g);
-    if (!g) {
-        json_decref(body);
-        return i2v__v1_error(r, I2V_API_INTERNAL, "out of memory");
-    }
-    if (i2v__api_idempotency(svc, r, user, body, g, v1_created, i2v__v1_error, &ret)) goto out;
-    if (i2v__v1_request(body, g, msg, sizeof msg) != 0) {
-        ret = i2v__v1_error(r, I2V_API_PARAM, "%s", msg);
-        goto out;
-    }
-    snprintf(g->user_id, sizeof g->user_id, "%s", user);
-    int64_t bal = 0;
-    ret = i2v__api_submit(svc, r, g, &bal, v1_created, i2v__v1_error);
-out:
-    free(g);
-    json_decref(body);
-    return ret;
+    return i2v__api_generate(svc, r, user, body, v1_read, v1_created, i2v__v1_error);
 }
 
 /* The request as the client sent it (normalised), with the planner's prompt

@@ -156,29 +156,18 @@ int i2v__v2_request(json_t *body, int video_credits, i2v_gen *g, char *msg, size
     return 0;
 }
 
+static int v2_read(const i2v_service *svc, json_t *body, i2v_gen *g, char *msg, size_t ml)
+{
+    return i2v__v2_request(body, svc->v2_video_credits, g, msg, ml);
+}
+
 int i2v__v2_generate(i2v_service *svc, i2v_req *r)
 {
     int ret = 0;
-    char user[37], msg[256];
+    char user[37];
     json_t *body = v2_begin(svc, r, &ret, user);
     if (!body) return ret;
-    i2v_gen *g = calloc(1, sizeof *g);
-    if (!g) {
-        json_decref(body);
-        return i2v__v2_error(r, I2V_API_INTERNAL, "out of memory");
-    }
-    if (i2v__api_idempotency(svc, r, user, body, g, v2_created, i2v__v2_error, &ret)) goto out;
-    if (i2v__v2_request(body, svc->v2_video_credits, g, msg, sizeof msg) != 0) {
-        ret = i2v__v2_error(r, I2V_API_PARAM, "%s", msg);
-        goto out;
-    }
-    snprintf(g->user_id, sizeof g->user_id, "%s", user);
-    int64_t bal = 0;
-    ret = i2v__api_submit(svc, r, g, &bal, v2_created, i2v__v2_error);
-out:
-    free(g);
-    json_decref(body);
-    return ret;
+    return i2v__api_generate(svc, r, user, body, v2_read, v2_created, i2v__v2_error);
 }
 
 int i2v__v2_get(i2v_service *svc, i2v_req *r)

@@ -101,10 +101,13 @@ static int png_probe(const uint8_t *d, size_t n, i2v_probe *info, i2v_error *err
                             "the file holds",
                             pos, len);
         if (d[pos + 4] & 0x20) ancillary++; /* lower-case first letter */
-        if (ancillary > PNG_MAX_CHUNKS || count >= 100 * PNG_MAX_CHUNKS)
-            return i2v__err(err, I2V_ELIMIT, "PNG has more than %u %schunks, above the limit",
-                            ancillary > PNG_MAX_CHUNKS ? PNG_MAX_CHUNKS : 100 * PNG_MAX_CHUNKS,
-                            ancillary > PNG_MAX_CHUNKS ? "ancillary " : "");
+        if (ancillary > PNG_MAX_CHUNKS)
+            return i2v__err(err, I2V_ELIMIT,
+                            "PNG has more than %u ancillary chunks, above the limit",
+                            PNG_MAX_CHUNKS);
+        if (count >= 100 * PNG_MAX_CHUNKS)
+            return i2v__err(err, I2V_ELIMIT, "PNG has more than %u chunks, above the limit",
+                            100 * PNG_MAX_CHUNKS);
         if (memcmp(d + pos + 4, "eXIf", 4) == 0 && info->orientation == 1)
             info->orientation = i2v__exif_orientation(d + pos + 8, len);
         if (memcmp(d + pos + 4, "IEND", 4) == 0) break;

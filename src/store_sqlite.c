@@ -120,6 +120,7 @@ enum {
     S_IDEM_HAS,
     S_IDEM_INS,
     S_IDEM_GET,
+    S_IDEM_OLD,
     S_IDEM_PURGE,
     S_GEN_BY_ID,
     S_COUNT
@@ -183,6 +184,7 @@ static const char *const sql[S_COUNT] = {
                    " VALUES(?,?,?,?,?,?)",
     [S_IDEM_GET] = "SELECT hash, balance, generation FROM idempotency WHERE user_id=? AND key=?",
     [S_GEN_BY_ID] = "SELECT " GEN_COLS " FROM generations WHERE id=?",
+    [S_IDEM_OLD] = "SELECT 1 FROM idempotency WHERE created_ms<? LIMIT 1",
     [S_IDEM_PURGE] = "DELETE FROM idempotency WHERE created_ms<?",
 };
 
@@ -767,10 +769,20 @@ static int sq_reap(i2v_store *base, i2v_error *err)
 {
     CONN(base, err);
     const int64_t now = i2v__now_ms();
-    sqlite3_stmt *p = st(c, S_IDEM_PURGE); /* old idempotency keys go first */
+    /* old idempotency keys go first; like the reap, a read decides whether
+     * the write lock is taken at all */
+    const int64_t old = now - SQ(base)->cfg.idem_ttl_ms;
+    sqlite3_stmt *p = st(c, S_IDEM_OLD);
     if (!p) return db_err(c->db, err, "idempotency");
-    sqlite3_bind_int64(p, 1, now - SQ(base)->cfg.idem_ttl_ms);
-    if (run(p) != SQLITE_DONE) return db_err(c->db, err, "idempotency");
+    sqlite3_bind_int64(p, 1, old);
+    const int stale = sqlite3_step(p) == SQLITE_ROW;
+    sqlite3_reset(p);
+    if (stale) {
+        p = st(c, S_IDEM_PURGE);
+        if (!p) return db_err(c->db, err, "idempotency");
+        sqlite3_bind_int64(p, 1, old);
+        if (run(p) != SQLITE_DONE) return db_err(c->db, err, "idempotency");
+    }
     sqlite3_stmt *q = st(c, S_GEN_EXPIRED); /* a read first, as in claims */
     if (!q) return db_err(c->db, err, "reap");
     sqlite3_bind_int64(q, 1, now);
