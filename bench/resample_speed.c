@@ -9,11 +9,11 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "colour.h"
-#include "photo.h"
-#include "plan.h"
-#include "render.h"
-#include "resample.h"
+#include "engine/colour.h"
+#include "engine/photo.h"
+#include "engine/plan.h"
+#include "engine/render.h"
+#include "engine/resample.h"
 
 static double now(void)
 {

@@ -8,8 +8,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "image.h"
-#include "photo.h"
+#include "engine/image.h"
+#include "engine/photo.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

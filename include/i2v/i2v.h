@@ -109,6 +109,14 @@ typedef enum i2v_move {
 const char *i2v_move_name(i2v_move move);
 /* Case-insensitive; returns I2V_EINVAL for an unknown name. */
 int i2v_move_parse(const char *name, i2v_move *out);
+/* The camera move a plain-words prompt names ("zoom in", "pan left", "pull
+ * back", "push out", ...), the earliest one mentioned. Returns 1 and sets
+ * *move, or 0 when the prompt (may be NULL) names none. */
+int i2v_prompt_move(const char *prompt, i2v_move *move);
+/* Lower-cases text into words of letters and digits separated by single
+ * spaces, with a space at both ends, so that strstr(out, " some phrase ")
+ * matches whole words only; cut to cap bytes. How every prompt is read. */
+void i2v_prompt_words(const char *in, char *out, size_t cap);
 
 typedef enum i2v_model {
     I2V_MODEL_FLASH = 0, /* fast default: x264 veryfast, bicubic-class filter */

@@ -1,0 +1,77 @@
+/*
+ * api.h - what the API adapters share: request body parsing with limits,
+ * API-key authentication, field readers, the generate flow (idempotency,
+ * review, charge), and each adapter's route table. Every adapter maps the
+ * router's error kinds (http_server.h) to its own status and code in one
+ * table.
+ */
+#ifndef I2V_API_H
+#define I2V_API_H
+
+#include <jansson.h>
+
+#include "http_server.h"
+#include "service.h"
+
+#define I2V_JSON_DEPTH_MAX 32
+
+/* Parses r's body as a JSON object (depth <= I2V_JSON_DEPTH_MAX). NULL with
+ * a message in msg when it is not one. */
+json_t *i2v__api_body(const i2v_req *r, char *msg, size_t msglen);
+/* The same for any bytes (body may be NULL when len is 0). */
+json_t *i2v__api_parse(const char *body, size_t len, char *msg, size_t msglen);
+/* Field readers shared by both APIs. A string field: absent or null gives
+ * *out NULL and 0; any other type -1. */
+int i2v__json_opt_string(json_t *obj, const char *name, const char **out);
+/* "duration": 0 when absent or null, 5 or 10, or -1 for anything else. */
+int i2v__api_duration(json_t *obj);
+/* "prompt": 0 with *out (NULL when absent), or -1 with a message naming the
+ * field (not a string, longer than I2V_PROMPT_MAX). */
+int i2v__api_prompt(json_t *obj, const char **out, char *msg, size_t msglen);
+/* Looks up the user of the key in header; 0 or a negative code. */
+int i2v__api_auth(i2v_service *svc, const i2v_req *r, const char *header, char user[37]);
+
+/* Status words of the two APIs for a generation state. */
+const char *i2v__v1_status(int state);
+const char *i2v__v2_status(int state);
+
+/* The answer to a created generation (g, and the balance after its charge):
+ * a function of what the store keeps, so a replay gives the same bytes. */
+typedef int (*i2v_api_reply_fn)(i2v_service *svc, i2v_req *r, const i2v_gen *g, int64_t balance);
+/* Reads and validates a generate body into g (all but the user): 0, or -1
+ * with a message naming the field. */
+typedef int (*i2v_api_read_fn)(const i2v_service *svc, json_t *body, i2v_gen *g, char *msg,
+                               size_t msglen);
+/* The generate flow both APIs share once the key and body are known (body is
+ * taken): the Idempotency-Key, the Stripe way (a same request already made
+ * is answered by reply from its generation, marked Idempotent-Replayed; a
+ * different one with the key by fail with I2V_API_IDEMPOTENCY; a bad key by
+ * fail with I2V_API_PARAM), then read, then the submit (review, charge and
+ * store), answered by reply, or by fail: a field error, a refused prompt,
+ * too few credits (with the store's message), an internal error. */
+int i2v__api_generate(i2v_service *svc, i2v_req *r, const char *user, json_t *body,
+                      i2v_api_read_fn read, i2v_api_reply_fn reply, i2v_api_error_fn fail);
+
+/* Writes a field's error message to msg; returns -1. */
+int i2v__api_param(char *msg, size_t msglen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The generate bodies of both APIs read into g (all but the user), without
+ * a server: 0, or -1 with a message that names the field. v2's
+ * video_credits is the price of 5 s. */
+int i2v__v1_request(json_t *body, i2v_gen *g, char *msg, size_t msglen);
+int i2v__v2_request(json_t *body, int video_credits, i2v_gen *g, char *msg, size_t msglen);
+
+/* Adapters: each queues exactly one response. */
+int i2v__v1_generate(i2v_service *svc, i2v_req *r);
+int i2v__v1_result(i2v_service *svc, i2v_req *r);
+int i2v__v1_error(i2v_req *r, i2v_api_kind kind, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int i2v__v2_generate(i2v_service *svc, i2v_req *r);
+int i2v__v2_get(i2v_service *svc, i2v_req *r);
+int i2v__v2_error(i2v_req *r, i2v_api_kind kind, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The two APIs' route tables, for the HTTP server. */
+extern const i2v_api_family i2v__v1_family;
+extern const i2v_api_family i2v__v2_family;
+
+#endif

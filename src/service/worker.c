@@ -1,0 +1,345 @@
+/*
+ * worker.c - worker threads. Each claims the oldest queued generation with a
+ * lease, fetches and decodes the photo, plans and renders it into the scratch
+ * folder, puts the video and cover into the blob store, and finishes the
+ * generation. The lease is renewed with the
+ * progress about once a second; when a renewal finds the lease lost (another
+ * worker took the generation after this one stalled) the render is
+ * cancelled and nothing this worker does afterwards is written.
+ */
+#include <errno.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/crypto.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "service.h"
+
+typedef struct wthread {
+    struct i2v_workers *pool;
+    pthread_t tid;
+    int index;
+    volatile int cancel; /* raised to cancel the current render */
+} wthread;
+
+struct i2v_workers {
+    i2v_service *svc;
+    char name[128];
+    int count;
+    wthread *t;
+};
+
+typedef struct job {
+    i2v_service *svc;
+    wthread *w;
+    i2v_gen *g;
+    char token[33];
+    double last_renew;
+    int lost;
+} job;
+
+/* Renews the lease with progress pct at most once a second (always when
+ * force); raises the cancel flag when the lease is lost. */
+static void renew(job *j, int pct, int force)
+{
+    const double t = i2v__mono();
+    if (!force && t - j->last_renew < 1.0) return;
+    j->last_renew = t;
+    i2v_error e = {0};
+    int r =
+        j->svc->store->vt->gen_renew(j->svc->store, j->g->id, j->token, j->svc->lease_ms, pct, &e);
+    if (r == I2V_ELOST) {
+        j->lost = 1;
+        j->w->cancel = 1;
+        i2v__log(I2V_LOG_WARN, "lease_lost", " task_id=%lld", (long long)j->g->task_id);
+    } else if (r) {
+        i2v__log(I2V_LOG_WARN, "lease_renew_failed", " task_id=%lld error=\"%s\"",
+                 (long long)j->g->task_id, e.message);
+    }
+}
+
+static int on_progress(void *user, int done, int total)
+{
+    job *j = user;
+    /* fetch and decode are the first 5%, the frames 5..99, the finish 100 */
+    renew(j, 5 + (int)(94.0 * done / (total > 0 ? total : 1)), 0);
+    return 0;
+}
+
+/* Puts the rendered cover and video into the blob store under the output
+ * key; on failure neither is left there. */
+static int put_outputs(i2v_service *svc, const char *key, const char *video, const char *cover,
+                       i2v_error *err)
+{
+    char vname[48], cname[48];
+    i2v__output_name(key, "mp4", vname);
+    i2v__output_name(key, "jpg", cname);
+    int rc = i2v__blob_put_file(svc->blobs, cname, cover, "image/jpeg", err);
+    if (rc) return rc;
+    rc = i2v__blob_put_file(svc->blobs, vname, video, "video/mp4", err);
+    if (rc) i2v__blob_remove(svc->blobs, cname, NULL);
+    return rc;
+}
+
+/* Removes a generation's outputs from the blob store (a lost lease). */
+static void remove_outputs(i2v_service *svc, const char *key)
+{
+    char name[48];
+    i2v__output_name(key, "mp4", name);
+    i2v__blob_remove(svc->blobs, name, NULL);
+    i2v__output_name(key, "jpg", name);
+    i2v__blob_remove(svc->blobs, name, NULL);
+}
+
+/* Runs one claimed generation; fills r (state, outputs or error). */
+static void run_job(job *j, i2v_gen *r)
+{
+    i2v_service *svc = j->svc;
+    const i2v_gen *g = j->g;
+    i2v_error err = {0};
+    unsigned char *bytes = NULL;
+    size_t len = 0;
+    i2v_photo *photos[I2V_PHOTOS_MAX] = {0};
+    int n = 0;
+    i2v_plan *plan = NULL;
+    char video[1200], cover[1200];
+    video[0] = cover[0] = '\0';
+
+    r->state = I2V_GEN_FAILED;
+    /* The photos: the first, then the last (first-last) or the rest of a tour. */
+    const char *urls[I2V_PHOTOS_MAX];
+    char more[sizeof g->more_urls];
+    int nurls = 0;
+    urls[nurls++] = g->image_url;
+    if (g->last_image_url[0]) urls[nurls++] = g->last_image_url;
+    snprintf(more, sizeof more, "%s", g->more_urls);
+    for (char *save = NULL, *u = strtok_r(more, "\n", &save); u && nurls < I2V_PHOTOS_MAX;
+         u = strtok_r(NULL, "\n", &save))
+        urls[nurls++] = u;
+    i2v_limits lim;
+    i2v_limits_init(&lim);
+    lim.max_bytes = svc->fetch.max_bytes;
+    lim.max_pixels = svc->max_pixels;
+    for (n = 0; n < nurls;) {
+        if (i2v__fetch(urls[n], &svc->fetch, &bytes, &len, &err) != 0) {
+            if (nurls > 1) {
+                const size_t l = strlen(err.message);
+                snprintf(err.message + l, sizeof err.message - l, " (photo %d)", n + 1);
+            }
+            goto out;
+        }
+        renew(j, 1 + 3 * (n + 1) / nurls, 1);
+        if (j->lost) goto out;
+        const int rc = i2v_photo_open_memory(&photos[n], bytes, len, &lim, &err);
+        free(bytes);
+        bytes = NULL;
+        if (rc != 0) goto out;
+        n++;
+    }
+    const i2v_photo *photo = photos[0];
+
+    i2v_spec spec;
+    i2v_spec_init(&spec);
+    i2v_move_parse(g->move, &spec.move);
+    spec.prompt = g->has_prompt ? g->prompt : NULL;
+    /* Animation API v2: the prompt is not used for AUTO_* (its planner
+     * writes its own). */
+    if (g->api == 2 && (spec.move == I2V_MOVE_AUTO_EFFECTS || spec.move == I2V_MOVE_AUTO_REVERSE))
+        spec.prompt = NULL;
+    spec.audio = g->audio ? 1 : 0;
+    spec.duration = g->duration;
+    spec.model = g->model == I2V_MODEL_BASE ? I2V_MODEL_BASE : I2V_MODEL_FLASH;
+    spec.width = g->width;
+    spec.height = g->height;
+    if (g->fit_portrait && i2v_photo_height(photo) > i2v_photo_width(photo)) {
+        spec.width = g->height;
+        spec.height = g->width;
+    }
+    if (i2v_spec_validate(&spec, &err) != 0) goto out;
+    const i2v_photo *const *list = (const i2v_photo *const *)photos;
+    if (i2v_plan_new_multi(&plan, list, n,
+                           g->last_image_url[0] ? I2V_JOIN_FIRST_LAST : I2V_JOIN_TOUR, &spec,
+                           &err) != 0)
+        goto out;
+    {
+        char u[400];
+        i2v__log(I2V_LOG_INFO, "job_planned", " task_id=%lld photos=%d understood=%s",
+                 (long long)g->task_id, n, i2v__log_str(u, sizeof u, i2v_plan_understood(plan)));
+        for (int k = 0; k + 1 < n; k++) {
+            i2v_transition_info t;
+            i2v_plan_transition(plan, k, &t);
+            i2v__log(t.kind == I2V_TRANSITION_DISSOLVE ? I2V_LOG_WARN : I2V_LOG_INFO, "align",
+                     " task_id=%lld photos=%d,%d result=%s matches=%d inliers=%d scale=%.4f%s",
+                     (long long)g->task_id, k + 1, k + 2, i2v_transition_name(t.kind), t.matches,
+                     t.inliers, t.scale,
+                     t.kind == I2V_TRANSITION_DISSOLVE ? " note=\"no alignment found: dissolve\""
+                                                       : "");
+        }
+    }
+    renew(j, 5, 1);
+    if (j->lost) goto out;
+
+    i2v__random_hex(r->out_key, 16);
+    snprintf(video, sizeof video, "%s/%s.mp4", svc->scratch_dir, r->out_key);
+    snprintf(cover, sizeof cover, "%s/%s.jpg", svc->scratch_dir, r->out_key);
+    i2v_output out = {0};
+    out.video_path = video;
+    out.cover_path = cover;
+    out.progress = on_progress;
+    out.progress_user = j;
+    out.cancel = &j->w->cancel;
+    out.threads = svc->render_threads;
+    if (i2v_render_multi(list, n, plan, &out, &err) != 0) goto out;
+    if (j->lost || put_outputs(svc, r->out_key, video, cover, &err) != 0) goto out;
+    r->state = I2V_GEN_SUCCEEDED;
+    r->out_width = i2v_plan_width(plan);
+    r->out_height = i2v_plan_height(plan);
+    snprintf(r->plan_prompt, sizeof r->plan_prompt, "%s", i2v_plan_description(plan));
+out:
+    if (r->state == I2V_GEN_FAILED) {
+        snprintf(r->error, sizeof r->error, "%s", err.message[0] ? err.message : "failed");
+        if (video[0]) unlink(video);
+        if (cover[0]) unlink(cover);
+    }
+    free(bytes);
+    i2v_plan_free(&plan);
+    for (int i = 0; i < n; i++)
+        i2v_photo_free(&photos[i]);
+}
+
+static void process(wthread *w, i2v_gen *g, const char *token)
+{
+    i2v_service *svc = w->pool->svc;
+    job j = {.svc = svc, .w = w, .g = g, .last_renew = i2v__mono()};
+    snprintf(j.token, sizeof j.token, "%s", token);
+    w->cancel = 0;
+    const double t0 = i2v__mono();
+    i2v__log(I2V_LOG_INFO, "job_started", " task_id=%lld generation_id=%s worker=%s/%d attempt=%d",
+             (long long)g->task_id, g->uuid, w->pool->name, w->index, g->attempts);
+    i2v_gen *r = calloc(1, sizeof *r);
+    if (!r) return; /* the lease expires and another attempt is made */
+    run_job(&j, r);
+    if (svc->stop && r->state != I2V_GEN_SUCCEEDED && !j.lost) {
+        /* shutting down: give it back rather than fail it */
+        i2v_error e = {0};
+        svc->store->vt->gen_release(svc->store, g->id, j.token, &e);
+        i2v__log(I2V_LOG_INFO, "job_released", " task_id=%lld", (long long)g->task_id);
+        goto out;
+    }
+    if (j.lost) goto discard;
+    i2v_error e = {0};
+    int fr = svc->store->vt->gen_finish(svc->store, g->id, j.token, r, &e);
+    if (fr == I2V_ELOST) {
+        i2v__log(I2V_LOG_WARN, "lease_lost", " task_id=%lld at=finish", (long long)g->task_id);
+        goto discard;
+    }
+    if (fr) {
+        /* The lease will expire and the generation be retried. */
+        i2v__log(I2V_LOG_ERROR, "job_finish_failed", " task_id=%lld error=\"%s\"",
+                 (long long)g->task_id, e.message);
+        goto out;
+    }
+    if (r->state == I2V_GEN_SUCCEEDED) {
+        i2v__log(I2V_LOG_INFO, "job_succeeded",
+                 " task_id=%lld generation_id=%s size=%dx%d seconds=%.2f out=%s plan=\"%s\"",
+                 (long long)g->task_id, g->uuid, r->out_width, r->out_height, i2v__mono() - t0,
+                 r->out_key, r->plan_prompt);
+    } else {
+        char why[300];
+        i2v__log(I2V_LOG_WARN, "job_failed",
+                 " task_id=%lld generation_id=%s seconds=%.2f refund=%d reason=%s",
+                 (long long)g->task_id, g->uuid, i2v__mono() - t0, g->price,
+                 i2v__log_str(why, sizeof why, r->error));
+    }
+    goto out;
+discard:
+    if (r->state == I2V_GEN_SUCCEEDED) remove_outputs(svc, r->out_key);
+out:
+    free(r);
+}
+
+static void *worker_main(void *arg)
+{
+    wthread *w = arg;
+    i2v_service *svc = w->pool->svc;
+    char owner[160];
+    /* Renders yield to the HTTP threads: a lower priority for this thread,
+     * inherited by the render threads it starts (Linux nice is per thread). */
+    if (svc->worker_nice > 0 &&
+        setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), svc->worker_nice) != 0)
+        i2v__log(I2V_LOG_WARN, "nice_failed", " error=\"%s\"", strerror(errno));
+    snprintf(owner, sizeof owner, "%s/%d", w->pool->name, w->index);
+    i2v_gen *g = malloc(sizeof *g);
+    if (!g) return NULL;
+    while (!svc->stop) {
+        char token[33];
+        i2v_error e = {0};
+        int r = svc->store->vt->gen_claim(svc->store, owner, svc->lease_ms, g, token, &e);
+        if (r == 1) {
+            process(w, g, token);
+            continue;
+        }
+        if (r < 0)
+            i2v__log(I2V_LOG_ERROR, "claim_failed", " worker=%s error=\"%s\"", owner, e.message);
+        /* Idle: sleep until woken by a new generation or the poll interval
+         * (other processes may queue work too). */
+        pthread_mutex_lock(&svc->lock);
+        if (!svc->stop) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            const double p = svc->poll_s > 0 ? svc->poll_s : 1.0;
+            ts.tv_sec += (time_t)p;
+            ts.tv_nsec += (long)((p - (double)(time_t)p) * 1e9);
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&svc->wake, &svc->lock, &ts);
+        }
+        pthread_mutex_unlock(&svc->lock);
+    }
+    free(g);
+    return NULL;
+}
+
+int i2v__workers_start(i2v_workers **out, i2v_service *svc, int count, const char *name)
+{
+    i2v_workers *w = calloc(1, sizeof *w);
+    if (!w) return I2V_ENOMEM;
+    w->svc = svc;
+    snprintf(w->name, sizeof w->name, "%s", name);
+    w->t = calloc((size_t)(count > 0 ? count : 1), sizeof *w->t);
+    if (!w->t) {
+        free(w);
+        return I2V_ENOMEM;
+    }
+    for (int i = 0; i < count; i++) {
+        w->t[i].pool = w;
+        w->t[i].index = i;
+        if (pthread_create(&w->t[i].tid, NULL, worker_main, &w->t[i]) != 0) break;
+        w->count++;
+    }
+    *out = w;
+    return w->count == count ? 0 : I2V_EINTERNAL;
+}
+
+void i2v__workers_stop(i2v_workers **wp)
+{
+    if (!wp || !*wp) return;
+    i2v_workers *w = *wp;
+    w->svc->stop = 1;
+    for (int i = 0; i < w->count; i++)
+        w->t[i].cancel = 1;
+    i2v__service_wake(w->svc);
+    for (int i = 0; i < w->count; i++)
+        pthread_join(w->t[i].tid, NULL);
+    free(w->t);
+    free(w);
+    *wp = NULL;
+}

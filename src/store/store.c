@@ -1,0 +1,45 @@
+/*
+ * store.c - what every job store backend shares: the clock the records use,
+ * the state names, the embedded default's location in the data directory,
+ * and closing.
+ */
+#include "store.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "common/error.h"
+
+int64_t i2v__now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+const char *i2v__gen_state_name(int state)
+{
+    static const char *const n[] = {"queued", "running", "succeeded", "failed"};
+    return state >= 0 && state <= 3 ? n[state] : "?";
+}
+
+int i2v__store_open_data_dir(i2v_store **out, const char *data_dir, const i2v_store_config *cfg,
+                             i2v_error *err)
+{
+    *out = NULL;
+    if (mkdir(data_dir, 0755) != 0 && errno != EEXIST)
+        return i2v__err(err, I2V_EIO, "data: cannot create %s: %s", data_dir, strerror(errno));
+    char path[4096];
+    snprintf(path, sizeof path, "%s/i2v.db", data_dir);
+    return i2v__store_open_sqlite(out, path, cfg, err);
+}
+
+void i2v__store_close(i2v_store **s)
+{
+    if (!s || !*s) return;
+    (*s)->vt->close(*s);
+    *s = NULL;
+}

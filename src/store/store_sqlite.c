@@ -1,0 +1,1002 @@
+/*
+ * store_sqlite.c - the job store on SQLite (the embedded default).
+ *
+ * One database file in WAL mode; every write transaction is BEGIN IMMEDIATE
+ * so writers queue on the busy timeout instead of failing on upgrade; one
+ * connection per thread (readers never wait for writers in WAL), each with
+ * its prepared statements cached.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "common/crypto.h"
+#include "common/error.h"
+#include "store.h"
+
+static const char schema[] =
+    "CREATE TABLE IF NOT EXISTS users("
+    " id TEXT PRIMARY KEY, name TEXT NOT NULL, webhook_secret TEXT NOT NULL,"
+    " balance INTEGER NOT NULL DEFAULT 0 CHECK (balance >= 0), created_ms INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS api_keys("
+    " hash TEXT PRIMARY KEY, prefix TEXT NOT NULL, user_id TEXT NOT NULL REFERENCES users(id),"
+    " revoked INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS api_keys_prefix ON api_keys(prefix);"
+    /* Append-only: rows are only ever inserted. */
+    "CREATE TABLE IF NOT EXISTS ledger("
+    " id INTEGER PRIMARY KEY, user_id TEXT NOT NULL REFERENCES users(id),"
+    " amount INTEGER NOT NULL, kind TEXT NOT NULL CHECK (kind IN ('topup','charge','refund')),"
+    " generation INTEGER, note TEXT, created_ms INTEGER NOT NULL,"
+    " UNIQUE (generation, kind));"
+    "CREATE INDEX IF NOT EXISTS ledger_user ON ledger(user_id);"
+    "CREATE TRIGGER IF NOT EXISTS ledger_no_update BEFORE UPDATE ON ledger"
+    " BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;"
+    "CREATE TRIGGER IF NOT EXISTS ledger_no_delete BEFORE DELETE ON ledger"
+    " BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;"
+    "CREATE TABLE IF NOT EXISTS generations("
+    " id INTEGER PRIMARY KEY, task_id INTEGER NOT NULL UNIQUE, uuid TEXT NOT NULL UNIQUE,"
+    " project_id TEXT NOT NULL, user_id TEXT NOT NULL REFERENCES users(id), api INTEGER NOT NULL,"
+    " state INTEGER NOT NULL, progress INTEGER NOT NULL DEFAULT 0,"
+    " image_url TEXT NOT NULL, last_image_url TEXT NOT NULL DEFAULT '',"
+    " prompt TEXT, move TEXT NOT NULL, duration INTEGER NOT NULL,"
+    " resolution TEXT NOT NULL DEFAULT '', width INTEGER NOT NULL, height INTEGER NOT NULL,"
+    " fit_portrait INTEGER NOT NULL, model INTEGER NOT NULL, audio INTEGER NOT NULL,"
+    " audio_given INTEGER NOT NULL, webhook TEXT NOT NULL DEFAULT '', price INTEGER NOT NULL,"
+    " attempts INTEGER NOT NULL DEFAULT 0, lease_token TEXT, lease_owner TEXT,"
+    " lease_expires_ms INTEGER, out_key TEXT NOT NULL DEFAULT '',"
+    " out_width INTEGER NOT NULL DEFAULT 0, out_height INTEGER NOT NULL DEFAULT 0,"
+    " plan_prompt TEXT NOT NULL DEFAULT '', error TEXT NOT NULL DEFAULT '',"
+    " created_ms INTEGER NOT NULL, started_ms INTEGER NOT NULL DEFAULT 0,"
+    " finished_ms INTEGER NOT NULL DEFAULT 0, more_urls TEXT NOT NULL DEFAULT '');"
+    "CREATE INDEX IF NOT EXISTS generations_queue ON generations(state, id);"
+    "CREATE INDEX IF NOT EXISTS generations_user ON generations(user_id, id);"
+    "CREATE TABLE IF NOT EXISTS deliveries("
+    " id INTEGER PRIMARY KEY, generation INTEGER NOT NULL UNIQUE REFERENCES generations(id),"
+    " url TEXT NOT NULL, msg_id TEXT NOT NULL, state INTEGER NOT NULL DEFAULT 0,"
+    " attempts INTEGER NOT NULL DEFAULT 0, next_ms INTEGER NOT NULL,"
+    " last_status INTEGER NOT NULL DEFAULT 0, last_error TEXT NOT NULL DEFAULT '',"
+    " delivered_ms INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries(state, next_ms);"
+    "CREATE TABLE IF NOT EXISTS idempotency("
+    " user_id TEXT NOT NULL REFERENCES users(id), key TEXT NOT NULL, hash TEXT NOT NULL,"
+    " generation INTEGER NOT NULL REFERENCES generations(id), balance INTEGER NOT NULL,"
+    " created_ms INTEGER NOT NULL, PRIMARY KEY (user_id, key));"
+    "CREATE INDEX IF NOT EXISTS idempotency_age ON idempotency(created_ms);";
+
+#define GEN_COLS                                                                                   \
+    "id, task_id, uuid, project_id, user_id, api, state, progress, image_url, last_image_url,"     \
+    " prompt, move, duration, resolution, width, height, fit_portrait, model, audio, audio_given," \
+    " webhook, price, attempts, out_key, out_width, out_height, plan_prompt, error, created_ms,"   \
+    " started_ms, finished_ms, more_urls"
+
+enum {
+    S_BEGIN,
+    S_COMMIT,
+    S_ROLLBACK,
+    S_USER_INS,
+    S_USER_GET,
+    S_KEY_INS,
+    S_KEY_REVOKE,
+    S_KEY_USER,
+    S_BAL_ADD,
+    S_BAL_TAKE,
+    S_LEDGER_INS,
+    S_LEDGER_SUM,
+    S_GEN_INS,
+    S_GEN_BY_TASK,
+    S_GEN_BY_UUID,
+    S_GEN_WAIT,
+    S_GEN_LIST,
+    S_GEN_WORK,
+    S_GEN_NEXT,
+    S_GEN_CLAIM,
+    S_GEN_RENEW,
+    S_GEN_DONE,
+    S_GEN_RELEASE,
+    S_GEN_EXPIRED,
+    S_GEN_REQUEUE,
+    S_HOOK_INS,
+    S_HOOK_DUE,
+    S_HOOK_LEASE,
+    S_HOOK_DONE,
+    S_IDEM_HAS,
+    S_IDEM_INS,
+    S_IDEM_GET,
+    S_IDEM_OLD,
+    S_IDEM_PURGE,
+    S_GEN_BY_ID,
+    S_COUNT
+};
+
+static const char *const sql[S_COUNT] = {
+    [S_BEGIN] = "BEGIN IMMEDIATE",
+    [S_COMMIT] = "COMMIT",
+    [S_ROLLBACK] = "ROLLBACK",
+    [S_USER_INS] = "INSERT INTO users(id, name, webhook_secret, created_ms) VALUES(?,?,?,?)",
+    [S_USER_GET] = "SELECT id, name, webhook_secret, balance, created_ms FROM users WHERE id=?",
+    [S_KEY_INS] = "INSERT INTO api_keys(hash, prefix, user_id, created_ms) VALUES(?,?,?,?)",
+    [S_KEY_REVOKE] = "UPDATE api_keys SET revoked=1 WHERE (prefix=?1 OR hash=?1) AND revoked=0",
+    [S_KEY_USER] = "SELECT user_id FROM api_keys WHERE hash=? AND revoked=0",
+    [S_BAL_ADD] = "UPDATE users SET balance=balance+?2 WHERE id=?1",
+    [S_BAL_TAKE] = "UPDATE users SET balance=balance-?2 WHERE id=?1 AND balance>=?2",
+    [S_LEDGER_INS] = "INSERT INTO ledger(user_id, amount, kind, generation, note, created_ms)"
+                     " VALUES(?,?,?,?,?,?) ON CONFLICT DO NOTHING",
+    [S_LEDGER_SUM] = "SELECT (SELECT balance FROM users WHERE id=?1),"
+                     " (SELECT COALESCE(SUM(amount),0) FROM ledger WHERE user_id=?1)",
+    [S_GEN_INS] =
+        "INSERT INTO generations(task_id, uuid, project_id, user_id, api, state, image_url,"
+        " last_image_url, prompt, move, duration, resolution, width, height, fit_portrait, model,"
+        " audio, audio_given, webhook, price, created_ms, more_urls)"
+        " VALUES(?,?,?,?,?,0,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    [S_GEN_BY_TASK] = "SELECT " GEN_COLS " FROM generations WHERE task_id=?",
+    [S_GEN_BY_UUID] = "SELECT " GEN_COLS " FROM generations WHERE uuid=?",
+    [S_GEN_WAIT] = "SELECT (SELECT COUNT(*) FROM generations WHERE state=0 AND id<?1)"
+                   " + (SELECT COUNT(*) FROM generations WHERE state=1)",
+    [S_GEN_LIST] = "SELECT " GEN_COLS " FROM generations WHERE user_id=? ORDER BY id",
+    [S_GEN_WORK] = "SELECT EXISTS (SELECT 1 FROM generations WHERE state=0)"
+                   " OR EXISTS (SELECT 1 FROM generations WHERE state=1 AND lease_expires_ms<?)",
+    [S_GEN_NEXT] = "SELECT " GEN_COLS " FROM generations WHERE state=0 ORDER BY id LIMIT 1",
+    [S_GEN_CLAIM] = "UPDATE generations SET state=1, progress=0, attempts=attempts+1,"
+                    " lease_token=?2, lease_owner=?3, lease_expires_ms=?4, started_ms=?5"
+                    " WHERE id=?1 AND state=0",
+    [S_GEN_RENEW] = "UPDATE generations SET lease_expires_ms=?3, progress=MAX(progress, ?4)"
+                    " WHERE id=?1 AND state=1 AND lease_token=?2",
+    [S_GEN_DONE] =
+        "UPDATE generations SET state=?3, progress=?4, out_key=?5, out_width=?6,"
+        " out_height=?7, plan_prompt=?8, error=?9, finished_ms=?10, lease_token=NULL,"
+        " lease_expires_ms=NULL WHERE id=?1 AND state=1 AND (?2 IS NULL OR lease_token=?2)"
+        " RETURNING user_id, price",
+    [S_GEN_RELEASE] = "UPDATE generations SET state=0, progress=0, attempts=attempts-1,"
+                      " lease_token=NULL, lease_expires_ms=NULL"
+                      " WHERE id=?1 AND state=1 AND lease_token=?2",
+    [S_GEN_EXPIRED] = "SELECT id, attempts FROM generations WHERE state=1 AND lease_expires_ms<?",
+    [S_GEN_REQUEUE] = "UPDATE generations SET state=0, progress=0, lease_token=NULL,"
+                      " lease_expires_ms=NULL WHERE id=? AND state=1",
+    [S_HOOK_INS] = "INSERT INTO deliveries(generation, url, msg_id, next_ms)"
+                   " SELECT id, webhook, 'msg_' || uuid, ?2 FROM generations"
+                   " WHERE id=?1 AND webhook<>'' ON CONFLICT DO NOTHING",
+    [S_HOOK_DUE] = "SELECT d.id, d.generation, d.url, d.msg_id, d.attempts, g.task_id"
+                   " FROM deliveries d JOIN generations g ON g.id=d.generation"
+                   " WHERE d.state=0 AND d.next_ms<=? ORDER BY d.next_ms LIMIT 1",
+    [S_HOOK_LEASE] = "UPDATE deliveries SET next_ms=?2 WHERE id=?1 AND state=0",
+    [S_HOOK_DONE] = "UPDATE deliveries SET state=?2, attempts=attempts+1, next_ms=?3,"
+                    " last_status=?4, last_error=?5, delivered_ms=?6 WHERE id=?1",
+    [S_IDEM_HAS] = "SELECT 1 FROM idempotency WHERE user_id=? AND key=?",
+    [S_IDEM_INS] = "INSERT INTO idempotency(user_id, key, hash, generation, balance, created_ms)"
+                   " VALUES(?,?,?,?,?,?)",
+    [S_IDEM_GET] = "SELECT hash, balance, generation FROM idempotency WHERE user_id=? AND key=?",
+    [S_GEN_BY_ID] = "SELECT " GEN_COLS " FROM generations WHERE id=?",
+    [S_IDEM_OLD] = "SELECT 1 FROM idempotency WHERE created_ms<? LIMIT 1",
+    [S_IDEM_PURGE] = "DELETE FROM idempotency WHERE created_ms<?",
+};
+
+typedef struct conn {
+    sqlite3 *db;
+    sqlite3_stmt *st[S_COUNT];
+} conn;
+
+typedef struct sq_store {
+    i2v_store base;
+    char *path;
+    i2v_store_config cfg;
+    pthread_key_t key;
+    pthread_mutex_t lock; /* guards conns */
+    conn **conns;
+    int nconns, capconns;
+} sq_store;
+
+static void conn_free(conn *c)
+{
+    if (!c) return;
+    for (int i = 0; i < S_COUNT; i++)
+        sqlite3_finalize(c->st[i]);
+    sqlite3_close(c->db);
+    free(c);
+}
+
+static int db_err(sqlite3 *db, i2v_error *err, const char *what)
+{
+    const int rc = sqlite3_extended_errcode(db);
+    return i2v__err(err, I2V_EDB, "database: %s: %s (%d)", what, sqlite3_errmsg(db), rc);
+}
+
+static conn *conn_open(sq_store *s, i2v_error *err)
+{
+    conn *c = calloc(1, sizeof *c);
+    if (!c) {
+        i2v__err(err, I2V_ENOMEM, "out of memory");
+        return NULL;
+    }
+    int rc = sqlite3_open_v2(
+        s->path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        i2v__err(err, I2V_EDB, "database %s: %s", s->path,
+                 c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+        conn_free(c);
+        return NULL;
+    }
+    sqlite3_busy_timeout(c->db, s->cfg.busy_timeout_ms);
+    sqlite3_extended_result_codes(c->db, 1);
+    char *msg = NULL;
+    rc = sqlite3_exec(c->db,
+                      "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                      " PRAGMA foreign_keys=ON;",
+                      NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        i2v__err(err, I2V_EDB, "database %s: %s", s->path, msg ? msg : sqlite3_errstr(rc));
+        sqlite3_free(msg);
+        conn_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* The calling thread's connection (opened on first use). */
+static conn *get(sq_store *s, i2v_error *err)
+{
+    conn *c = pthread_getspecific(s->key);
+    if (c) return c;
+    c = conn_open(s, err);
+    if (!c) return NULL;
+    pthread_mutex_lock(&s->lock);
+    if (s->nconns == s->capconns) {
+        int cap = s->capconns ? s->capconns * 2 : 16;
+        conn **n = realloc(s->conns, (size_t)cap * sizeof *n);
+        if (!n) {
+            pthread_mutex_unlock(&s->lock);
+            conn_free(c);
+            i2v__err(err, I2V_ENOMEM, "out of memory");
+            return NULL;
+        }
+        s->conns = n;
+        s->capconns = cap;
+    }
+    s->conns[s->nconns++] = c;
+    pthread_mutex_unlock(&s->lock);
+    pthread_setspecific(s->key, c);
+    return c;
+}
+
+static sqlite3_stmt *st(conn *c, int id)
+{
+    if (!c->st[id] && sqlite3_prepare_v3(c->db, sql[id], -1, SQLITE_PREPARE_PERSISTENT, &c->st[id],
+                                         NULL) != SQLITE_OK)
+        return NULL;
+    sqlite3_reset(c->st[id]);
+    sqlite3_clear_bindings(c->st[id]);
+    return c->st[id];
+}
+
+/* Runs a statement that returns no rows; returns SQLITE_DONE or an error. */
+static int run(sqlite3_stmt *q)
+{
+    if (!q) return SQLITE_ERROR;
+    int rc = sqlite3_step(q);
+    sqlite3_reset(q);
+    return rc;
+}
+
+static int begin(conn *c, i2v_error *err)
+{
+    if (run(st(c, S_BEGIN)) != SQLITE_DONE) return db_err(c->db, err, "begin");
+    return 0;
+}
+
+static int commit(conn *c, i2v_error *err)
+{
+    if (run(st(c, S_COMMIT)) != SQLITE_DONE) {
+        int r = db_err(c->db, err, "commit");
+        run(st(c, S_ROLLBACK));
+        return r;
+    }
+    return 0;
+}
+
+static int rollback(conn *c, int ret)
+{
+    if (!sqlite3_get_autocommit(c->db)) run(st(c, S_ROLLBACK));
+    return ret;
+}
+
+static void text(sqlite3_stmt *q, int col, char *out, size_t len)
+{
+    const unsigned char *t = sqlite3_column_text(q, col);
+    snprintf(out, len, "%s", t ? (const char *)t : "");
+}
+
+static void read_gen(sqlite3_stmt *q, i2v_gen *g)
+{
+    memset(g, 0, sizeof *g);
+    g->id = sqlite3_column_int64(q, 0);
+    g->task_id = sqlite3_column_int64(q, 1);
+    text(q, 2, g->uuid, sizeof g->uuid);
+    text(q, 3, g->project_id, sizeof g->project_id);
+    text(q, 4, g->user_id, sizeof g->user_id);
+    g->api = sqlite3_column_int(q, 5);
+    g->state = sqlite3_column_int(q, 6);
+    g->progress = sqlite3_column_int(q, 7);
+    text(q, 8, g->image_url, sizeof g->image_url);
+    text(q, 9, g->last_image_url, sizeof g->last_image_url);
+    g->has_prompt = sqlite3_column_type(q, 10) != SQLITE_NULL;
+    text(q, 10, g->prompt, sizeof g->prompt);
+    text(q, 11, g->move, sizeof g->move);
+    g->duration = sqlite3_column_int(q, 12);
+    text(q, 13, g->resolution, sizeof g->resolution);
+    g->width = sqlite3_column_int(q, 14);
+    g->height = sqlite3_column_int(q, 15);
+    g->fit_portrait = sqlite3_column_int(q, 16);
+    g->model = sqlite3_column_int(q, 17);
+    g->audio = sqlite3_column_int(q, 18);
+    g->audio_given = sqlite3_column_int(q, 19);
+    text(q, 20, g->webhook, sizeof g->webhook);
+    g->price = sqlite3_column_int(q, 21);
+    g->attempts = sqlite3_column_int(q, 22);
+    text(q, 23, g->out_key, sizeof g->out_key);
+    g->out_width = sqlite3_column_int(q, 24);
+    g->out_height = sqlite3_column_int(q, 25);
+    text(q, 26, g->plan_prompt, sizeof g->plan_prompt);
+    text(q, 27, g->error, sizeof g->error);
+    g->created_ms = sqlite3_column_int64(q, 28);
+    g->started_ms = sqlite3_column_int64(q, 29);
+    g->finished_ms = sqlite3_column_int64(q, 30);
+    text(q, 31, g->more_urls, sizeof g->more_urls);
+}
+
+#define SQ(s) ((sq_store *)(s))
+#define CONN(s, err)                                                                               \
+    conn *c = get(SQ(s), err);                                                                     \
+    if (!c) return I2V_EDB
+
+static void sq_close(i2v_store *base)
+{
+    sq_store *s = SQ(base);
+    for (int i = 0; i < s->nconns; i++)
+        conn_free(s->conns[i]);
+    free(s->conns);
+    pthread_key_delete(s->key);
+    pthread_mutex_destroy(&s->lock);
+    free(s->path);
+    free(s);
+}
+
+static int ledger_ins(conn *c, const char *user, int64_t amount, const char *kind, int64_t gen,
+                      const char *note)
+{
+    sqlite3_stmt *q = st(c, S_LEDGER_INS);
+    if (!q) return -1;
+    sqlite3_bind_text(q, 1, user, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, amount);
+    sqlite3_bind_text(q, 3, kind, -1, SQLITE_STATIC);
+    if (gen) sqlite3_bind_int64(q, 4, gen);
+    if (note) sqlite3_bind_text(q, 5, note, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 6, i2v__now_ms());
+    if (run(q) != SQLITE_DONE) return -1;
+    return sqlite3_changes(c->db);
+}
+
+static int sq_user_get(i2v_store *s, const char *id, i2v_user *u, i2v_error *err)
+{
+    CONN(s, err);
+    sqlite3_stmt *q = st(c, S_USER_GET);
+    if (!q) return db_err(c->db, err, "user");
+    sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) {
+        memset(u, 0, sizeof *u);
+        text(q, 0, u->id, sizeof u->id);
+        text(q, 1, u->name, sizeof u->name);
+        text(q, 2, u->webhook_secret, sizeof u->webhook_secret);
+        u->balance = sqlite3_column_int64(q, 3);
+        u->created_ms = sqlite3_column_int64(q, 4);
+    }
+    sqlite3_reset(q);
+    if (rc == SQLITE_ROW) return 0;
+    if (rc == SQLITE_DONE) return i2v__err(err, I2V_ENOTFOUND, "no user %s", id);
+    return db_err(c->db, err, "user");
+}
+
+static int sq_user_create(i2v_store *s, const char *name, i2v_user *u, i2v_error *err)
+{
+    CONN(s, err);
+    memset(u, 0, sizeof *u);
+    i2v__uuid(u->id);
+    snprintf(u->name, sizeof u->name, "%s", name ? name : "");
+    i2v__new_webhook_secret(u->webhook_secret);
+    u->created_ms = i2v__now_ms();
+    sqlite3_stmt *q = st(c, S_USER_INS);
+    if (!q) return db_err(c->db, err, "user");
+    sqlite3_bind_text(q, 1, u->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, u->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 3, u->webhook_secret, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 4, u->created_ms);
+    if (run(q) != SQLITE_DONE) return db_err(c->db, err, "create user");
+    return 0;
+}
+
+static int sq_key_add(i2v_store *s, const char *user, const char *hash, const char *prefix,
+                      i2v_error *err)
+{
+    CONN(s, err);
+    sqlite3_stmt *q = st(c, S_KEY_INS);
+    if (!q) return db_err(c->db, err, "key");
+    sqlite3_bind_text(q, 1, hash, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, prefix, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 3, user, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 4, i2v__now_ms());
+    if (run(q) != SQLITE_DONE) {
+        if (sqlite3_extended_errcode(c->db) == SQLITE_CONSTRAINT_FOREIGNKEY)
+            return i2v__err(err, I2V_ENOTFOUND, "no user %s", user);
+        return db_err(c->db, err, "add key");
+    }
+    return 0;
+}
+
+static int sq_key_revoke(i2v_store *s, const char *which, i2v_error *err)
+{
+    CONN(s, err);
+    sqlite3_stmt *q = st(c, S_KEY_REVOKE);
+    if (!q) return db_err(c->db, err, "key");
+    sqlite3_bind_text(q, 1, which, -1, SQLITE_STATIC);
+    if (run(q) != SQLITE_DONE) return db_err(c->db, err, "revoke key");
+    if (sqlite3_changes(c->db) == 0) return i2v__err(err, I2V_ENOTFOUND, "no active key %s", which);
+    return 0;
+}
+
+static int sq_key_user(i2v_store *s, const char *hash, char user[37], i2v_error *err)
+{
+    CONN(s, err);
+    sqlite3_stmt *q = st(c, S_KEY_USER);
+    if (!q) return db_err(c->db, err, "key");
+    sqlite3_bind_text(q, 1, hash, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) text(q, 0, user, 37);
+    sqlite3_reset(q);
+    if (rc == SQLITE_ROW) return 0;
+    if (rc == SQLITE_DONE) return i2v__err(err, I2V_ENOTFOUND, "unknown API key");
+    return db_err(c->db, err, "key");
+}
+
+static int balance_of(conn *c, const char *user, int64_t *bal)
+{
+    sqlite3_stmt *q = st(c, S_USER_GET);
+    if (!q) return -1;
+    sqlite3_bind_text(q, 1, user, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) *bal = sqlite3_column_int64(q, 3);
+    sqlite3_reset(q);
+    return rc == SQLITE_ROW ? 0 : -1;
+}
+
+static int sq_credit(i2v_store *s, const char *user, int64_t amount, const char *note, int64_t *bal,
+                     i2v_error *err)
+{
+    CONN(s, err);
+    if (amount <= 0) return i2v__err(err, I2V_EINVAL, "credits: the amount must be positive");
+    int r = begin(c, err);
+    if (r) return r;
+    sqlite3_stmt *q = st(c, S_BAL_ADD);
+    if (!q) return rollback(c, db_err(c->db, err, "credit"));
+    sqlite3_bind_text(q, 1, user, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, amount);
+    if (run(q) != SQLITE_DONE) return rollback(c, db_err(c->db, err, "credit"));
+    if (sqlite3_changes(c->db) == 0)
+        return rollback(c, i2v__err(err, I2V_ENOTFOUND, "no user %s", user));
+    if (ledger_ins(c, user, amount, "topup", 0, note) != 1)
+        return rollback(c, db_err(c->db, err, "ledger"));
+    if (bal && balance_of(c, user, bal) != 0) return rollback(c, db_err(c->db, err, "balance"));
+    return commit(c, err);
+}
+
+static int sq_gen_create(i2v_store *s, i2v_gen *g, int64_t *bal, i2v_error *err)
+{
+    CONN(s, err);
+    int r = begin(c, err);
+    if (r) return r;
+    sqlite3_stmt *q;
+    if (g->idem_key[0]) {
+        q = st(c, S_IDEM_HAS);
+        if (!q) return rollback(c, db_err(c->db, err, "idempotency"));
+        sqlite3_bind_text(q, 1, g->user_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 2, g->idem_key, -1, SQLITE_STATIC);
+        const int taken = sqlite3_step(q) == SQLITE_ROW;
+        sqlite3_reset(q);
+        if (taken)
+            return rollback(c, i2v__err(err, I2V_EDUPLICATE, "Idempotency-Key: already used"));
+    }
+    q = st(c, S_BAL_TAKE);
+    if (!q) return rollback(c, db_err(c->db, err, "charge"));
+    sqlite3_bind_text(q, 1, g->user_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, g->price);
+    if (run(q) != SQLITE_DONE) return rollback(c, db_err(c->db, err, "charge"));
+    if (sqlite3_changes(c->db) == 0) {
+        int64_t have = 0;
+        balance_of(c, g->user_id, &have);
+        if (bal) *bal = have;
+        return rollback(c, i2v__err(err, I2V_ECREDIT,
+                                    "not enough credits: this video costs %d, the balance is %lld",
+                                    g->price, (long long)have));
+    }
+    g->created_ms = i2v__now_ms();
+    for (int tries = 0;; tries++) { /* a random id collides with ~0 probability; retry anyway */
+        g->task_id = i2v__random_task_id();
+        i2v__uuid(g->uuid);
+        if (!g->project_id[0]) i2v__uuid(g->project_id);
+        q = st(c, S_GEN_INS);
+        if (!q) return rollback(c, db_err(c->db, err, "generation"));
+        int i = 1;
+        sqlite3_bind_int64(q, i++, g->task_id);
+        sqlite3_bind_text(q, i++, g->uuid, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, i++, g->project_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, i++, g->user_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int(q, i++, g->api);
+        sqlite3_bind_text(q, i++, g->image_url, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, i++, g->last_image_url, -1, SQLITE_STATIC);
+        if (g->has_prompt)
+            sqlite3_bind_text(q, i++, g->prompt, -1, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(q, i++);
+        sqlite3_bind_text(q, i++, g->move, -1, SQLITE_STATIC);
+        sqlite3_bind_int(q, i++, g->duration);
+        sqlite3_bind_text(q, i++, g->resolution, -1, SQLITE_STATIC);
+        sqlite3_bind_int(q, i++, g->width);
+        sqlite3_bind_int(q, i++, g->height);
+        sqlite3_bind_int(q, i++, g->fit_portrait);
+        sqlite3_bind_int(q, i++, g->model);
+        sqlite3_bind_int(q, i++, g->audio);
+        sqlite3_bind_int(q, i++, g->audio_given);
+        sqlite3_bind_text(q, i++, g->webhook, -1, SQLITE_STATIC);
+        sqlite3_bind_int(q, i++, g->price);
+        sqlite3_bind_int64(q, i++, g->created_ms);
+        sqlite3_bind_text(q, i++, g->more_urls, -1, SQLITE_STATIC);
+        int rc = run(q);
+        if (rc == SQLITE_DONE) break;
+        if ((rc & 0xff) != SQLITE_CONSTRAINT || tries > 3)
+            return rollback(c, db_err(c->db, err, "generation"));
+    }
+    g->id = sqlite3_last_insert_rowid(c->db);
+    g->state = I2V_GEN_QUEUED;
+    if (ledger_ins(c, g->user_id, -(int64_t)g->price, "charge", g->id, NULL) != 1)
+        return rollback(c, db_err(c->db, err, "ledger"));
+    int64_t after = 0;
+    if (balance_of(c, g->user_id, &after) != 0) return rollback(c, db_err(c->db, err, "balance"));
+    if (bal) *bal = after;
+    if (g->idem_key[0]) {
+        q = st(c, S_IDEM_INS);
+        if (!q) return rollback(c, db_err(c->db, err, "idempotency"));
+        sqlite3_bind_text(q, 1, g->user_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 2, g->idem_key, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 3, g->idem_hash, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 4, g->id);
+        sqlite3_bind_int64(q, 5, after);
+        sqlite3_bind_int64(q, 6, g->created_ms);
+        if (run(q) != SQLITE_DONE) return rollback(c, db_err(c->db, err, "idempotency"));
+    }
+    return commit(c, err);
+}
+
+static int one_gen(conn *c, sqlite3_stmt *q, i2v_gen *g, i2v_error *err)
+{
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) read_gen(q, g);
+    sqlite3_reset(q);
+    if (rc == SQLITE_ROW) return 0;
+    if (rc == SQLITE_DONE) return i2v__err(err, I2V_ENOTFOUND, "no such generation");
+    return db_err(c->db, err, "generation");
+}
+
+static int sq_idem_get(i2v_store *s, const char *user, const char *key, char hash[65], i2v_gen *g,
+                       int64_t *bal, i2v_error *err)
+{
+    CONN(s, err);
+    sqlite3_stmt *q = st(c, S_IDEM_GET);
+    if (!q) return db_err(c->db, err, "idempotency");
+    sqlite3_bind_text(q, 1, user, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, key, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(q);
+    int64_t id = 0;
+    if (rc == SQLITE_ROW) {
+        text(q, 0, hash, 65);
+        *bal = sqlite3_column_int64(q, 1);
+        id = sqlite3_column_int64(q, 2);
+    }
+    sqlite3_reset(q);
+    if (rc == SQLITE_DONE) return i2v__err(err, I2V_ENOTFOUND, "no such idempotency key");
+    if (rc != SQLITE_ROW) return db_err(c->db, err, "idempotency");
+    q = st(c, S_GEN_BY_ID);
+    if (!q) return db_err(c->db, err, "generation");
+    sqlite3_bind_int64(q, 1, id);
+    return one_gen(c, q, g, err);
+}
+
+static int wait_of(conn *c, int64_t id, int *wait)
+{
+    sqlite3_stmt *q = st(c, S_GEN_WAIT);
+    if (!q) return -1;
+    sqlite3_bind_int64(q, 1, id);
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) *wait = sqlite3_column_int(q, 0);
+    sqlite3_reset(q);
+    return rc == SQLITE_ROW ? 0 : -1;
+}
+
+static int sq_gen_get(i2v_store *s, int64_t task_id, const char *uuid, i2v_gen *g, int *wait,
+                      i2v_error *err)
+{
+    CONN(s, err);
+    sqlite3_stmt *q = st(c, uuid ? S_GEN_BY_UUID : S_GEN_BY_TASK);
+    if (!q) return db_err(c->db, err, "generation");
+    if (uuid)
+        sqlite3_bind_text(q, 1, uuid, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_int64(q, 1, task_id);
+    int r = one_gen(c, q, g, err);
+    if (r) return r;
+    if (wait) {
+        *wait = 0;
+        if (g->state == I2V_GEN_QUEUED && wait_of(c, g->id, wait) != 0)
+            return db_err(c->db, err, "queue");
+    }
+    return 0;
+}
+
+static int sq_gen_list(i2v_store *s, const char *user, i2v_gen_fn fn, void *ud, i2v_error *err)
+{
+    CONN(s, err);
+    sqlite3_stmt *q = st(c, S_GEN_LIST);
+    if (!q) return db_err(c->db, err, "generations");
+    sqlite3_bind_text(q, 1, user, -1, SQLITE_STATIC);
+    i2v_gen *g = malloc(sizeof *g);
+    if (!g) return i2v__err(err, I2V_ENOMEM, "out of memory");
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        read_gen(q, g);
+        if (fn(ud, g)) break;
+    }
+    free(g);
+    sqlite3_reset(q);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return db_err(c->db, err, "generations");
+    return 0;
+}
+
+static int hook_row(conn *c, int64_t id, int64_t now)
+{
+    sqlite3_stmt *q = st(c, S_HOOK_INS);
+    if (!q) return -1;
+    sqlite3_bind_int64(q, 1, id);
+    sqlite3_bind_int64(q, 2, now);
+    return run(q) == SQLITE_DONE ? 0 : -1;
+}
+
+/* Writes the final state r of running generation id, fenced by token (NULL:
+ * whoever holds it, for the reaper), in the caller's transaction: a failure
+ * gets its refund, a webhook its delivery row. Returns 0, 1 when the
+ * generation is not running under that token (lease lost), or -1. */
+static int finish_in_tx(conn *c, int64_t id, const char *token, const i2v_gen *r, int64_t now)
+{
+    const int ok = r->state == I2V_GEN_SUCCEEDED;
+    sqlite3_stmt *q = st(c, S_GEN_DONE);
+    if (!q) return -1;
+    sqlite3_bind_int64(q, 1, id);
+    if (token)
+        sqlite3_bind_text(q, 2, token, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(q, 2);
+    sqlite3_bind_int(q, 3, ok ? I2V_GEN_SUCCEEDED : I2V_GEN_FAILED);
+    sqlite3_bind_int(q, 4, ok ? 100 : 0);
+    sqlite3_bind_text(q, 5, ok ? r->out_key : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int(q, 6, ok ? r->out_width : 0);
+    sqlite3_bind_int(q, 7, ok ? r->out_height : 0);
+    sqlite3_bind_text(q, 8, ok ? r->plan_prompt : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 9, ok ? "" : r->error, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 10, now);
+    int rc = sqlite3_step(q);
+    char user[37] = "";
+    int64_t price = 0;
+    if (rc == SQLITE_DONE) { /* no row changed */
+        sqlite3_reset(q);
+        return 1;
+    }
+    if (rc == SQLITE_ROW) { /* RETURNING the one row changed */
+        text(q, 0, user, sizeof user);
+        price = sqlite3_column_int64(q, 1);
+        rc = sqlite3_step(q);
+    }
+    sqlite3_reset(q);
+    if (rc != SQLITE_DONE) return -1;
+    if (!ok) {
+        /* The UNIQUE (generation, kind) constraint makes the refund once-only. */
+        int n = ledger_ins(c, user, price, "refund", id, NULL);
+        if (n < 0) return -1;
+        if (n == 1) {
+            q = st(c, S_BAL_ADD);
+            if (!q) return -1;
+            sqlite3_bind_text(q, 1, user, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(q, 2, price);
+            if (run(q) != SQLITE_DONE) return -1;
+        }
+    }
+    return hook_row(c, id, now);
+}
+
+static int reap_in_tx(sq_store *s, conn *c, int64_t now)
+{
+    int n = 0;
+    int64_t ids[64];
+    int attempts[64], k = 0;
+    sqlite3_stmt *q = st(c, S_GEN_EXPIRED);
+    if (!q) return -1;
+    sqlite3_bind_int64(q, 1, now);
+    while (k < 64 && sqlite3_step(q) == SQLITE_ROW) {
+        ids[k] = sqlite3_column_int64(q, 0);
+        attempts[k++] = sqlite3_column_int(q, 1);
+    }
+    sqlite3_reset(q);
+    for (int i = 0; i < k; i++) {
+        if (attempts[i] >= s->cfg.max_attempts) {
+            i2v_gen r = {.state = I2V_GEN_FAILED};
+            snprintf(r.error, sizeof r.error, "lease expired %d times (worker lost)", attempts[i]);
+            if (finish_in_tx(c, ids[i], NULL, &r, now) != 0) return -1;
+        } else {
+            q = st(c, S_GEN_REQUEUE);
+            if (!q) return -1;
+            sqlite3_bind_int64(q, 1, ids[i]);
+            if (run(q) != SQLITE_DONE) return -1;
+        }
+        n++;
+    }
+    return n;
+}
+
+static int sq_reap(i2v_store *base, i2v_error *err)
+{
+    CONN(base, err);
+    const int64_t now = i2v__now_ms();
+    /* old idempotency keys go first; like the reap, a read decides whether
+     * the write lock is taken at all */
+    const int64_t old = now - SQ(base)->cfg.idem_ttl_ms;
+    sqlite3_stmt *p = st(c, S_IDEM_OLD);
+    if (!p) return db_err(c->db, err, "idempotency");
+    sqlite3_bind_int64(p, 1, old);
+    const int stale = sqlite3_step(p) == SQLITE_ROW;
+    sqlite3_reset(p);
+    if (stale) {
+        p = st(c, S_IDEM_PURGE);
+        if (!p) return db_err(c->db, err, "idempotency");
+        sqlite3_bind_int64(p, 1, old);
+        if (run(p) != SQLITE_DONE) return db_err(c->db, err, "idempotency");
+    }
+    sqlite3_stmt *q = st(c, S_GEN_EXPIRED); /* a read first, as in claims */
+    if (!q) return db_err(c->db, err, "reap");
+    sqlite3_bind_int64(q, 1, now);
+    const int expired = sqlite3_step(q) == SQLITE_ROW;
+    sqlite3_reset(q);
+    if (!expired) return 0;
+    int r = begin(c, err);
+    if (r) return r;
+    int n = reap_in_tx(SQ(base), c, now);
+    if (n < 0) return rollback(c, db_err(c->db, err, "reap"));
+    r = commit(c, err);
+    return r ? r : n;
+}
+
+static int sq_gen_claim(i2v_store *base, const char *owner, int64_t lease_ms, i2v_gen *g,
+                        char token[33], i2v_error *err)
+{
+    CONN(base, err);
+    const int64_t now = i2v__now_ms();
+    /* A read first: an idle worker polling an empty queue never takes the
+     * write lock. */
+    sqlite3_stmt *q = st(c, S_GEN_WORK);
+    if (!q) return db_err(c->db, err, "claim");
+    sqlite3_bind_int64(q, 1, now);
+    int work = sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int(q, 0);
+    sqlite3_reset(q);
+    if (!work) return 0;
+    int r = begin(c, err);
+    if (r) return r;
+    if (reap_in_tx(SQ(base), c, now) < 0) return rollback(c, db_err(c->db, err, "reap"));
+    q = st(c, S_GEN_NEXT);
+    if (!q) return rollback(c, db_err(c->db, err, "claim"));
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) read_gen(q, g);
+    sqlite3_reset(q);
+    if (rc == SQLITE_DONE) {
+        r = commit(c, err);
+        return r ? r : 0;
+    }
+    if (rc != SQLITE_ROW) return rollback(c, db_err(c->db, err, "claim"));
+    i2v__random_hex(token, 16);
+    q = st(c, S_GEN_CLAIM);
+    if (!q) return rollback(c, db_err(c->db, err, "claim"));
+    sqlite3_bind_int64(q, 1, g->id);
+    sqlite3_bind_text(q, 2, token, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 3, owner, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 4, now + lease_ms);
+    sqlite3_bind_int64(q, 5, now);
+    if (run(q) != SQLITE_DONE || sqlite3_changes(c->db) != 1)
+        return rollback(c, db_err(c->db, err, "claim"));
+    r = commit(c, err);
+    if (r) return r;
+    g->state = I2V_GEN_RUNNING;
+    g->attempts++;
+    g->started_ms = now;
+    return 1;
+}
+
+static int sq_gen_renew(i2v_store *base, int64_t id, const char *token, int64_t lease_ms,
+                        int progress, i2v_error *err)
+{
+    CONN(base, err);
+    sqlite3_stmt *q = st(c, S_GEN_RENEW);
+    if (!q) return db_err(c->db, err, "renew");
+    sqlite3_bind_int64(q, 1, id);
+    sqlite3_bind_text(q, 2, token, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 3, i2v__now_ms() + lease_ms);
+    sqlite3_bind_int(q, 4, progress);
+    if (run(q) != SQLITE_DONE) return db_err(c->db, err, "renew");
+    if (sqlite3_changes(c->db) != 1) return i2v__err(err, I2V_ELOST, "lease lost");
+    return 0;
+}
+
+static int sq_gen_finish(i2v_store *base, int64_t id, const char *token, const i2v_gen *r,
+                         i2v_error *err)
+{
+    CONN(base, err);
+    const int64_t now = i2v__now_ms();
+    int e = begin(c, err);
+    if (e) return e;
+    e = finish_in_tx(c, id, token, r, now);
+    if (e < 0) return rollback(c, db_err(c->db, err, "finish"));
+    if (e > 0) return rollback(c, i2v__err(err, I2V_ELOST, "lease lost"));
+    return commit(c, err);
+}
+
+static int sq_gen_release(i2v_store *base, int64_t id, const char *token, i2v_error *err)
+{
+    CONN(base, err);
+    sqlite3_stmt *q = st(c, S_GEN_RELEASE);
+    if (!q) return db_err(c->db, err, "release");
+    sqlite3_bind_int64(q, 1, id);
+    sqlite3_bind_text(q, 2, token, -1, SQLITE_STATIC);
+    if (run(q) != SQLITE_DONE) return db_err(c->db, err, "release");
+    if (sqlite3_changes(c->db) != 1) return i2v__err(err, I2V_ELOST, "lease lost");
+    return 0;
+}
+
+static int sq_hook_claim(i2v_store *base, int64_t lease_ms, i2v_delivery *d, i2v_error *err)
+{
+    CONN(base, err);
+    const int64_t now = i2v__now_ms();
+    /* A read first, so that an idle notifier never takes the write lock. */
+    sqlite3_stmt *q = st(c, S_HOOK_DUE);
+    if (!q) return db_err(c->db, err, "deliveries");
+    sqlite3_bind_int64(q, 1, now);
+    int due = sqlite3_step(q);
+    sqlite3_reset(q);
+    if (due == SQLITE_DONE) return 0;
+    int r = begin(c, err);
+    if (r) return r;
+    q = st(c, S_HOOK_DUE);
+    if (!q) return rollback(c, db_err(c->db, err, "deliveries"));
+    sqlite3_bind_int64(q, 1, now);
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) {
+        memset(d, 0, sizeof *d);
+        d->id = sqlite3_column_int64(q, 0);
+        d->generation = sqlite3_column_int64(q, 1);
+        text(q, 2, d->url, sizeof d->url);
+        text(q, 3, d->msg_id, sizeof d->msg_id);
+        d->attempts = sqlite3_column_int(q, 4);
+        d->task_id = sqlite3_column_int64(q, 5);
+    }
+    sqlite3_reset(q);
+    if (rc == SQLITE_DONE) {
+        r = commit(c, err);
+        return r ? r : 0;
+    }
+    if (rc != SQLITE_ROW) return rollback(c, db_err(c->db, err, "deliveries"));
+    /* The claim is a lease: the row is not due again until lease_ms. */
+    q = st(c, S_HOOK_LEASE);
+    if (!q) return rollback(c, db_err(c->db, err, "deliveries"));
+    sqlite3_bind_int64(q, 1, d->id);
+    sqlite3_bind_int64(q, 2, now + lease_ms);
+    if (run(q) != SQLITE_DONE) return rollback(c, db_err(c->db, err, "deliveries"));
+    r = commit(c, err);
+    return r ? r : 1;
+}
+
+static int sq_hook_done(i2v_store *base, int64_t id, int ok, int64_t next_ms, long status,
+                        const char *error, i2v_error *err)
+{
+    CONN(base, err);
+    sqlite3_stmt *q = st(c, S_HOOK_DONE);
+    if (!q) return db_err(c->db, err, "deliveries");
+    sqlite3_bind_int64(q, 1, id);
+    sqlite3_bind_int(q, 2, ok ? 1 : next_ms < 0 ? 2 : 0);
+    sqlite3_bind_int64(q, 3, next_ms < 0 ? 0 : next_ms);
+    sqlite3_bind_int64(q, 4, status);
+    sqlite3_bind_text(q, 5, error ? error : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 6, ok ? i2v__now_ms() : 0);
+    if (run(q) != SQLITE_DONE) return db_err(c->db, err, "deliveries");
+    return 0;
+}
+
+static int sq_ledger(i2v_store *base, const char *user, int64_t *bal, int64_t *sum, i2v_error *err)
+{
+    CONN(base, err);
+    sqlite3_stmt *q = st(c, S_LEDGER_SUM);
+    if (!q) return db_err(c->db, err, "ledger");
+    sqlite3_bind_text(q, 1, user, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(q);
+    int missing = rc == SQLITE_ROW && sqlite3_column_type(q, 0) == SQLITE_NULL;
+    if (rc == SQLITE_ROW) {
+        *bal = sqlite3_column_int64(q, 0);
+        *sum = sqlite3_column_int64(q, 1);
+    }
+    sqlite3_reset(q);
+    if (rc != SQLITE_ROW) return db_err(c->db, err, "ledger");
+    if (missing) return i2v__err(err, I2V_ENOTFOUND, "no user %s", user);
+    return 0;
+}
+
+static const i2v_store_vt sqlite_vt = {
+    .name = "sqlite",
+    .close = sq_close,
+    .user_create = sq_user_create,
+    .user_get = sq_user_get,
+    .key_add = sq_key_add,
+    .key_revoke = sq_key_revoke,
+    .key_user = sq_key_user,
+    .credit = sq_credit,
+    .gen_create = sq_gen_create,
+    .gen_get = sq_gen_get,
+    .gen_list = sq_gen_list,
+    .gen_claim = sq_gen_claim,
+    .gen_renew = sq_gen_renew,
+    .gen_finish = sq_gen_finish,
+    .gen_release = sq_gen_release,
+    .reap = sq_reap,
+    .hook_claim = sq_hook_claim,
+    .hook_done = sq_hook_done,
+    .ledger = sq_ledger,
+    .idem_get = sq_idem_get,
+};
+
+int i2v__store_open_sqlite(i2v_store **out, const char *path, const i2v_store_config *cfg,
+                           i2v_error *err)
+{
+    *out = NULL;
+    sq_store *s = calloc(1, sizeof *s);
+    if (!s) return i2v__err(err, I2V_ENOMEM, "out of memory");
+    s->base.vt = &sqlite_vt;
+    s->path = strdup(path);
+    s->cfg.max_attempts = cfg && cfg->max_attempts > 0 ? cfg->max_attempts : 3;
+    s->cfg.busy_timeout_ms = cfg && cfg->busy_timeout_ms > 0 ? cfg->busy_timeout_ms : 10000;
+    const int64_t day = 24 * 3600 * 1000LL;
+    s->cfg.idem_ttl_ms = cfg && cfg->idem_ttl_ms > day ? cfg->idem_ttl_ms : day;
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_key_create(&s->key, NULL);
+    conn *c = get(s, err);
+    if (!c) {
+        sq_close(&s->base);
+        return I2V_EDB;
+    }
+    char *msg = NULL;
+    if (sqlite3_exec(c->db, schema, NULL, NULL, &msg) != SQLITE_OK) {
+        i2v__err(err, I2V_EDB, "database %s: schema: %s", path, msg ? msg : "?");
+        sqlite3_free(msg);
+        sq_close(&s->base);
+        return I2V_EDB;
+    }
+    /* Databases made before tours: add the column (an error here only means
+     * it is there already). */
+    sqlite3_exec(c->db, "ALTER TABLE generations ADD COLUMN more_urls TEXT NOT NULL DEFAULT ''",
+                 NULL, NULL, NULL);
+    *out = &s->base;
+    return 0;
+}
