@@ -37,22 +37,23 @@ extern "C" {
 /* Error codes. Never renumbered; every code has a string (i2v_strerror). */
 typedef enum i2v_code {
     I2V_OK = 0,
-    I2V_EINVAL = -1,      /* an argument or option is invalid */
-    I2V_ENOMEM = -2,      /* out of memory */
-    I2V_EIO = -3,         /* a file could not be read or written */
-    I2V_EFORMAT = -4,     /* the bytes are not an image format i2v reads */
-    I2V_ECORRUPT = -5,    /* the image is truncated or corrupt */
-    I2V_ELIMIT = -6,      /* a configured limit (bytes, pixels) was exceeded */
-    I2V_EENCODE = -7,     /* the video encoder or muxer failed */
-    I2V_ECANCELLED = -8,  /* the caller's cancel flag was raised */
-    I2V_EINTERNAL = -9,   /* a bug: please report it */
-    I2V_ENOTFOUND = -10,  /* no such user, key, generation or file */
-    I2V_ECREDIT = -11,    /* not enough credits */
-    I2V_ELOST = -12,      /* a worker's lease was lost: another owner took the job */
-    I2V_EFETCH = -13,     /* a URL could not be fetched */
-    I2V_EDENIED = -14,    /* refused by policy (address, scheme, review) */
-    I2V_EDB = -15,        /* the job store failed */
-    I2V_EDUPLICATE = -16, /* an idempotency key is already taken */
+    I2V_EINVAL = -1,        /* an argument or option is invalid */
+    I2V_ENOMEM = -2,        /* out of memory */
+    I2V_EIO = -3,           /* a file could not be read or written */
+    I2V_EFORMAT = -4,       /* the bytes are not an image format i2v reads */
+    I2V_ECORRUPT = -5,      /* the image is truncated or corrupt */
+    I2V_ELIMIT = -6,        /* a configured limit (bytes, pixels) was exceeded */
+    I2V_EENCODE = -7,       /* the video encoder or muxer failed */
+    I2V_ECANCELLED = -8,    /* the caller's cancel flag was raised */
+    I2V_EINTERNAL = -9,     /* a bug: please report it */
+    I2V_ENOTFOUND = -10,    /* no such user, key, generation or file */
+    I2V_ECREDIT = -11,      /* not enough credits */
+    I2V_ELOST = -12,        /* a worker's lease was lost: another owner took the job */
+    I2V_EFETCH = -13,       /* a URL could not be fetched */
+    I2V_EDENIED = -14,      /* refused by policy (address, scheme, review) */
+    I2V_EDB = -15,          /* the job store failed */
+    I2V_EDUPLICATE = -16,   /* an idempotency key is already taken */
+    I2V_EUNAVAILABLE = -17, /* a server (database, object store) is unreachable: retry */
 } i2v_code;
 
 const char *i2v_strerror(int code);

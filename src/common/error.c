@@ -42,6 +42,8 @@ const char *i2v_strerror(int code)
         return "job store error";
     case I2V_EDUPLICATE:
         return "idempotency key already used";
+    case I2V_EUNAVAILABLE:
+        return "temporarily unavailable, retry";
     }
     return "unknown error";
 }

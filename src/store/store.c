@@ -26,6 +26,18 @@ const char *i2v__gen_state_name(int state)
     return state >= 0 && state <= 3 ? n[state] : "?";
 }
 
+int i2v__store_open(i2v_store **out, const char *url, const i2v_store_config *cfg, i2v_error *err)
+{
+    *out = NULL;
+    if (!url || !*url) return i2v__err(err, I2V_EINVAL, "store: empty URL");
+    if (strncmp(url, "sqlite:", 7) == 0) {
+        if (!url[7])
+            return i2v__err(err, I2V_EINVAL, "store: 'sqlite:' needs a file (sqlite:PATH)");
+        return i2v__store_open_sqlite(out, url + 7, cfg, err);
+    }
+    return i2v__err(err, I2V_EINVAL, "store: '%.200s' is not a store URL (sqlite:PATH)", url);
+}
+
 int i2v__store_open_data_dir(i2v_store **out, const char *data_dir, const i2v_store_config *cfg,
                              i2v_error *err)
 {

@@ -2,7 +2,8 @@
  * store.h - the job store: users, API keys, the credit ledger, generations
  * (the queue, with leases) and webhook deliveries. One small interface,
  * a struct of function pointers, so backends can be swapped; the embedded
- * default is SQLite (store_sqlite.c).
+ * default is SQLite (store_sqlite.c); PostgreSQL (store_pg.c) serves many
+ * processes on many machines.
  *
  * Contract shared by every backend:
  * - A generation's charge is written in the same transaction as the
@@ -20,6 +21,8 @@
  *   charge: a second create with the key charges nothing (I2V_EDUPLICATE) and
  *   idem_get gives back what the first one made. Keys are kept ttl_ms.
  * - Every function may be called from any thread; the handle is shared.
+ * - A server that cannot be reached (or went away mid-call) gives
+ *   I2V_EUNAVAILABLE: the caller may retry; the handle reconnects by itself.
  * All functions return 0 (or 1 where noted) or a negative i2v_code.
  */
 #ifndef I2V_STORE_H
@@ -93,6 +96,20 @@ typedef struct i2v_delivery {
     int attempts; /* made before this one */
 } i2v_delivery;
 
+/* What `i2v admin queue` shows. */
+#define I2V_QUEUE_OWNERS_MAX 64
+typedef struct i2v_queue_stats {
+    int64_t state_count[4];     /* generations per i2v_gen_state */
+    int64_t oldest_queued_ms;   /* created_ms of the oldest queued one; 0: none */
+    int64_t deliveries_pending; /* webhook deliveries not yet delivered nor given up */
+    int owners;                 /* entries used in owner[] */
+    struct {
+        char name[160]; /* the worker, as given to gen_claim */
+        int64_t leases; /* running generations it holds */
+        int64_t oldest_expiry_ms;
+    } owner[I2V_QUEUE_OWNERS_MAX];
+} i2v_queue_stats;
+
 typedef struct i2v_store i2v_store;
 typedef int (*i2v_gen_fn)(void *user, const i2v_gen *g);
 
@@ -141,6 +158,13 @@ typedef struct i2v_store_vt {
     /* balance column and sum of the ledger, for checks */
     int (*ledger)(i2v_store *s, const char *user_id, int64_t *balance, int64_t *sum,
                   i2v_error *err);
+    /* Waits up to timeout_ms for a hint that a generation was queued by any
+     * process: 1 when one came, 0 when the time ran out. Only a hint (the
+     * queue is the truth); NULL in a backend without notifications. */
+    int (*listen)(i2v_store *s, int timeout_ms, i2v_error *err);
+    int (*queue_stats)(i2v_store *s, i2v_queue_stats *q, i2v_error *err);
+    /* 0 when the store answers (readiness). */
+    int (*ping)(i2v_store *s, i2v_error *err);
 } i2v_store_vt;
 
 struct i2v_store {
@@ -153,6 +177,13 @@ typedef struct i2v_store_config {
     int64_t idem_ttl_ms; /* idempotency keys kept; default (and at least) 24 h */
 } i2v_store_config;
 
+/* Opens a store from its URL: "sqlite:PATH", or "postgres://…" /
+ * "postgresql://…" (a libpq URI) or "postgres:" followed by a libpq
+ * conninfo ("postgres:host=/run/pg dbname=i2v"; "postgres:" alone takes
+ * everything from the PG* variables). The schema is made or migrated to the
+ * current version. A bad URL is I2V_EINVAL, an unreachable server
+ * I2V_EUNAVAILABLE, each with one line naming what is wrong. */
+int i2v__store_open(i2v_store **out, const char *url, const i2v_store_config *cfg, i2v_error *err);
 /* Opens the SQLite store at path (created with its schema if new). */
 int i2v__store_open_sqlite(i2v_store **out, const char *path, const i2v_store_config *cfg,
                            i2v_error *err);
