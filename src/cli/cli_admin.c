@@ -1,20 +1,21 @@
 /*
- * cli_admin.c - `i2v admin`: users, API keys and credits on the data
- * directory's database (safe while the server runs: SQLite WAL, short
- * transactions). Output is key=value lines, easy for people and scripts.
+ * cli_admin.c - `i2v admin`: users, API keys, credits and the state of the
+ * queue, on the job store (--data's SQLite database or --store; safe while
+ * servers run: short transactions). Output is key=value lines, easy for
+ * people and scripts.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "backends.h"
 #include "cli.h"
 #include "common/crypto.h"
 #include "common/options.h"
 #include "store/store.h"
 
 static const i2v_option admin_opts[] = {
-    {"data", 0, I2V_OPT_STRING, "./i2v-data", 0, 0, NULL, "I2V_DATA",
-     "data directory holding i2v.db"},
+    I2V_BACKEND_OPTIONS,
     {"name", 0, I2V_OPT_STRING, "", 0, 0, NULL, NULL, "user create: a name for the user"},
     {"credits", 0, I2V_OPT_INT, "0", 0, 1000000000, NULL, NULL,
      "user create: credits to start with"},
@@ -25,7 +26,7 @@ static const i2v_option admin_opts[] = {
 
 static void help(FILE *f)
 {
-    fprintf(f, "usage: i2v admin [--data DIR] COMMAND ...\n\n"
+    fprintf(f, "usage: i2v admin [--data DIR | --store URL] COMMAND ...\n\n"
                "commands:\n"
                "  user create [--name N] [--credits C]  new user: prints user_id, api_key (shown\n"
                "                                        once, stored as a hash), webhook_secret\n"
@@ -34,7 +35,10 @@ static void help(FILE *f)
                "  key revoke KEY_ID|API_KEY             revoke a key (KEY_ID: its first 12 chars)\n"
                "  credits add USER_ID AMOUNT [--note T] top up\n"
                "  balance USER_ID                       balance and ledger sum\n"
-               "  generations USER_ID                   the user's generations\n\noptions:\n");
+               "  generations USER_ID                   the user's generations\n"
+               "  queue                                 generations per state, the oldest queued,\n"
+               "                                        leases per worker, webhooks pending\n"
+               "\noptions:\n");
     i2v__opts_help(f, admin_opts, NOPTS);
 }
 
@@ -61,6 +65,31 @@ static int print_gen(void *u, const i2v_gen *g)
     return 0;
 }
 
+/* `admin queue`: one line of totals, then one line per worker holding
+ * leases. */
+static int print_queue(i2v_store *s, i2v_error *err)
+{
+    i2v_queue_stats *q = calloc(1, sizeof *q);
+    if (!q) return I2V_ENOMEM;
+    int rc = s->vt->queue_stats(s, q, err);
+    if (rc == 0) {
+        const int64_t now = i2v__now_ms();
+        printf(
+            "queued=%lld running=%lld succeeded=%lld failed=%lld oldest_queued_s=%.1f "
+            "deliveries_pending=%lld workers=%d\n",
+            (long long)q->state_count[I2V_GEN_QUEUED], (long long)q->state_count[I2V_GEN_RUNNING],
+            (long long)q->state_count[I2V_GEN_SUCCEEDED], (long long)q->state_count[I2V_GEN_FAILED],
+            q->oldest_queued_ms ? (double)(now - q->oldest_queued_ms) / 1000.0 : 0.0,
+            (long long)q->deliveries_pending, q->owners);
+        for (int i = 0; i < q->owners; i++)
+            printf("worker=%s leases=%lld next_expiry_s=%.1f\n", q->owner[i].name,
+                   (long long)q->owner[i].leases,
+                   (double)(q->owner[i].oldest_expiry_ms - now) / 1000.0);
+    }
+    free(q);
+    return rc;
+}
+
 int i2v__cmd_admin(int argc, char **argv)
 {
     i2v_opts o;
@@ -79,13 +108,18 @@ int i2v__cmd_admin(int argc, char **argv)
     }
     const char *a0 = o.args[0], *a1 = o.nargs > 1 ? o.args[1] : NULL;
     const char *a2 = o.nargs > 2 ? o.args[2] : NULL;
-    i2v_store *s = NULL;
+    i2v_backends be;
     i2v_error err = {0};
     int status = 1;
-    if (i2v__store_open_data_dir(&s, i2v__opt_str(&o, "data"), NULL, &err) != 0) {
-        fprintf(stderr, "i2v admin: %s\n", err.message);
+    /* --blobs is checked (opened) when given, so one set of flags fits all
+     * three commands. */
+    const char *blobs = i2v__opt_str(&o, "blobs");
+    if (i2v__backends_open(&be, &o, NULL, blobs && *blobs ? I2V_BACKEND_BLOBS : 0, msg,
+                           sizeof msg) != 0) {
+        fprintf(stderr, "i2v admin: %s\n", msg);
         return 1;
     }
+    i2v_store *s = be.store;
 #define NEED(cond, usage)                                                                          \
     if (!(cond)) {                                                                                 \
         fprintf(stderr, "i2v admin: usage: i2v admin " usage "\n");                                \
@@ -142,6 +176,8 @@ int i2v__cmd_admin(int argc, char **argv)
     } else if (strcmp(a0, "generations") == 0) {
         NEED(a1, "generations USER_ID");
         if (s->vt->gen_list(s, a1, print_gen, NULL, &err) != 0) goto fail;
+    } else if (strcmp(a0, "queue") == 0) {
+        if (print_queue(s, &err) != 0) goto fail;
     } else {
         fprintf(stderr, "i2v admin: unknown command '%s%s%s'\n", a0, a1 ? " " : "", a1 ? a1 : "");
         help(stderr);
@@ -153,6 +189,6 @@ int i2v__cmd_admin(int argc, char **argv)
 fail:
     fprintf(stderr, "i2v admin: %s\n", err.message);
 out:
-    i2v__store_close(&s);
+    i2v__backends_close(&be);
     return status;
 }

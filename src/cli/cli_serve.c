@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "backends.h"
 #include "blob/blob.h"
 #include "cli.h"
 #include "common/log.h"
@@ -27,8 +28,11 @@
 static const i2v_option serve_opts[] = {
     {"listen", 0, I2V_OPT_STRING, "127.0.0.1:8080", 0, 0, NULL, "I2V_LISTEN",
      "address and port to serve on (HOST:PORT, [V6]:PORT)"},
-    {"data", 0, I2V_OPT_STRING, "./i2v-data", 0, 0, NULL, "I2V_DATA",
-     "data directory: i2v.db (SQLite) and outputs/"},
+    I2V_BACKEND_OPTIONS,
+    {"blob-url-ttl", 0, I2V_OPT_INT, "900", 1, 604800, NULL, "I2V_BLOB_URL_TTL",
+     "seconds a direct (presigned) output URL stays valid"},
+    {"blob-proxy", 0, I2V_OPT_CHOICE, "off", 0, 0, "on|off", "I2V_BLOB_PROXY",
+     "on: stream outputs through i2v (with Range) instead of redirecting to the blob store"},
     {"public-url", 0, I2V_OPT_STRING, NULL, 0, 0, NULL, "I2V_PUBLIC_URL",
      "base URL of output links [default: http://LISTEN]"},
     {"workers", 0, I2V_OPT_INT, "1", 0, 64, NULL, "I2V_WORKERS",
@@ -95,31 +99,14 @@ static void on_signal(int sig)
     got_signal = sig;
 }
 
-static int mkdirs(const char *path)
-{
-    if (mkdir(path, 0755) == 0 || errno == EEXIST) return 0;
-    return -1;
-}
-
-/* Fills svc from the options: directories, limits, review list, store. */
-static int setup(i2v_service *svc, const i2v_opts *o, int http, char *msg, size_t ml)
+/* Fills svc from the options: limits, review list, the stores (opened into
+ * be). */
+static int setup(i2v_service *svc, i2v_backends *be, const i2v_opts *o, int http, char *msg,
+                 size_t ml)
 {
     memset(svc, 0, sizeof *svc);
     pthread_mutex_init(&svc->lock, NULL);
     pthread_cond_init(&svc->wake, NULL);
-    snprintf(svc->data_dir, sizeof svc->data_dir, "%s", i2v__opt_str(o, "data"));
-    snprintf(svc->scratch_dir, sizeof svc->scratch_dir, "%s/tmp", svc->data_dir);
-    if (mkdirs(svc->data_dir) || mkdirs(svc->scratch_dir)) {
-        snprintf(msg, ml, "data: cannot create %.200s: %s", svc->scratch_dir, strerror(errno));
-        return -1;
-    }
-    char blobs[1200];
-    snprintf(blobs, sizeof blobs, "dir:%s/outputs", svc->data_dir);
-    i2v_error berr = {0};
-    if (i2v__blob_open(&svc->blobs, blobs, &berr) != 0) {
-        snprintf(msg, ml, "%s", berr.message);
-        return -1;
-    }
     const char *pub = i2v__opt_str(o, "public-url");
     if (pub && *pub)
         snprintf(svc->public_url, sizeof svc->public_url, "%s", pub);
@@ -153,13 +140,15 @@ static int setup(i2v_service *svc, const i2v_opts *o, int http, char *msg, size_
         svc->review = i2v__review_load(i2v__opt_str(o, "review-words"), msg, ml);
         if (!svc->review) return -1;
     }
+    svc->blob_url_ttl_s = (int)i2v__opt_int(o, "blob-url-ttl");
+    svc->blob_proxy = strcasecmp(i2v__opt_str(o, "blob-proxy"), "on") == 0;
     i2v_store_config sc = {(int)i2v__opt_int(o, "max-attempts"), 10000,
                            (int64_t)(i2v__opt_num(o, "idempotency-hours") * 3600 * 1000)};
-    i2v_error err = {0};
-    if (i2v__store_open_data_dir(&svc->store, svc->data_dir, &sc, &err) != 0) {
-        snprintf(msg, ml, "%s", err.message);
+    if (i2v__backends_open(be, o, &sc, I2V_BACKEND_BLOBS | I2V_BACKEND_SCRATCH, msg, ml) != 0)
         return -1;
-    }
+    svc->store = be->store;
+    svc->blobs = be->blobs;
+    snprintf(svc->scratch_dir, sizeof svc->scratch_dir, "%s", be->scratch);
     return 0;
 }
 
@@ -186,12 +175,13 @@ static int run(int argc, char **argv, int http)
         return 2;
     }
     i2v_service svc;
+    i2v_backends be = {0};
     i2v_http *h = NULL;
     i2v_workers *w = NULL;
     i2v_notifier *n = NULL;
     int status = 1;
     i2v__fetch_global_init();
-    if (setup(&svc, &o, http, msg, sizeof msg) != 0) {
+    if (setup(&svc, &be, &o, http, msg, sizeof msg) != 0) {
         fprintf(stderr, "i2v %s: %s\n", cmd, msg);
         status = 2;
         goto out;
@@ -231,8 +221,10 @@ static int run(int argc, char **argv, int http)
     }
     char pub[600];
     i2v__log(I2V_LOG_INFO, http ? "serve_started" : "worker_started",
-             " listen=%s port=%d data=%s public_url=%s workers=%d pid=%d version=%s",
-             http ? i2v__opt_str(&o, "listen") : "-", h ? i2v__http_port(h) : 0, svc.data_dir,
+             " listen=%s port=%d data=%s store=%s blobs=%s scratch=%s public_url=%s workers=%d"
+             " pid=%d version=%s",
+             http ? i2v__opt_str(&o, "listen") : "-", h ? i2v__http_port(h) : 0,
+             be.data_dir[0] ? be.data_dir : "-", be.store_url, be.blobs_url, be.scratch,
              i2v__log_str(pub, sizeof pub, svc.public_url), nworkers, (int)getpid(), I2V_VERSION);
     while (!got_signal)
         usleep(100000);
@@ -243,8 +235,9 @@ out:
     i2v__workers_stop(&w);
     i2v__notifier_stop(&n);
     i2v__review_free(&svc.review);
-    i2v__store_close(&svc.store);
-    i2v__blob_close(&svc.blobs);
+    svc.store = NULL;
+    svc.blobs = NULL;
+    i2v__backends_close(&be);
     if (status == 0) i2v__log(I2V_LOG_INFO, "stopped", " pid=%d", (int)getpid());
     return status;
 }

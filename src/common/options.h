@@ -28,7 +28,7 @@ typedef struct i2v_option {
     const char *help;
 } i2v_option;
 
-#define I2V_OPTS_MAX 32
+#define I2V_OPTS_MAX 64
 #define I2V_ARGS_MAX 16
 
 typedef struct i2v_opts {

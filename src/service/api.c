@@ -79,7 +79,7 @@ static int idem_replay(i2v_service *svc, i2v_req *r, const char *user, const i2v
     if (s == I2V_ENOTFOUND)
         answered = 0;
     else if (s != 0)
-        *ret = fail(r, I2V_API_INTERNAL, "internal error, please retry");
+        *ret = i2v__api_store_error(r, s, fail);
     else if (strcmp(hash, g->idem_hash) != 0)
         *ret = fail(r, I2V_API_IDEMPOTENCY,
                     "Idempotency-Key: already used with a different request; send a new key "
@@ -146,7 +146,7 @@ static int submit(i2v_service *svc, i2v_req *r, i2v_gen *g, i2v_api_reply_fn rep
     if (s == I2V_EDUPLICATE && idem_replay(svc, r, g->user_id, g, reply, fail, &ret)) return ret;
     if (s == I2V_EDENIED) return fail(r, I2V_API_REVIEW, "%s", e.message);
     if (s == I2V_ECREDIT) return fail(r, I2V_API_CREDITS, "%s", e.message);
-    return fail(r, I2V_API_INTERNAL, "internal error, please retry");
+    return i2v__api_store_error(r, s, fail);
 }
 
 int i2v__api_generate(i2v_service *svc, i2v_req *r, const char *user, json_t *body,
@@ -211,12 +211,26 @@ int i2v__api_prompt(json_t *obj, const char **out, char *msg, size_t ml)
     return 0;
 }
 
-int i2v__api_auth(i2v_service *svc, const i2v_req *r, const char *header, char user[37])
+int i2v__api_store_error(i2v_req *r, int code, i2v_api_error_fn fail)
+{
+    if (code == I2V_EUNAVAILABLE)
+        return fail(r, I2V_API_UNAVAILABLE, "service temporarily unavailable, please retry");
+    return fail(r, I2V_API_INTERNAL, "internal error, please retry");
+}
+
+int i2v__api_auth(i2v_service *svc, i2v_req *r, const char *header, char user[37],
+                  i2v_api_error_fn fail, const char *auth_msg, int *ret)
 {
     const char *key = i2v__req_header(r, header);
-    if (!key || !*key || strlen(key) > 256) return I2V_ENOTFOUND;
-    char hash[I2V_HASH_HEX + 1];
-    i2v__sha256_hex(key, strlen(key), hash);
-    i2v_error e = {0};
-    return svc->store->vt->key_user(svc->store, hash, user, &e);
+    int s = I2V_ENOTFOUND;
+    if (key && *key && strlen(key) <= 256) {
+        char hash[I2V_HASH_HEX + 1];
+        i2v__sha256_hex(key, strlen(key), hash);
+        i2v_error e = {0};
+        s = svc->store->vt->key_user(svc->store, hash, user, &e);
+    }
+    if (s == 0) return 0;
+    *ret = s == I2V_ENOTFOUND ? fail(r, I2V_API_AUTH, "%s", auth_msg)
+                              : i2v__api_store_error(r, s, fail);
+    return 1;
 }

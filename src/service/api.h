@@ -28,8 +28,14 @@ int i2v__api_duration(json_t *obj);
 /* "prompt": 0 with *out (NULL when absent), or -1 with a message naming the
  * field (not a string, longer than I2V_PROMPT_MAX). */
 int i2v__api_prompt(json_t *obj, const char **out, char *msg, size_t msglen);
-/* Looks up the user of the key in header; 0 or a negative code. */
-int i2v__api_auth(i2v_service *svc, const i2v_req *r, const char *header, char user[37]);
+/* Looks up the user of the key in header: 0, or 1 after answering through
+ * fail (*ret set): auth_msg for a missing or unknown key, a retryable error
+ * when the store cannot answer. */
+int i2v__api_auth(i2v_service *svc, i2v_req *r, const char *header, char user[37],
+                  i2v_api_error_fn fail, const char *auth_msg, int *ret);
+/* Answers a store failure: retryable (503) when the store is unreachable,
+ * else internal. */
+int i2v__api_store_error(i2v_req *r, int code, i2v_api_error_fn fail);
 
 /* Status words of the two APIs for a generation state. */
 const char *i2v__v1_status(int state);

@@ -24,7 +24,7 @@ static const struct {
     [I2V_API_METHOD] = {405, 1001},      [I2V_API_TOO_LARGE] = {413, 1011},
     [I2V_API_REVIEW] = {400, 9010},      [I2V_API_CREDITS] = {402, 9051},
     [I2V_API_INTERNAL] = {500, 1003},    [I2V_API_GENERIC] = {400, 1001},
-    [I2V_API_IDEMPOTENCY] = {422, 1011},
+    [I2V_API_IDEMPOTENCY] = {422, 1011}, [I2V_API_UNAVAILABLE] = {503, 1003},
 };
 
 int i2v__v1_error(i2v_req *r, i2v_api_kind kind, const char *fmt, ...)
@@ -124,8 +124,8 @@ static int v1_read(const i2v_service *svc, json_t *body, i2v_gen *g, char *msg, 
 int i2v__v1_generate(i2v_service *svc, i2v_req *r)
 {
     char user[37], msg[256];
-    if (i2v__api_auth(svc, r, "APIKEY", user) != 0)
-        return i2v__v1_error(r, I2V_API_AUTH, "Invalid API Key");
+    int ret;
+    if (i2v__api_auth(svc, r, "APIKEY", user, i2v__v1_error, "Invalid API Key", &ret)) return ret;
     json_t *body = i2v__api_body(r, msg, sizeof msg);
     if (!body) return i2v__v1_error(r, I2V_API_PARAM, "%s", msg);
     return i2v__api_generate(svc, r, user, body, v1_read, v1_created, i2v__v1_error);
@@ -154,8 +154,8 @@ static json_t *v1_input(const i2v_gen *g)
 int i2v__v1_result(i2v_service *svc, i2v_req *r)
 {
     char user[37];
-    if (i2v__api_auth(svc, r, "APIKEY", user) != 0)
-        return i2v__v1_error(r, I2V_API_AUTH, "Invalid API Key");
+    int ret;
+    if (i2v__api_auth(svc, r, "APIKEY", user, i2v__v1_error, "Invalid API Key", &ret)) return ret;
     const char *q = i2v__req_query(r, "taskId");
     if (!q || !*q) return i2v__v1_error(r, I2V_API_PARAM, "taskId: required");
     char *end;
@@ -165,7 +165,7 @@ int i2v__v1_result(i2v_service *svc, i2v_req *r)
         return i2v__v1_error(r, I2V_API_PARAM, "taskId: must be a task id (a positive integer)");
     i2v_gen *g = malloc(sizeof *g);
     if (!g) return i2v__v1_error(r, I2V_API_INTERNAL, "out of memory");
-    int wait = 0, ret;
+    int wait = 0;
     i2v_error e = {0};
     int s = svc->store->vt->gen_get(svc->store, id, NULL, g, &wait, &e);
     if (s == I2V_ENOTFOUND || (s == 0 && strcmp(g->user_id, user) != 0)) {
@@ -173,7 +173,7 @@ int i2v__v1_result(i2v_service *svc, i2v_req *r)
         goto out;
     }
     if (s) {
-        ret = i2v__v1_error(r, I2V_API_INTERNAL, "internal error, please retry");
+        ret = i2v__api_store_error(r, s, i2v__v1_error);
         goto out;
     }
     json_t *output = json_null();

@@ -32,6 +32,7 @@ static const struct {
     [I2V_API_INTERNAL] = {500, "internal_error"},
     [I2V_API_GENERIC] = {400, "bad_request"},
     [I2V_API_IDEMPOTENCY] = {422, "idempotency_key_reused"},
+    [I2V_API_UNAVAILABLE] = {503, "service_unavailable"},
 };
 
 int i2v__v2_error(i2v_req *r, i2v_api_kind kind, const char *fmt, ...)
@@ -57,10 +58,9 @@ const char *i2v__v2_status(int state)
 static json_t *v2_begin(i2v_service *svc, i2v_req *r, int *ret, char user[37])
 {
     char msg[256];
-    if (i2v__api_auth(svc, r, "x-api-key", user) != 0) {
-        *ret = i2v__v2_error(r, I2V_API_AUTH, "x-api-key: missing or invalid API key");
+    if (i2v__api_auth(svc, r, "x-api-key", user, i2v__v2_error,
+                      "x-api-key: missing or invalid API key", ret))
         return NULL;
-    }
     json_t *body = i2v__api_body(r, msg, sizeof msg);
     if (!body) {
         *ret = i2v__v2_error(r, I2V_API_PARAM, "%s", msg);
@@ -199,7 +199,7 @@ int i2v__v2_get(i2v_service *svc, i2v_req *r)
         goto out;
     }
     if (s) {
-        ret = i2v__v2_error(r, I2V_API_INTERNAL, "internal error, please retry");
+        ret = i2v__api_store_error(r, s, i2v__v2_error);
         goto out;
     }
     json_t *ans = json_pack("{s:s}", "status", i2v__v2_status(g->state));

@@ -18,8 +18,6 @@
 #include "blob/blob.h"
 #include "common/log.h"
 
-#define DIRECT_URL_TTL_S 900
-
 static int not_found(i2v_req *r)
 {
     return i2v__req_error(r, I2V_API_NOTFOUND, "no such file");
@@ -90,10 +88,12 @@ static int serve(i2v_service *svc, i2v_req *r)
     if (rc == I2V_ENOTFOUND) return not_found(r);
     if (rc) {
         i2v__log(I2V_LOG_ERROR, "output_stat_failed", " name=%s error=\"%s\"", name, e.message);
-        return i2v__req_error(r, I2V_API_INTERNAL, "output store unavailable, please retry");
+        return i2v__req_error(r, I2V_API_UNAVAILABLE, "output store unavailable, please retry");
     }
     char direct[2048];
-    rc = i2v__blob_url(svc->blobs, name, DIRECT_URL_TTL_S, direct, sizeof direct, &e);
+    rc = svc->blob_proxy
+             ? 0
+             : i2v__blob_url(svc->blobs, name, svc->blob_url_ttl_s, direct, sizeof direct, &e);
     if (rc == 1) {
         struct MHD_Response *resp =
             MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
@@ -134,7 +134,7 @@ static int serve(i2v_service *svc, i2v_req *r)
             if (rc) {
                 i2v__log(I2V_LOG_ERROR, "output_open_failed", " name=%s error=\"%s\"", name,
                          e.message);
-                return i2v__req_error(r, I2V_API_INTERNAL,
+                return i2v__req_error(r, I2V_API_UNAVAILABLE,
                                       "output store unavailable, please retry");
             }
             resp = MHD_create_response_from_callback(len, 64 * 1024, read_blob, rd, close_blob);

@@ -23,8 +23,9 @@ typedef struct i2v_service {
     i2v_store *store;
     i2v_blob *blobs; /* finished outputs */
     i2v_review *review;
-    char data_dir[1024];
     char scratch_dir[1100]; /* where workers render before the put */
+    int blob_url_ttl_s;     /* direct (presigned) output URLs live this long */
+    int blob_proxy;         /* 1: stream outputs through i2v even when the store has URLs */
     char public_url[512];   /* no trailing slash */
     i2v_allow allow;
     i2v_fetch_limits fetch;

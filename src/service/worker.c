@@ -33,6 +33,8 @@ struct i2v_workers {
     char name[128];
     int count;
     wthread *t;
+    pthread_t listener; /* when the store sends wake-up hints */
+    int listening;
 };
 
 typedef struct job {
@@ -308,6 +310,33 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* Turns the store's wake-up hints (a generation queued by any process) into
+ * a wake-up of this process's idle workers, so they claim at once instead
+ * of at their next poll. The hint is only a hint: polling stays. */
+static void *listener_main(void *arg)
+{
+    i2v_workers *w = arg;
+    i2v_service *svc = w->svc;
+    int failing = 0;
+    while (!svc->stop) {
+        i2v_error e = {0};
+        int r = svc->store->vt->listen(svc->store, 250, &e);
+        if (r == 1) i2v__service_wake(svc);
+        if (r < 0) {
+            if (!failing)
+                i2v__log(I2V_LOG_WARN, "listen_failed", " error=\"%s\" note=\"polling meanwhile\"",
+                         e.message);
+            failing = 1;
+            for (int i = 0; i < 10 && !svc->stop; i++)
+                usleep(100000);
+        } else if (failing) {
+            i2v__log(I2V_LOG_INFO, "listen_resumed", " note=\"wake-up hints again\"");
+            failing = 0;
+        }
+    }
+    return NULL;
+}
+
 int i2v__workers_start(i2v_workers **out, i2v_service *svc, int count, const char *name)
 {
     i2v_workers *w = calloc(1, sizeof *w);
@@ -325,6 +354,9 @@ int i2v__workers_start(i2v_workers **out, i2v_service *svc, int count, const cha
         if (pthread_create(&w->t[i].tid, NULL, worker_main, &w->t[i]) != 0) break;
         w->count++;
     }
+    if (w->count > 0 && svc->store->vt->listen &&
+        pthread_create(&w->listener, NULL, listener_main, w) == 0)
+        w->listening = 1;
     *out = w;
     return w->count == count ? 0 : I2V_EINTERNAL;
 }
@@ -339,6 +371,7 @@ void i2v__workers_stop(i2v_workers **wp)
     i2v__service_wake(w->svc);
     for (int i = 0; i < w->count; i++)
         pthread_join(w->t[i].tid, NULL);
+    if (w->listening) pthread_join(w->listener, NULL);
     free(w->t);
     free(w);
     *wp = NULL;
