@@ -44,6 +44,7 @@ typedef struct job {
     char token[33];
     double last_renew;
     int lost;
+    int give_back; /* the blob store stayed away: back to the queue, not failed */
 } job;
 
 /* Renews the lease with progress pct at most once a second (always when
@@ -87,6 +88,46 @@ static int put_outputs(i2v_service *svc, const char *key, const char *video, con
     rc = i2v__blob_put_file(svc->blobs, vname, video, "video/mp4", err);
     if (rc) i2v__blob_remove(svc->blobs, cname, NULL);
     return rc;
+}
+
+/* Sleeps up to s seconds, less when the service stops. */
+static void nap(const i2v_service *svc, double s)
+{
+    for (double t = 0; t < s && !svc->stop; t += 0.1)
+        usleep(100000);
+}
+
+/* put_outputs, again and again while the blob store is unreachable (the
+ * lease renewed meanwhile), for up to BLOB_RETRY_S; then the job is given
+ * back to the queue rather than failed. */
+#define BLOB_RETRY_S 300.0
+static int put_with_retries(job *j, const char *key, const char *video, const char *cover,
+                            i2v_error *err)
+{
+    i2v_service *svc = j->svc;
+    const double t0 = i2v__mono();
+    double delay = 0.5;
+    for (int n = 1;; n++) {
+        i2v_error e = {0};
+        int rc = put_outputs(svc, key, video, cover, &e);
+        if (rc != I2V_EUNAVAILABLE) {
+            if (rc) i2v__err(err, rc, "%s", e.message);
+            if (n > 1 && !rc)
+                i2v__log(I2V_LOG_INFO, "blob_put_resumed", " task_id=%lld attempts=%d",
+                         (long long)j->g->task_id, n);
+            return rc;
+        }
+        if (n == 1)
+            i2v__log(I2V_LOG_WARN, "blob_put_retrying", " task_id=%lld error=\"%s\"",
+                     (long long)j->g->task_id, e.message);
+        if (i2v__mono() - t0 > BLOB_RETRY_S || svc->stop || j->lost) {
+            j->give_back = 1;
+            return i2v__err(err, rc, "%s", e.message);
+        }
+        nap(svc, delay);
+        delay = delay * 2 > 10 ? 10 : delay * 2;
+        renew(j, 99, 1);
+    }
 }
 
 /* Removes a generation's outputs from the blob store (a lost lease). */
@@ -198,7 +239,7 @@ static void run_job(job *j, i2v_gen *r)
     out.cancel = &j->w->cancel;
     out.threads = svc->render_threads;
     if (i2v_render_multi(list, n, plan, &out, &err) != 0) goto out;
-    if (j->lost || put_outputs(svc, r->out_key, video, cover, &err) != 0) goto out;
+    if (j->lost || put_with_retries(j, r->out_key, video, cover, &err) != 0) goto out;
     r->state = I2V_GEN_SUCCEEDED;
     r->out_width = i2v_plan_width(plan);
     r->out_height = i2v_plan_height(plan);
@@ -215,6 +256,44 @@ out:
         i2v_photo_free(&photos[i]);
 }
 
+/* gen_finish, retried while the store is unreachable: a finish must not be
+ * thrown away because the database restarted. Stops at once on anything
+ * else (the lease lost: I2V_ELOST). */
+#define FINISH_RETRY_S 120.0
+static int finish_with_retries(i2v_service *svc, const i2v_gen *g, const char *token,
+                               const i2v_gen *r, i2v_error *err)
+{
+    const double t0 = i2v__mono();
+    double delay = 0.25;
+    for (;;) {
+        i2v_error e = {0};
+        int rc = svc->store->vt->gen_finish(svc->store, g->id, token, r, &e);
+        if ((rc != I2V_EUNAVAILABLE && rc != I2V_EDB) || i2v__mono() - t0 > FINISH_RETRY_S ||
+            svc->stop) {
+            if (rc) i2v__err(err, rc, "%s", e.message);
+            return rc;
+        }
+        i2v__log(I2V_LOG_WARN, "job_finish_retrying", " task_id=%lld error=\"%s\"",
+                 (long long)g->task_id, e.message);
+        nap(svc, delay);
+        delay = delay * 2 > 5 ? 5 : delay * 2;
+    }
+}
+
+/* After a finish was refused as fenced: 1 when the record shows this
+ * worker's own result (a retried finish whose first commit went through
+ * but whose answer was lost with the connection). */
+static int finished_by_us(i2v_service *svc, const i2v_gen *g, const i2v_gen *r)
+{
+    i2v_gen *now = malloc(sizeof *now);
+    i2v_error e = {0};
+    int ours = now && svc->store->vt->gen_get(svc->store, g->task_id, NULL, now, NULL, &e) == 0 &&
+               now->state == r->state && strcmp(now->out_key, r->out_key) == 0 &&
+               (r->state != I2V_GEN_SUCCEEDED || r->out_key[0]);
+    free(now);
+    return ours;
+}
+
 static void process(wthread *w, i2v_gen *g, const char *token)
 {
     i2v_service *svc = w->pool->svc;
@@ -227,17 +306,19 @@ static void process(wthread *w, i2v_gen *g, const char *token)
     i2v_gen *r = calloc(1, sizeof *r);
     if (!r) return; /* the lease expires and another attempt is made */
     run_job(&j, r);
-    if (svc->stop && r->state != I2V_GEN_SUCCEEDED && !j.lost) {
+    if ((svc->stop || j.give_back) && r->state != I2V_GEN_SUCCEEDED && !j.lost) {
         /* shutting down: give it back rather than fail it */
         i2v_error e = {0};
         svc->store->vt->gen_release(svc->store, g->id, j.token, &e);
-        i2v__log(I2V_LOG_INFO, "job_released", " task_id=%lld", (long long)g->task_id);
+        i2v__log(I2V_LOG_INFO, "job_released", " task_id=%lld reason=%s", (long long)g->task_id,
+                 j.give_back ? "blob_store_unavailable" : "stopping");
         goto out;
     }
     if (j.lost) goto discard;
     i2v_error e = {0};
-    int fr = svc->store->vt->gen_finish(svc->store, g->id, j.token, r, &e);
+    int fr = finish_with_retries(svc, g, j.token, r, &e);
     if (fr == I2V_ELOST) {
+        if (finished_by_us(svc, g, r)) goto done;
         i2v__log(I2V_LOG_WARN, "lease_lost", " task_id=%lld at=finish", (long long)g->task_id);
         goto discard;
     }
@@ -247,6 +328,7 @@ static void process(wthread *w, i2v_gen *g, const char *token)
                  (long long)g->task_id, e.message);
         goto out;
     }
+done:
     if (r->state == I2V_GEN_SUCCEEDED) {
         i2v__log(I2V_LOG_INFO, "job_succeeded",
                  " task_id=%lld generation_id=%s size=%dx%d seconds=%.2f out=%s plan=\"%s\"",
@@ -279,6 +361,7 @@ static void *worker_main(void *arg)
     snprintf(owner, sizeof owner, "%s/%d", w->pool->name, w->index);
     i2v_gen *g = malloc(sizeof *g);
     if (!g) return NULL;
+    int failing = 0; /* seconds of the current back-off, 0: the store answers */
     while (!svc->stop) {
         char token[33];
         i2v_error e = {0};
@@ -287,8 +370,17 @@ static void *worker_main(void *arg)
             process(w, g, token);
             continue;
         }
-        if (r < 0)
-            i2v__log(I2V_LOG_ERROR, "claim_failed", " worker=%s error=\"%s\"", owner, e.message);
+        if (r < 0) {
+            /* The store is away: log once, back off up to 10 s, carry on. */
+            if (!failing)
+                i2v__log(I2V_LOG_ERROR, "claim_failed", " worker=%s error=\"%s\"", owner,
+                         e.message);
+            failing = failing ? (failing * 2 > 10 ? 10 : failing * 2) : 1;
+            nap(svc, failing);
+            continue;
+        }
+        if (failing) i2v__log(I2V_LOG_INFO, "claim_resumed", " worker=%s", owner);
+        failing = 0;
         /* Idle: sleep until woken by a new generation or the poll interval
          * (other processes may queue work too). */
         pthread_mutex_lock(&svc->lock);
