@@ -168,9 +168,10 @@ class LocalServer(http.server.ThreadingHTTPServer):
 class Service:
     """A running `i2v serve` on a fresh (or given) data directory."""
 
-    def __init__(self, binary, data, extra=(), port=None, allow="127.0.0.1/32"):
+    def __init__(self, binary, data, extra=(), port=None, allow="127.0.0.1/32", backend=()):
         self.binary = binary
         self.data = pathlib.Path(data)
+        self.backend = list(backend)  # --store/--blobs, for serve and admin alike
         self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.extra = list(extra)
@@ -181,7 +182,7 @@ class Service:
     def start(self):
         args = [self.binary, "serve", "--data", str(self.data), "--listen",
                 f"127.0.0.1:{self.port}", "--fetch-allow", self.allow,
-                "--webhook-retry", "0.3", "--poll", "0.2"] + self.extra
+                "--webhook-retry", "0.3", "--poll", "0.2"] + self.backend + self.extra
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log)
         deadline = time.monotonic() + 20
@@ -214,7 +215,8 @@ class Service:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def admin(self, *args, check=True):
-        r = subprocess.run([self.binary, "admin", "--data", str(self.data)] + list(args),
+        r = subprocess.run([self.binary, "admin", "--data", str(self.data)] + self.backend +
+                           list(args),
                            capture_output=True, text=True, timeout=60)
         if check and r.returncode != 0:
             raise RuntimeError(f"i2v admin {args}: {r.stderr}")
