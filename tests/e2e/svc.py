@@ -174,6 +174,7 @@ class Service:
         self.backend = list(backend)  # --store/--blobs, for serve and admin alike
         self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
+        self.public = self.base  # where output links point
         self.extra = list(extra)
         self.allow = allow
         self.proc = None
@@ -233,17 +234,126 @@ class Service:
 
 
 def stop_and_check_books(s):
-    """Ends a module's server: it must still be running and stop cleanly; then
-    the ledger balances for every user and SQLite finds the file sound."""
-    assert s.alive(), "the server died during the tests:\n" + s.log_text()[-3000:]
+    """Ends a module's server (or cluster): it must still be running and stop
+    cleanly; then the ledger balances for every user and, on SQLite, the file
+    is sound."""
+    assert s.alive(), "a process died during the tests:\n" + s.log_text()[-3000:]
     assert s.stop() == 0
     con = s.db()
-    for uid, bal in con.execute("SELECT id, balance FROM users"):
+    for uid, bal in con.execute("SELECT id, balance FROM users").fetchall():
         (total,) = con.execute("SELECT COALESCE(SUM(amount),0) FROM ledger WHERE user_id=?",
                                (uid,)).fetchone()
-        assert bal == total >= 0
-    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert int(bal) == int(total) >= 0
+    if isinstance(s, Service):
+        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     con.close()
+
+
+class PgDb:
+    """A sqlite3-like view of a PostgreSQL database for the tests' checks:
+    execute() with '?' placeholders, fetchone/fetchall, close()."""
+
+    def __init__(self, url):
+        import psycopg2  # Debian's python3-psycopg2
+        self.con = psycopg2.connect(url)
+        self.con.autocommit = True
+
+    def execute(self, sql, params=()):
+        cur = self.con.cursor()
+        cur.execute(sql.replace("?", "%s"), tuple(params))
+        return cur
+
+    def close(self):
+        self.con.close()
+
+
+class Cluster:
+    """The scale-out set-up: `servers` `i2v serve` processes (no workers; the
+    clients alternate between them: every read of .base gives the next one)
+    and `workers` `i2v worker` processes, each in its own empty temporary
+    directory, sharing nothing but a PostgreSQL database and an S3 bucket.
+    Output links name the first server (as a load balancer's address would)."""
+
+    def __init__(self, binary, tmp, store_url, blobs_url, extra=(), servers=2, workers=3,
+                 allow="127.0.0.1/32"):
+        self.binary = binary
+        self.tmp = pathlib.Path(tmp)
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        self.store_url, self.blobs_url = store_url, blobs_url
+        self.backend = ["--store", store_url, "--blobs", blobs_url]
+        self.extra = list(extra)
+        self.allow = allow
+        ports = [free_port() for _ in range(servers)]
+        self.public = f"http://127.0.0.1:{ports[0]}"
+        self.servers = [Service(binary, self.tmp / f"serve{i}", port=p, allow=allow,
+                                backend=self.backend,
+                                extra=["--workers", "0", "--public-url", self.public] +
+                                self.extra) for i, p in enumerate(ports)]
+        self.nworkers = workers
+        self.workers = []  # [proc, log file, log path, dir]
+        self._next = 0
+        self.data = self.tmp / "serve0"  # for tests that name a data directory
+
+    @property
+    def base(self):
+        s = self.servers[self._next % len(self.servers)]
+        self._next += 1
+        return s.base
+
+    def start_worker(self, i):
+        d = self.tmp / f"worker{i}-{len(self.workers)}"
+        d.mkdir()
+        path = self.tmp / f"worker{i}-{len(self.workers)}.log"
+        log = open(path, "ab")
+        proc = subprocess.Popen(
+            [self.binary, "worker", "--fetch-allow", self.allow, "--webhook-retry", "0.3",
+             "--poll", "0.2", "--public-url", self.public] + self.backend + self.extra,
+            cwd=d, stdout=log, stderr=log)
+        self.workers.append([proc, log, path, d])
+        return proc
+
+    def start(self):
+        for s in self.servers:
+            s.start()
+        for i in range(self.nworkers):
+            self.start_worker(i)
+        return self
+
+    def live_workers(self):
+        return [w for w in self.workers if w[0].poll() is None]
+
+    def alive(self):
+        return all(s.alive() for s in self.servers) and len(self.live_workers()) >= 1
+
+    def stop(self, sig=signal.SIGTERM):
+        codes = [s.stop(sig) for s in self.servers]
+        for w in self.workers:
+            if w[0].poll() is None:
+                w[0].send_signal(sig)
+                try:
+                    w[0].wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    w[0].kill()
+                    w[0].wait()
+                codes.append(w[0].returncode)
+            w[1].close()
+        return max(abs(c or 0) for c in codes) if codes else 0
+
+    def log_text(self):
+        parts = [s.log_text() for s in self.servers]
+        parts += [w[2].read_text(errors="replace") for w in self.workers if w[2].exists()]
+        return "\n".join(parts)
+
+    def admin(self, *args, check=True):
+        return self.servers[0].admin(*args, check=check)
+
+    def new_user(self, credits=1000, name="tester"):
+        out = self.admin("user", "create", "--name", name, "--credits", str(credits)).stdout
+        kv = dict(line.split("=", 1) for line in out.strip().splitlines())
+        return User(self, kv["user_id"], kv["api_key"], kv["webhook_secret"])
+
+    def db(self):
+        return PgDb(self.store_url)
 
 
 class User:

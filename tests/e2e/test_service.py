@@ -77,7 +77,7 @@ def test_v1_create_then_poll_like_the_seed(svc, photos_srv, tmp_path):
     assert pcts == sorted(pcts)
     out = data["output"]
     assert (out["width"], out["height"]) == (854, 480)
-    assert out["resultUrl"].startswith(svc.base + "/v/") and out["resultUrl"].endswith(".mp4")
+    assert out["resultUrl"].startswith(svc.public + "/v/") and out["resultUrl"].endswith(".mp4")
     mp4 = tmp_path / "v.mp4"
     r = download(out["resultUrl"], mp4)
     assert r.headers["Content-Type"] == "video/mp4"
