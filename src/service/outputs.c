@@ -90,8 +90,11 @@ static int serve(i2v_service *svc, i2v_req *r)
         i2v__log(I2V_LOG_ERROR, "output_stat_failed", " name=%s error=\"%s\"", name, e.message);
         return i2v__req_error(r, I2V_API_UNAVAILABLE, "output store unavailable, please retry");
     }
+    /* HEAD is answered here from the blob's metadata: a presigned URL is
+     * signed for GET only. */
+    const int head = strcmp(r->method, "HEAD") == 0;
     char direct[2048];
-    rc = svc->blob_proxy
+    rc = svc->blob_proxy || head
              ? 0
              : i2v__blob_url(svc->blobs, name, svc->blob_url_ttl_s, direct, sizeof direct, &e);
     if (rc == 1) {
@@ -129,7 +132,7 @@ static int serve(i2v_service *svc, i2v_req *r)
         } else {
             const uint64_t len = size ? to - from + 1 : 0;
             i2v_blob_reader *rd = NULL;
-            rc = i2v__blob_read_open(svc->blobs, name, from, len, &rd, &e);
+            rc = head ? 0 : i2v__blob_read_open(svc->blobs, name, from, len, &rd, &e);
             if (rc == I2V_ENOTFOUND) return not_found(r);
             if (rc) {
                 i2v__log(I2V_LOG_ERROR, "output_open_failed", " name=%s error=\"%s\"", name,
@@ -137,7 +140,9 @@ static int serve(i2v_service *svc, i2v_req *r)
                 return i2v__req_error(r, I2V_API_UNAVAILABLE,
                                       "output store unavailable, please retry");
             }
-            resp = MHD_create_response_from_callback(len, 64 * 1024, read_blob, rd, close_blob);
+            /* (no body is read for HEAD: the callback is never called) */
+            resp = MHD_create_response_from_callback(len, 64 * 1024, read_blob, rd,
+                                                     rd ? close_blob : NULL);
             if (!resp) {
                 i2v__blob_reader_close(&rd);
                 return -1;
