@@ -17,34 +17,11 @@ import time
 import pytest
 import requests
 
-from svc import LocalServer, Service, ffprobe, free_port
+from svc import LocalServer, PgDb, Service, ffprobe, free_port
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests" / "pg"))
-sys.path.insert(0, str(ROOT / "tests" / "s3"))
-import pgserver  # noqa: E402
-import s3server  # noqa: E402
+from conftest import fresh_database, fresh_prefix
 
 PHOTO = "Bridge_by_Sander_Klootwijk.jpg"
-
-
-@pytest.fixture(scope="module")
-def pg():
-    with pgserver.PgServer() as s:
-        yield s
-
-
-@pytest.fixture(scope="module")
-def s3():
-    with s3server.S3Server() as s:
-        saved = {k: os.environ.get(k) for k in s.env()}
-        os.environ.update(s.env())  # the AWS_* credentials, for every process started here
-        yield s
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 @pytest.fixture(scope="module")
@@ -108,10 +85,12 @@ def wait_until(cond, what, timeout=120):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def books_balance(pg):
+def books_balance(url):
     """balance = SUM(ledger) for every user, read from PostgreSQL itself."""
-    rows = pg.query("SELECT u.id, u.balance, COALESCE(SUM(l.amount), 0) FROM users u "
-                    "LEFT JOIN ledger l ON l.user_id = u.id GROUP BY u.id, u.balance")
+    db = PgDb(url)
+    rows = db.execute("SELECT u.id, u.balance, COALESCE(SUM(l.amount), 0) FROM users u "
+                      "LEFT JOIN ledger l ON l.user_id = u.id GROUP BY u.id, u.balance").fetchall()
+    db.close()
     assert rows
     for uid, bal, total in rows:
         assert int(bal) == int(total) >= 0, uid
@@ -120,7 +99,7 @@ def books_balance(pg):
 @pytest.fixture
 def backend(pg, s3, tmp_path):
     # every test gets its own schema-free database state: a fresh database
-    return ["--store", pg.new_database(), "--blobs", s3.url]
+    return ["--store", fresh_database(pg), "--blobs", fresh_prefix(s3)]
 
 
 def serve(i2v, tmp, name, backend, extra=()):
@@ -186,7 +165,7 @@ def test_two_servers_and_two_workers_share_only_postgres_and_s3(i2v, pg, s3, pho
             body = json.loads(h["body"])
             assert body["data"]["urls"][0].startswith(a.base + "/v/")
         # the books, in PostgreSQL itself
-        books_balance(pg)
+        books_balance(backend[1])
         assert user.balance() == (1000 - 3 * 10 - 3 * 20,) * 2
         q = a.admin("queue").stdout
         assert "queued=0 running=0 succeeded=6 failed=0" in q, q
@@ -283,7 +262,7 @@ def test_postgres_restart_gives_retryable_errors_and_loses_nothing(i2v, pg, s3, 
         assert ok, "no successful create within 30 s of the restart"
         assert user.wait_v1(long, timeout=300)["status"] == "Success"
         assert user.wait_v1(ok, timeout=300)["status"] == "Success"
-        books_balance(pg)
+        books_balance(backend[1])
         assert user.balance()[0] == 1000 - 32 - 10  # Base 720p 10 s, Flash 480p 5 s
     finally:
         assert w.stop() == 0
@@ -315,7 +294,7 @@ def test_s3_away_then_back_loses_nothing(i2v, pg, s3, photos_srv, tmp_path, back
         assert lines(w.text(), "blob_put_resumed", "task_id", task)
         r = requests.get(data["output"]["resultUrl"], timeout=60)
         assert r.status_code == 200 and r.content[4:8] == b"ftyp"
-        books_balance(pg)
+        books_balance(backend[1])
         assert user.balance()[0] == 1000 - 20
     finally:
         assert w.stop() == 0
@@ -339,9 +318,11 @@ def test_kill_9_worker_on_postgres_is_completed_by_another(i2v, pg, s3, photos_s
         data = user.wait_v1(task, timeout=300)
         assert data["status"] == "Success"
         assert lines(w2.text(), "job_succeeded", "task_id", task)
-        rows = pg.query("SELECT kind, amount FROM ledger WHERE generation IS NOT NULL")
+        db = PgDb(backend[1])
+        rows = db.execute("SELECT kind, amount FROM ledger WHERE generation IS NOT NULL").fetchall()
+        db.close()
         assert [(k, int(v)) for k, v in rows] == [("charge", -40)]
-        books_balance(pg)
+        books_balance(backend[1])
     finally:
         w1.stop()
         if w2:

@@ -12,7 +12,8 @@ import time
 import pytest
 import requests
 
-from svc import (LocalServer, Service, ffprobe, free_port, stop_and_check_books,
+from conftest import fresh_database, fresh_prefix
+from svc import (Cluster, LocalServer, Service, ffprobe, free_port, stop_and_check_books,
                  verify_signature)
 
 LANDSCAPE = "Bridge_by_Sander_Klootwijk.jpg"  # 4352x2448
@@ -27,12 +28,21 @@ def photos_srv():
     s.close()
 
 
-@pytest.fixture(scope="module")
-def svc(i2v, tmp_path_factory, photos_srv):
+@pytest.fixture(scope="module", params=["sqlite", "postgres+s3"])
+def svc(request, i2v, tmp_path_factory, photos_srv):
+    """The suite runs twice: on the embedded default (one `i2v serve`, SQLite
+    and a folder), then scaled out (two API servers that the clients
+    alternate between and three workers, each in its own empty directory, on
+    PostgreSQL and S3)."""
     words = tmp_path_factory.mktemp("cfg") / "words.txt"
     words.write_text("# refused words\nforbiddenword\nred door\n")
-    s = Service(i2v, tmp_path_factory.mktemp("svc") / "data",
-                extra=["--review-words", str(words), "--body-max", "4096"]).start()
+    extra = ["--review-words", str(words), "--body-max", "4096"]
+    if request.param == "sqlite":
+        s = Service(i2v, tmp_path_factory.mktemp("svc") / "data", extra=extra).start()
+    else:
+        pg, s3 = request.getfixturevalue("pg"), request.getfixturevalue("s3")
+        s = Cluster(i2v, tmp_path_factory.mktemp("cluster"), fresh_database(pg),
+                    fresh_prefix(s3), extra=extra).start()
     yield s
     stop_and_check_books(s)
 
@@ -462,11 +472,12 @@ def test_wait_number_counts_generations_ahead(svc, photos_srv):
     user = svc.new_user(credits=1000)
     ok = {"imageUrl": photos_srv.url(LANDSCAPE), "duration": 10, "resolution": "1080p",
           "modelType": "Base"}
-    tids = [user.v1_generate(ok).json()["data"] for _ in range(3)]
+    workers = getattr(svc, "nworkers", 1)
+    tids = [user.v1_generate(ok).json()["data"] for _ in range(workers + 2)]
     d = [user.v1_result(t).json()["data"] for t in tids]
-    # one worker: the first runs (or is about to), the others wait behind it
-    assert d[2]["status"] == "Unprocessed" and d[2]["waitNumber"] == 2
-    assert d[1]["waitNumber"] == 1
+    # the first ones run (or are about to), the others wait behind them
+    for k in range(workers, len(tids)):
+        assert d[k]["status"] == "Unprocessed" and d[k]["waitNumber"] == k, d
     for t in tids:
         assert user.wait_v1(t, timeout=300)["status"] == "Success"
 
