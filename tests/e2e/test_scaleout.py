@@ -358,3 +358,158 @@ def test_bad_store_and_blob_urls_fail_with_one_line(i2v, s3, tmp_path):
                        capture_output=True, text=True, timeout=60, env=env)
     assert r.returncode != 0 and "denied" in r.stderr, r.stderr
     assert secret not in r.stderr
+
+
+class ClusterClient:
+    """Submits generations with a fresh Idempotency-Key each, alternating
+    between the API servers; a request without an answer (the server was
+    killed, or answered 503 while PostgreSQL restarted) is kept and retried
+    with the same key until it gets one."""
+
+    def __init__(self, cluster, user, photos, seed):
+        import random
+        self.cluster, self.user, self.photos = cluster, user, photos
+        self.rng = random.Random(seed)
+        self.answers = {}  # key -> (api, id)
+        self.unanswered = {}  # key -> (api, body)
+        self.n = 0
+        self.stop = __import__("threading").Event()
+
+    def body(self):
+        kind = self.rng.choice(["v1", "v1", "v2", "v2-missing"])
+        if kind == "v1":
+            return "v1", {"imageUrl": self.photos.url(PHOTO), "duration": 5,
+                          "resolution": "480p"}
+        photo = PHOTO if kind == "v2" else "missing.jpg"
+        return "v2", {"image_urls": [self.photos.url(photo)], "option": "ZOOM_IN",
+                      "webhook": self.photos.url("/hook/chaos"), "user_id": self.user.id}
+
+    def send(self, key, api, body):
+        base = self.cluster.base
+        if api == "v1":
+            r = requests.post(f"{base}/api/v1/imageToVideo/generate",
+                              headers={"APIKEY": self.user.key, "Idempotency-Key": key},
+                              json=body, timeout=15)
+        else:
+            r = requests.post(f"{base}/api/animation/v2/generate",
+                              headers={"x-api-key": self.user.key, "Idempotency-Key": key},
+                              data=json.dumps(body), timeout=15)
+        if r.status_code == 503:
+            raise requests.ConnectionError("503: " + r.text)
+        assert r.status_code == 200, r.text
+        return r.json()["data"] if api == "v1" else r.json()["generation_id"]
+
+    def retry_unanswered(self):
+        for key, (api, body) in list(self.unanswered.items()):
+            try:
+                self.answers[key] = (api, self.send(key, api, body))
+                del self.unanswered[key]
+            except requests.RequestException:
+                pass
+
+    def run(self):
+        while not self.stop.is_set():
+            self.retry_unanswered()
+            self.n += 1
+            key = f"chaos-{self.n}"
+            api, body = self.body()
+            try:
+                self.answers[key] = (api, self.send(key, api, body))
+            except requests.RequestException:
+                self.unanswered[key] = (api, body)
+            time.sleep(self.rng.uniform(0.1, 0.5))
+
+
+def test_chaos_on_postgres_and_s3_loses_nothing(i2v, pg, s3, tmp_path):
+    """SIGKILL of random workers and API servers 20 times during a stream of
+    generations with Idempotency-Keys; PostgreSQL restarted in immediate mode
+    twice; the S3 server stopped for 10 s. Then the books."""
+    import random
+    import threading
+    from svc import Cluster
+    photos = LocalServer()
+    store, blobs = fresh_database(pg), fresh_prefix(s3)
+    cluster = Cluster(i2v, tmp_path / "c", store, blobs,
+                      extra=["--lease", "2", "--max-attempts", "6"]).start()
+    user = cluster.new_user(credits=10 ** 7)
+    rng = random.Random(12)
+    client = ClusterClient(cluster, user, photos, 5)
+    t = threading.Thread(target=client.run)
+    t.start()
+    kills = {"serve": 0, "worker": 0}
+    try:
+        for round_ in range(20):
+            time.sleep(rng.uniform(0.5, 2.5))
+            if round_ in (6, 13):
+                pg.restart(mode="immediate")
+            if round_ == 9:
+                s3.stop()
+                time.sleep(10)
+                s3.start()
+            if rng.random() < 0.4:
+                s = rng.choice(cluster.servers)
+                s.proc.send_signal(signal.SIGKILL)
+                s.proc.wait()
+                s.log.close()
+                s.start()
+                kills["serve"] += 1
+            else:
+                w = rng.choice(cluster.live_workers())
+                i = cluster.workers.index(w)
+                w[0].send_signal(signal.SIGKILL)
+                w[0].wait()
+                cluster.start_worker(i)
+                kills["worker"] += 1
+        client.stop.set()
+        t.join()
+        deadline = time.monotonic() + 120
+        while client.unanswered and time.monotonic() < deadline:
+            client.retry_unanswered()
+            time.sleep(0.5)
+        assert not client.unanswered
+        db = PgDb(store)
+        deadline = time.monotonic() + 400
+        while time.monotonic() < deadline:
+            left = db.execute("SELECT COUNT(*) FROM generations WHERE state < 2").fetchone()[0]
+            undelivered = db.execute(
+                "SELECT COUNT(*) FROM deliveries WHERE state <> 1").fetchone()[0]
+            if left == 0 and undelivered == 0:
+                break
+            time.sleep(1)
+        assert left == 0, f"{left} generations never finished"
+        assert undelivered == 0, f"{undelivered} webhooks not delivered"
+        seen = [h["headers"]["webhook-id"] for h in photos.hooks if h["status"] == 200]
+        want = {r[0] for r in db.execute("SELECT msg_id FROM deliveries").fetchall()}
+        assert want <= set(seen), want - set(seen)
+        gens = db.execute("SELECT id, state, error, out_key, uuid, task_id FROM generations "
+                          "WHERE user_id = ?", (user.id,)).fetchall()
+        assert len(gens) == len(client.answers) == len(set(client.answers.values()))
+        ledger = {}
+        for gen, kind, n in db.execute("SELECT generation, kind, COUNT(*) FROM ledger "
+                                       "WHERE generation IS NOT NULL GROUP BY 1, 2").fetchall():
+            ledger[(gen, kind)] = n
+        counts = {2: 0, 3: 0}
+        for gid, state, error, out_key, uuid, task_id in gens:
+            assert ledger.get((gid, "charge")) == 1
+            assert ledger.get((gid, "refund"), 0) == (1 if state == 3 else 0)
+            counts[state] += 1
+            if state == 3:
+                assert "HTTP status 404" in error or "lease expired" in error, error
+        books_balance(store)
+        # every successful output is downloadable through its URL
+        ok = 0
+        for gid, state, error, out_key, uuid, task_id in gens:
+            if state == 2:
+                r = requests.get(f"{cluster.public}/v/{out_key}.mp4", timeout=60)
+                assert r.status_code == 200 and r.content[4:8] == b"ftyp", out_key
+                ok += 1
+        db.close()
+        print(f"\nchaos on PostgreSQL + S3: {kills['serve']} API servers and {kills['worker']} "
+              f"workers killed, PostgreSQL restarted twice (immediate), S3 away 10 s; "
+              f"{len(gens)} generations ({counts[2]} succeeded, all downloadable; {counts[3]} "
+              f"failed and refunded once), {len(want)} webhooks delivered")
+    finally:
+        client.stop.set()
+        t.join()
+        cluster.stop()
+        photos.close()
