@@ -35,6 +35,8 @@ As a module (e.g. from pytest; put tests/s3 on sys.path):
   stop()   stops it (SIGTERM, then SIGKILL) and returns once it is gone;
            idempotent. The objects stay.
   close()  stop(), then removes the temporary folder it made.
+  secret_key may be changed between stop() and start(): the server then
+  accepts only the new one (a test of credentials that stop working).
   Properties: url, endpoint, port, bucket, region, access_key, secret_key,
   directory, log_path, running. env() gives the AWS_* variables a client
   needs; a client should also drop AWS_SESSION_TOKEN from its environment.
@@ -54,9 +56,11 @@ As a command:
                                  exit status 0 on success. They talk to this
                                  process over a Unix socket in the server's
                                  folder ("ctl SOCKET stop|start" below).
+                                 "$I2V_TEST_S3_START SECRET" starts it
+                                 accepting SECRET instead of the secret given.
     python3 tests/s3/s3server.py serve [--port N] [--verbose]
         Starts a server and prints its URL and variables until Ctrl-C.
-    python3 tests/s3/s3server.py ctl SOCKET stop|start
+    python3 tests/s3/s3server.py ctl SOCKET stop|start [SECRET]
         What I2V_TEST_S3_STOP / I2V_TEST_S3_START run.
 """
 import argparse
@@ -269,10 +273,14 @@ class _Control:
                 return  # closed
             with conn:
                 try:
-                    word = conn.makefile("r").readline().strip()
+                    word, _, secret = conn.makefile("r").readline().strip().partition(" ")
                     if word == "stop":
                         self.server.stop()
                     elif word == "start":
+                        if secret and self.server.running:
+                            raise S3ServerError("stop the server before a new secret")
+                        if secret:
+                            self.server.secret_key = secret
                         self.server.start()
                     else:
                         raise S3ServerError("unknown control word %r (stop, start)" % word)
@@ -296,11 +304,11 @@ class _Control:
             pass
 
 
-def _ctl(path, word):
+def _ctl(path, word, secret=None):
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
         s.settimeout(60)
         s.connect(path)
-        s.sendall((word + "\n").encode())
+        s.sendall((word + (" " + secret if secret else "") + "\n").encode())
         answer = s.makefile("r").readline().strip()
     if answer != "ok":
         print("s3server ctl %s: %s" % (word, answer or "no answer"), file=sys.stderr)
@@ -388,6 +396,7 @@ def main(argv):
     c = sub.add_parser("ctl", help="stop or start the server of a `run`")
     c.add_argument("socket")
     c.add_argument("word", choices=["stop", "start"])
+    c.add_argument("secret", nargs="?", help="start: accept this secret key from now on")
     a = ap.parse_args(argv)
     if a.what == "run":
         cmd = a.cmd[1:] if a.cmd[:1] == ["--"] else a.cmd
@@ -398,7 +407,9 @@ def main(argv):
         except S3ServerError as e:
             print(e, file=sys.stderr)
             return 2
-    return _ctl(a.socket, a.word)
+    if a.secret and (a.word != "start" or any(c.isspace() for c in a.secret)):
+        ap.error("a secret (without spaces) goes with start only")
+    return _ctl(a.socket, a.word, a.secret)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@
  * by `python3 tests/s3/s3server.py run -- THIS`, which sets I2V_TEST_S3_URL,
  * the AWS_* credentials and I2V_TEST_S3_STOP / I2V_TEST_S3_START). First the
  * blob contract (blob_contract.c) on a fresh prefix per store, then what is
- * S3's own: URLs and credentials refused with a clear line, a wrong secret,
+ * S3's own: URLs and credentials refused with a clear line, a wrong secret
+ * at open and one that stops working under an open handle,
  * multipart uploads, presigned URLs (fetched, tampered, expired), keys that
  * need encoding, a session token, and the server going away and coming back
  * under an open handle.
@@ -156,6 +157,15 @@ static void server(const char *what)
     assert_int_equal(system(env(what)), 0);
 }
 
+/* Restarts the server accepting another secret. */
+static void server_secret(const char *secret)
+{
+    char cmd[2048];
+    server("I2V_TEST_S3_STOP");
+    snprintf(cmd, sizeof cmd, "%s '%s'", env("I2V_TEST_S3_START"), secret);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void test_urls_refused(void **state)
 {
     (void)state;
@@ -269,6 +279,48 @@ static void test_wrong_credentials(void **state)
     i2v__blob_close(&b);
     free(secret);
     free(key);
+}
+
+/* The server stops accepting the handle's secret (rotated keys): puts,
+ * small and multipart, are I2V_EDENIED naming the credentials, leave the
+ * local file and store nothing; stat and reads too. */
+static void test_secret_rotated(void **state)
+{
+    (void)state;
+    char url[1024], small[512], big[512];
+    url_with(url, sizeof url, "rotated", "part_size=5242880&backoff_ms=10");
+    i2v_blob *b = NULL;
+    i2v_error e = {0};
+    assert_int_equal(i2v__blob_open(&b, url, &e), 0);
+    local_file(small, 1000, 2);
+    assert_int_equal(i2v__blob_put_file(b, "kept.mp4", small, NULL, &e), 0);
+    char *secret = strdup(env("AWS_SECRET_ACCESS_KEY"));
+
+    server_secret("rotated-secret-0123456789");
+    local_file(small, 1000, 3);
+    local_file(big, 6 * MIB, 4);
+    i2v_error e1 = {0}, e2 = {0}, e3 = {0}, e4 = {0};
+    assert_int_equal(i2v__blob_put_file(b, "denied.mp4", small, NULL, &e1), I2V_EDENIED);
+    assert_string_equal(e1.message, "blobs: access denied by s3: SignatureDoesNotMatch (check "
+                                    "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)");
+    assert_int_equal(i2v__blob_put_file(b, "denied-big.mp4", big, NULL, &e2), I2V_EDENIED);
+    assert_non_null(strstr(e2.message, "AWS_SECRET_ACCESS_KEY"));
+    assert_true(exists(small) && exists(big));
+    i2v_blob_info info;
+    assert_int_equal(i2v__blob_stat(b, "kept.mp4", &info, &e3), I2V_EDENIED);
+    i2v_blob_reader *rd = NULL;
+    assert_int_equal(i2v__blob_read_open(b, "kept.mp4", 0, 10, &rd, &e4), I2V_EDENIED);
+    assert_null(strstr(e1.message, secret));
+
+    server_secret(secret);
+    i2v_error e5 = {0};
+    assert_int_equal(i2v__blob_stat(b, "denied.mp4", &info, &e5), I2V_ENOTFOUND);
+    assert_int_equal(i2v__blob_stat(b, "denied-big.mp4", &info, &e5), I2V_ENOTFOUND);
+    assert_int_equal(i2v__blob_stat(b, "kept.mp4", &info, &e5), 0);
+    assert_int_equal(i2v__blob_put_file(b, "denied.mp4", small, NULL, &e5), 0);
+    unlink(big);
+    free(secret);
+    i2v__blob_close(&b);
 }
 
 /* 12 MiB in parts of 5 MiB: 5 + 5 + 2, read back across the boundaries. */
@@ -539,10 +591,11 @@ int main(void)
     blob_backend be = {"blob contract: s3", open_fresh, NULL, scratch};
     int failed = blob_contract_run(&be);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_urls_refused), cmocka_unit_test(test_wrong_credentials),
-        cmocka_unit_test(test_multipart),    cmocka_unit_test(test_presigned_url),
-        cmocka_unit_test(test_key_encoding), cmocka_unit_test(test_session_token),
-        cmocka_unit_test(test_s3_goes_away), cmocka_unit_test(test_replaced_while_read),
+        cmocka_unit_test(test_urls_refused),        cmocka_unit_test(test_wrong_credentials),
+        cmocka_unit_test(test_secret_rotated),      cmocka_unit_test(test_multipart),
+        cmocka_unit_test(test_presigned_url),       cmocka_unit_test(test_key_encoding),
+        cmocka_unit_test(test_session_token),       cmocka_unit_test(test_s3_goes_away),
+        cmocka_unit_test(test_replaced_while_read),
     };
     failed += cmocka_run_group_tests_name("blob s3", tests, NULL, NULL);
     curl_global_cleanup();
