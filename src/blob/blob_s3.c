@@ -58,8 +58,11 @@
 #define CONNECT_TIMEOUT_S 10      /* to open a connection */
 #define LOW_SPEED_BPS 1024        /* a transfer slower than this ... */
 #define LOW_SPEED_S 30            /* ... for this long is a timeout */
-#define UPLOAD_ID_MAX 1024        /* longest multipart upload id accepted */
-#define ETAG_SIZE 80              /* as i2v_blob_info.etag */
+/* An answer S3 may think over for minutes, sending a space now and then
+ * (completing a multipart upload), stalls only after this long without a byte. */
+#define SLOW_ANSWER_S 300
+#define UPLOAD_ID_MAX 1024 /* longest multipart upload id accepted */
+#define ETAG_SIZE 80       /* as i2v_blob_info.etag */
 
 /* ---- the URL's parameters, as data ---- */
 
@@ -116,6 +119,7 @@ typedef struct s3_req {
     int fd; /* ... or a PUT body from bytes [off, off + len) of fd (>= 0) */
     uint64_t off, len;
     const char *payload_hash; /* SHA-256 hex of the file range (PUT) */
+    int slow_answer;          /* the answer may take minutes (SLOW_ANSWER_S) */
     unsigned char *sink;      /* a 2xx answer's bytes [sink_from, sink_from + sink_cap) of
                                  the object go here (GET) ... */
     size_t sink_cap;
@@ -366,8 +370,9 @@ static CURLcode perform(s3_blob *s, CURL *h, s3_req *rq, char *errbuf)
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, (long)CONNECT_TIMEOUT_S);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, (long)LOW_SPEED_BPS);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)LOW_SPEED_S);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, rq->slow_answer ? 1L : (long)LOW_SPEED_BPS);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME,
+                     rq->slow_answer ? (long)SLOW_ANSWER_S : (long)LOW_SPEED_S);
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "i2v/" I2V_VERSION);
     curl_easy_setopt(h, CURLOPT_AWS_SIGV4, s->sigv4);
@@ -707,6 +712,7 @@ static int put_multipart(s3_blob *s, const char *key, const char *name, int fd, 
     rq.ctype = "application/xml";
     rq.body = xml;
     rq.body_len = n;
+    rq.slow_answer = 1;
     rc = s3_do(s, &rq, what, err);
     if (!rc) rc = answer(s, &rq, what, NULL, err);
     if (!rc && rq.text && strstr(rq.text, "<Error>")) { /* S3 may fail a 200 late */
