@@ -1,6 +1,7 @@
 /*
- * blob.c - what every blob store shares: opening one from its URL, the name
- * check made before any backend is called, and Content-Types by extension.
+ * blob.c - what every blob store shares: opening one from its URL (dir: or
+ * s3://, the backend parses the rest), the name check made before any
+ * backend is called, and Content-Types by extension.
  */
 #include "blob.h"
 
@@ -52,7 +53,10 @@ int i2v__blob_open(i2v_blob **out, const char *url, i2v_error *err)
         if (!url[4]) return i2v__err(err, I2V_EINVAL, "blobs: 'dir:' needs a folder (dir:PATH)");
         return i2v__blob_open_dir(out, url + 4, err);
     }
-    return i2v__err(err, I2V_EINVAL, "blobs: '%.200s' is not a blob store URL (dir:PATH)", url);
+    if (strncmp(url, "s3://", 5) == 0) return i2v__blob_open_s3(out, url, err);
+    return i2v__err(err, I2V_EINVAL,
+                    "blobs: '%.200s' is not a blob store URL (dir:PATH or s3://BUCKET[/PREFIX])",
+                    url);
 }
 
 void i2v__blob_close(i2v_blob **b)

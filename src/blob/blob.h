@@ -67,13 +67,28 @@ struct i2v_blob {
 };
 
 /* Opens a blob store from its URL: "dir:PATH" (the folder is created if
- * missing). An unknown scheme or a bad URL is I2V_EINVAL naming what is
- * wrong. */
+ * missing) or "s3://BUCKET[/PREFIX]?..." (i2v__blob_open_s3). An unknown
+ * scheme or a bad URL is I2V_EINVAL naming what is wrong. */
 int i2v__blob_open(i2v_blob **out, const char *url, i2v_error *err);
 /* The local folder backend at dir (created if missing). */
 int i2v__blob_open_dir(i2v_blob **out, const char *dir, i2v_error *err);
 /* Closes the store and clears *b; NULL does nothing. */
 void i2v__blob_close(i2v_blob **b);
+/* The S3 backend (blob_s3.c) from its URL:
+ *   s3://BUCKET[/PREFIX][?endpoint=URL&region=REGION&path_style=0|1
+ *                        &part_size=BYTES&attempts=N&backoff_ms=MS]
+ * Objects are keyed PREFIX/NAME. endpoint defaults to
+ * https://s3.REGION.amazonaws.com, region to us-east-1, path_style to 0
+ * (BUCKET.HOST/KEY; 1: ENDPOINT/BUCKET/KEY), part_size (files above it go
+ * by multipart upload) to 16 MiB (at least 5 MiB), attempts to 4 and
+ * backoff_ms (the first retry's delay, then doubled) to 200. Credentials
+ * come only from the environment: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY
+ * and optionally AWS_SESSION_TOKEN. A bad URL, an unknown parameter or a
+ * missing credential is I2V_EINVAL; opening checks the bucket with a HEAD:
+ * I2V_EUNAVAILABLE when the endpoint cannot be reached, I2V_EDENIED when
+ * the credentials are refused. Later calls may also return those two;
+ * url() gives presigned GET URLs. */
+int i2v__blob_open_s3(i2v_blob **out, const char *url, i2v_error *err);
 
 /* The interface's functions, with the name checked first. */
 int i2v__blob_put_file(i2v_blob *b, const char *name, const char *path, const char *ctype,

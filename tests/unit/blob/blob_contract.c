@@ -235,6 +235,32 @@ static void test_url(void **state)
     if (r == 1) assert_true(strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0);
 }
 
+/* A reader at its end keeps answering 0; a removed name can be put again. */
+static void test_end_and_again(void **state)
+{
+    fixture *f = *state;
+    i2v_blob_reader *rd = NULL;
+    i2v_error e = {0};
+    uint8_t buf[64];
+    put(f, "again.mp4", 50, 13);
+    assert_int_equal(i2v__blob_read_open(f->b, "again.mp4", 40, 10, &rd, &e), 0);
+    long got = 0;
+    for (long n; (n = rd->read(rd, buf + got, sizeof buf - (size_t)got, &e)) > 0;)
+        got += n;
+    assert_int_equal(got, 10);
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(buf[i], byte_at(13, 40 + (uint64_t)i));
+    assert_int_equal(rd->read(rd, buf, sizeof buf, &e), 0);
+    assert_int_equal(rd->read(rd, buf, sizeof buf, &e), 0);
+    i2v__blob_reader_close(&rd);
+    assert_int_equal(i2v__blob_remove(f->b, "again.mp4", &e), 0);
+    put(f, "again.mp4", 70, 14);
+    i2v_blob_info info;
+    assert_int_equal(i2v__blob_stat(f->b, "again.mp4", &info, &e), 0);
+    assert_int_equal(info.size, 70);
+    check_range(f, "again.mp4", 0, 70, 14, 9);
+}
+
 typedef struct reader_arg {
     fixture *f;
     int index;
@@ -281,6 +307,7 @@ int blob_contract_run(const blob_backend *backend)
         cmocka_unit_test_setup_teardown(test_failed_put_stores_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_url, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_readers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_end_and_again, setup, teardown),
     };
     return _cmocka_run_group_tests(be->label, tests, sizeof tests / sizeof tests[0], NULL, NULL);
 }

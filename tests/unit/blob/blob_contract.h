@@ -1,9 +1,10 @@
 /*
  * blob_contract.h - the blob store contract (src/blob/blob.h) as one cmocka
  * suite that every backend runs: put, stat, range reads, replace, remove,
- * missing objects, bad names, concurrent readers. A backend's test file
- * gives a factory that opens a fresh, empty store and a scratch folder for
- * the local files it puts.
+ * missing objects, bad names, concurrent readers, reads past the end and a
+ * name put again after its removal. A backend's test file gives a factory
+ * that opens a fresh, empty store and a scratch folder for the local files
+ * it puts.
  */
 #ifndef I2V_TEST_BLOB_CONTRACT_H
 #define I2V_TEST_BLOB_CONTRACT_H
