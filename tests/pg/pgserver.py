@@ -43,6 +43,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 
 __all__ = ["PgServer", "PgUnavailable", "find_bindir"]
 
@@ -69,6 +70,24 @@ def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+class _SignalsHeld:
+    """Holds SIGINT and SIGTERM back while pg_ctl starts or stops the server:
+    an interrupted pg_ctl would leave a server running that nobody knows of.
+    A signal that came meanwhile is handled on leaving (main thread only)."""
+
+    SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+    def __enter__(self):
+        self.old = None
+        if threading.current_thread() is threading.main_thread():
+            self.old = signal.pthread_sigmask(signal.SIG_BLOCK, self.SIGNALS)
+
+    def __exit__(self, *exc):
+        if self.old is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, self.old)
+        return False
 
 
 class PgServer:
@@ -129,12 +148,14 @@ class PgServer:
         return self._argv("pg_ctl", "-D", self.data, "-m", mode, "-w", "-t", "60", "-s", "stop")
 
     def start(self):
-        self._run(self.start_command())
-        self.running = True
+        with _SignalsHeld():
+            self._run(self.start_command())
+            self.running = True
 
     def stop(self, mode="fast"):
-        self._run(self.stop_command(mode))
-        self.running = False
+        with _SignalsHeld():
+            self._run(self.stop_command(mode))
+            self.running = False
 
     def close(self):
         """Stops the server if it runs (whoever started it) and removes the folder."""
