@@ -1,7 +1,7 @@
 /*
  * store.c - what every job store backend shares: the clock the records use,
- * the state names, the embedded default's location in the data directory,
- * and closing.
+ * the state names, the store URLs (which backend, where), the embedded
+ * default's location in the data directory, and closing.
  */
 #include "store.h"
 
@@ -35,7 +35,16 @@ int i2v__store_open(i2v_store **out, const char *url, const i2v_store_config *cf
             return i2v__err(err, I2V_EINVAL, "store: 'sqlite:' needs a file (sqlite:PATH)");
         return i2v__store_open_sqlite(out, url + 7, cfg, err);
     }
-    return i2v__err(err, I2V_EINVAL, "store: '%.200s' is not a store URL (sqlite:PATH)", url);
+    /* a libpq URI goes as is; "postgres:" takes a key=value conninfo */
+    if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0)
+        return i2v__store_open_pg(out, url, cfg, err);
+    if (strncmp(url, "postgres:", 9) == 0) return i2v__store_open_pg(out, url + 9, cfg, err);
+    /* only the scheme is shown: the rest could hold a password */
+    const int scheme = (int)strcspn(url, ":");
+    return i2v__err(err, I2V_EINVAL,
+                    "store: '%.*s%s' is not a store URL (sqlite:PATH, postgres://…,"
+                    " postgresql://… or postgres:CONNINFO)",
+                    scheme < 40 ? scheme : 40, url, url[scheme] ? ":…" : "");
 }
 
 int i2v__store_open_data_dir(i2v_store **out, const char *data_dir, const i2v_store_config *cfg,

@@ -187,6 +187,10 @@ int i2v__store_open(i2v_store **out, const char *url, const i2v_store_config *cf
 /* Opens the SQLite store at path (created with its schema if new). */
 int i2v__store_open_sqlite(i2v_store **out, const char *path, const i2v_store_config *cfg,
                            i2v_error *err);
+/* Opens the PostgreSQL store at conninfo (a libpq URI or key=value string,
+ * "" for the PG* variables; pool=N sets the connection pool, default 8). */
+int i2v__store_open_pg(i2v_store **out, const char *conninfo, const i2v_store_config *cfg,
+                       i2v_error *err);
 /* The embedded default: creates data_dir if needed and opens its i2v.db. */
 int i2v__store_open_data_dir(i2v_store **out, const char *data_dir, const i2v_store_config *cfg,
                              i2v_error *err);

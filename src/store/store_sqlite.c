@@ -5,6 +5,12 @@
  * so writers queue on the busy timeout instead of failing on upgrade; one
  * connection per thread (readers never wait for writers in WAL), each with
  * its prepared statements cached.
+ *
+ * Versioned schema: schema_migrations(version, applied_ms) lists the steps a
+ * database has; open applies the missing ones in one BEGIN IMMEDIATE
+ * transaction (after a read, so an up-to-date database takes no write
+ * lock). A database made before versions (no such table) gets step 1, which
+ * only creates what is missing, so it is recognised as version 1 as is.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -19,7 +25,9 @@
 #include "common/error.h"
 #include "store.h"
 
-static const char schema[] =
+/* Step 1: the schema as it was before versions (every statement IF NOT
+ * EXISTS), so that step 1 also adopts those databases. */
+static const char schema_v1[] =
     "CREATE TABLE IF NOT EXISTS users("
     " id TEXT PRIMARY KEY, name TEXT NOT NULL, webhook_secret TEXT NOT NULL,"
     " balance INTEGER NOT NULL DEFAULT 0 CHECK (balance >= 0), created_ms INTEGER NOT NULL);"
@@ -68,6 +76,34 @@ static const char schema[] =
     " created_ms INTEGER NOT NULL, PRIMARY KEY (user_id, key));"
     "CREATE INDEX IF NOT EXISTS idempotency_age ON idempotency(created_ms);";
 
+/* Databases made before tours lack the column; step 1 adds it. */
+static int v1_more_urls(sqlite3 *db)
+{
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT 1 FROM pragma_table_info('generations') WHERE name='more_urls'",
+                           -1, &q, NULL) != SQLITE_OK)
+        return -1;
+    const int rc = sqlite3_step(q);
+    sqlite3_finalize(q);
+    if (rc == SQLITE_ROW) return 0;
+    if (rc != SQLITE_DONE) return -1;
+    return sqlite3_exec(db, "ALTER TABLE generations ADD COLUMN more_urls TEXT NOT NULL DEFAULT ''",
+                        NULL, NULL, NULL) == SQLITE_OK
+               ? 0
+               : -1;
+}
+
+/* Schema steps, in order. Append only. */
+static const struct {
+    int version;
+    const char *sql;
+    int (*fix)(sqlite3 *db); /* then, when not NULL */
+} migrations[] = {
+    {1, schema_v1, v1_more_urls},
+};
+#define SCHEMA_VERSION 1
+
 #define GEN_COLS                                                                                   \
     "id, task_id, uuid, project_id, user_id, api, state, progress, image_url, last_image_url,"     \
     " prompt, move, duration, resolution, width, height, fit_portrait, model, audio, audio_given," \
@@ -110,6 +146,11 @@ enum {
     S_IDEM_OLD,
     S_IDEM_PURGE,
     S_GEN_BY_ID,
+    S_BEGIN_READ,
+    S_STATS_STATES,
+    S_STATS_QUEUE,
+    S_STATS_OWNERS,
+    S_PING,
     S_COUNT
 };
 
@@ -173,6 +214,13 @@ static const char *const sql[S_COUNT] = {
     [S_GEN_BY_ID] = "SELECT " GEN_COLS " FROM generations WHERE id=?",
     [S_IDEM_OLD] = "SELECT 1 FROM idempotency WHERE created_ms<? LIMIT 1",
     [S_IDEM_PURGE] = "DELETE FROM idempotency WHERE created_ms<?",
+    [S_BEGIN_READ] = "BEGIN",
+    [S_STATS_STATES] = "SELECT state, COUNT(*) FROM generations GROUP BY state",
+    [S_STATS_QUEUE] = "SELECT (SELECT COALESCE(MIN(created_ms),0) FROM generations WHERE state=0),"
+                      " (SELECT COUNT(*) FROM deliveries WHERE state=0)",
+    [S_STATS_OWNERS] = "SELECT COALESCE(lease_owner,''), COUNT(*), MIN(lease_expires_ms)"
+                       " FROM generations WHERE state=1 GROUP BY 1 ORDER BY 1 LIMIT ?",
+    [S_PING] = "SELECT 1",
 };
 
 typedef struct conn {
@@ -223,10 +271,19 @@ static conn *conn_open(sq_store *s, i2v_error *err)
     sqlite3_busy_timeout(c->db, s->cfg.busy_timeout_ms);
     sqlite3_extended_result_codes(c->db, 1);
     char *msg = NULL;
-    rc = sqlite3_exec(c->db,
-                      "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                      " PRAGMA foreign_keys=ON;",
-                      NULL, NULL, &msg);
+    /* Turning a new file to WAL takes an exclusive lock, and SQLite answers
+     * BUSY at once (no busy handler) to connections that meet there, as
+     * processes starting together on a new database do: retry a while. */
+    for (int waited = 0;; waited += 10) {
+        rc = sqlite3_exec(c->db,
+                          "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                          " PRAGMA foreign_keys=ON;",
+                          NULL, NULL, &msg);
+        if ((rc & 0xff) != SQLITE_BUSY || waited >= s->cfg.busy_timeout_ms) break;
+        sqlite3_free(msg);
+        msg = NULL;
+        nanosleep(&(struct timespec){0, 10000000}, NULL);
+    }
     if (rc != SQLITE_OK) {
         i2v__err(err, I2V_EDB, "database %s: %s", s->path, msg ? msg : sqlite3_errstr(rc));
         sqlite3_free(msg);
@@ -944,6 +1001,127 @@ static int sq_ledger(i2v_store *base, const char *user, int64_t *bal, int64_t *s
     return 0;
 }
 
+static int sq_queue_stats(i2v_store *base, i2v_queue_stats *qs, i2v_error *err)
+{
+    CONN(base, err);
+    memset(qs, 0, sizeof *qs);
+    /* one read transaction: one snapshot */
+    if (run(st(c, S_BEGIN_READ)) != SQLITE_DONE) return db_err(c->db, err, "queue");
+    sqlite3_stmt *q = st(c, S_STATS_STATES);
+    if (!q) return rollback(c, db_err(c->db, err, "queue"));
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        const int state = sqlite3_column_int(q, 0);
+        if (state >= 0 && state < 4) qs->state_count[state] = sqlite3_column_int64(q, 1);
+    }
+    sqlite3_reset(q);
+    if (rc != SQLITE_DONE) return rollback(c, db_err(c->db, err, "queue"));
+    q = st(c, S_STATS_QUEUE);
+    if (!q) return rollback(c, db_err(c->db, err, "queue"));
+    rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) {
+        qs->oldest_queued_ms = sqlite3_column_int64(q, 0);
+        qs->deliveries_pending = sqlite3_column_int64(q, 1);
+    }
+    sqlite3_reset(q);
+    if (rc != SQLITE_ROW) return rollback(c, db_err(c->db, err, "queue"));
+    q = st(c, S_STATS_OWNERS);
+    if (!q) return rollback(c, db_err(c->db, err, "queue"));
+    sqlite3_bind_int(q, 1, I2V_QUEUE_OWNERS_MAX);
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW && qs->owners < I2V_QUEUE_OWNERS_MAX) {
+        const int i = qs->owners++;
+        text(q, 0, qs->owner[i].name, sizeof qs->owner[i].name);
+        qs->owner[i].leases = sqlite3_column_int64(q, 1);
+        qs->owner[i].oldest_expiry_ms = sqlite3_column_int64(q, 2);
+    }
+    sqlite3_reset(q);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) return rollback(c, db_err(c->db, err, "queue"));
+    return commit(c, err);
+}
+
+static int sq_ping(i2v_store *base, i2v_error *err)
+{
+    CONN(base, err);
+    sqlite3_stmt *q = st(c, S_PING);
+    if (!q) return db_err(c->db, err, "ping");
+    const int rc = sqlite3_step(q);
+    sqlite3_reset(q);
+    return rc == SQLITE_ROW ? 0 : db_err(c->db, err, "ping");
+}
+
+/* The version the database records (0: none, or made before versions);
+ * -1 when it cannot be read. */
+static int schema_version(sqlite3 *db)
+{
+    sqlite3_stmt *q = NULL;
+    int v = -1;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT 1 FROM sqlite_master WHERE type='table'"
+                           " AND name='schema_migrations'",
+                           -1, &q, NULL) != SQLITE_OK)
+        goto out;
+    int rc = sqlite3_step(q);
+    sqlite3_finalize(q);
+    q = NULL;
+    if (rc == SQLITE_DONE) v = 0;
+    if (rc != SQLITE_ROW) goto out;
+    if (sqlite3_prepare_v2(db, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", -1, &q,
+                           NULL) != SQLITE_OK)
+        goto out;
+    if (sqlite3_step(q) == SQLITE_ROW) v = sqlite3_column_int(q, 0);
+out:
+    sqlite3_finalize(q);
+    return v;
+}
+
+/* Applies the steps the database lacks, in one transaction. */
+static int migrate(sq_store *s, conn *c, i2v_error *err)
+{
+    int v = schema_version(c->db);
+    if (v == SCHEMA_VERSION) return 0; /* a read only: no write lock */
+    int r = 0;
+    if (v > SCHEMA_VERSION) goto newer;
+    r = begin(c, err);
+    if (r) return r;
+    char *msg = NULL;
+    if (sqlite3_exec(c->db,
+                     "CREATE TABLE IF NOT EXISTS schema_migrations("
+                     "version INTEGER PRIMARY KEY, applied_ms INTEGER NOT NULL)",
+                     NULL, NULL, &msg) != SQLITE_OK)
+        goto fail;
+    v = schema_version(c->db); /* again, under the write lock */
+    if (v < 0) goto fail;
+    if (v > SCHEMA_VERSION) {
+        rollback(c, 0);
+        goto newer;
+    }
+    for (size_t i = 0; i < sizeof migrations / sizeof migrations[0]; i++) {
+        if (migrations[i].version <= v) continue;
+        if (sqlite3_exec(c->db, migrations[i].sql, NULL, NULL, &msg) != SQLITE_OK) goto fail;
+        if (migrations[i].fix && migrations[i].fix(c->db) != 0) goto fail;
+        sqlite3_stmt *q = NULL;
+        if (sqlite3_prepare_v2(c->db,
+                               "INSERT INTO schema_migrations(version, applied_ms) VALUES(?,?)", -1,
+                               &q, NULL) != SQLITE_OK)
+            goto fail;
+        sqlite3_bind_int(q, 1, migrations[i].version);
+        sqlite3_bind_int64(q, 2, i2v__now_ms());
+        const int rc = sqlite3_step(q);
+        sqlite3_finalize(q);
+        if (rc != SQLITE_DONE) goto fail;
+    }
+    return commit(c, err);
+fail:
+    r = i2v__err(err, I2V_EDB, "database %s: schema: %s", s->path,
+                 msg ? msg : sqlite3_errmsg(c->db));
+    sqlite3_free(msg);
+    return rollback(c, r);
+newer:
+    return i2v__err(err, I2V_EDB,
+                    "store: schema version %d is newer than this i2v (%d); upgrade i2v", v,
+                    SCHEMA_VERSION);
+}
+
 static const i2v_store_vt sqlite_vt = {
     .name = "sqlite",
     .close = sq_close,
@@ -965,6 +1143,9 @@ static const i2v_store_vt sqlite_vt = {
     .hook_done = sq_hook_done,
     .ledger = sq_ledger,
     .idem_get = sq_idem_get,
+    .listen = NULL, /* no notifications: workers poll */
+    .queue_stats = sq_queue_stats,
+    .ping = sq_ping,
 };
 
 int i2v__store_open_sqlite(i2v_store **out, const char *path, const i2v_store_config *cfg,
@@ -986,17 +1167,11 @@ int i2v__store_open_sqlite(i2v_store **out, const char *path, const i2v_store_co
         sq_close(&s->base);
         return I2V_EDB;
     }
-    char *msg = NULL;
-    if (sqlite3_exec(c->db, schema, NULL, NULL, &msg) != SQLITE_OK) {
-        i2v__err(err, I2V_EDB, "database %s: schema: %s", path, msg ? msg : "?");
-        sqlite3_free(msg);
+    const int r = migrate(s, c, err);
+    if (r) {
         sq_close(&s->base);
-        return I2V_EDB;
+        return r;
     }
-    /* Databases made before tours: add the column (an error here only means
-     * it is there already). */
-    sqlite3_exec(c->db, "ALTER TABLE generations ADD COLUMN more_urls TEXT NOT NULL DEFAULT ''",
-                 NULL, NULL, NULL);
     *out = &s->base;
     return 0;
 }

@@ -1,0 +1,912 @@
+/* store_contract.c - see store_contract.h. */
+#include "store_contract.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const store_backend *be;
+
+typedef struct fixture {
+    i2v_store *s;
+    i2v_user u;
+} fixture;
+
+static int open_handle(i2v_store **s, int max_attempts)
+{
+    i2v_store_config cfg = {max_attempts, 10000, 0};
+    i2v_error e = {0};
+    int r = be->open(be->ctx, &cfg, s, &e);
+    if (r) print_error("open: %s\n", e.message);
+    return r;
+}
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    i2v_error e = {0};
+    if (!f || be->fresh(be->ctx) != 0 || open_handle(&f->s, 2) != 0) goto fail;
+    if (f->s->vt->user_create(f->s, "t", &f->u, &e) != 0) {
+        print_error("user_create: %s\n", e.message);
+        goto fail;
+    }
+    *state = f;
+    return 0;
+fail:
+    if (f) i2v__store_close(&f->s);
+    free(f);
+    return -1;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    i2v__store_close(&f->s);
+    assert_null(f->s);
+    be->drop(be->ctx);
+    free(f);
+    return 0;
+}
+
+/* Only the store's own fresh database (tests that open it themselves). */
+static int setup_empty(void **state)
+{
+    *state = NULL;
+    return be->fresh(be->ctx);
+}
+
+static int teardown_empty(void **state)
+{
+    (void)state;
+    be->drop(be->ctx);
+    return 0;
+}
+
+void store_contract_gen(const char *user, i2v_gen *g, int price)
+{
+    memset(g, 0, sizeof *g);
+    snprintf(g->user_id, sizeof g->user_id, "%s", user);
+    g->api = 1;
+    snprintf(g->image_url, sizeof g->image_url, "http://example.com/a.jpg");
+    snprintf(g->move, sizeof g->move, "ZOOM_IN");
+    g->duration = 5;
+    g->width = 854;
+    g->height = 480;
+    g->price = price;
+}
+
+static void new_gen(fixture *f, i2v_gen *g, int price)
+{
+    store_contract_gen(f->u.id, g, price);
+}
+
+static void balanced(fixture *f, int64_t want)
+{
+    int64_t bal, sum;
+    i2v_error e = {0};
+    assert_int_equal(f->s->vt->ledger(f->s, f->u.id, &bal, &sum, &e), 0);
+    assert_int_equal(bal, want);
+    assert_int_equal(sum, want);
+}
+
+static int64_t count(const char *sql)
+{
+    return be->sql_int(be->ctx, sql);
+}
+
+static void test_charge_and_refund_once(void **state)
+{
+    fixture *f = *state;
+    i2v_store *s = f->s;
+    i2v_error e = {0};
+    int64_t bal;
+    i2v_gen g, got;
+    char tok[33];
+    assert_int_equal(s->vt->credit(s, f->u.id, 30, "t", &bal, &e), 0);
+    assert_int_equal(bal, 30);
+    new_gen(f, &g, 20);
+    assert_int_equal(s->vt->gen_create(s, &g, &bal, &e), 0);
+    assert_int_equal(bal, 10);
+    assert_true(g.task_id > 0 && g.uuid[0]);
+    new_gen(f, &got, 20);
+    assert_int_equal(s->vt->gen_create(s, &got, &bal, &e), I2V_ECREDIT);
+    assert_int_equal(bal, 10);
+    balanced(f, 10);
+
+    assert_int_equal(s->vt->gen_claim(s, "w1", 60000, &got, tok, &e), 1);
+    assert_int_equal(got.id, g.id);
+    assert_int_equal(got.state, I2V_GEN_RUNNING);
+    i2v_gen r = {0};
+    r.state = I2V_GEN_FAILED;
+    snprintf(r.error, sizeof r.error, "boom");
+    assert_int_equal(s->vt->gen_finish(s, g.id, tok, &r, &e), 0);
+    balanced(f, 30);
+    /* a second finish (a stale or repeated worker) changes nothing */
+    assert_int_equal(s->vt->gen_finish(s, g.id, tok, &r, &e), I2V_ELOST);
+    balanced(f, 30);
+    int wait;
+    assert_int_equal(s->vt->gen_get(s, g.task_id, NULL, &got, &wait, &e), 0);
+    assert_int_equal(got.state, I2V_GEN_FAILED);
+    assert_string_equal(got.error, "boom");
+    assert_int_equal(s->vt->gen_get(s, 0, g.uuid, &got, NULL, &e), 0);
+    assert_int_equal(got.task_id, g.task_id);
+    assert_int_equal(s->vt->gen_get(s, 12345, NULL, &got, NULL, &e), I2V_ENOTFOUND);
+}
+
+/* What a generation carries comes back as it went in. */
+static void test_fields_round_trip(void **state)
+{
+    fixture *f = *state;
+    i2v_store *s = f->s;
+    i2v_error e = {0};
+    int64_t bal;
+    i2v_gen g, got;
+    s->vt->credit(s, f->u.id, 10, NULL, &bal, &e);
+    new_gen(f, &g, 10);
+    g.api = 2;
+    snprintf(g.last_image_url, sizeof g.last_image_url, "http://example.com/b.png");
+    snprintf(g.more_urls, sizeof g.more_urls, "http://example.com/c.jpg\nhttp://example.com/d.jpg");
+    snprintf(g.prompt, sizeof g.prompt, "slow push-in, “golden” hour; it's 100%% fine");
+    g.has_prompt = 1;
+    snprintf(g.resolution, sizeof g.resolution, "720p");
+    g.fit_portrait = 1;
+    g.model = 2;
+    g.audio = 1;
+    g.audio_given = 1;
+    snprintf(g.webhook, sizeof g.webhook, "https://example.com/hook?a=1&b='x'");
+    snprintf(g.project_id, sizeof g.project_id, "00000000-0000-4000-8000-000000000001");
+    assert_int_equal(s->vt->gen_create(s, &g, &bal, &e), 0);
+    assert_int_equal(s->vt->gen_get(s, 0, g.uuid, &got, NULL, &e), 0);
+    assert_int_equal(got.id, g.id);
+    assert_int_equal(got.api, 2);
+    assert_string_equal(got.user_id, f->u.id);
+    assert_string_equal(got.project_id, g.project_id);
+    assert_string_equal(got.last_image_url, g.last_image_url);
+    assert_string_equal(got.more_urls, g.more_urls);
+    assert_string_equal(got.prompt, g.prompt);
+    assert_int_equal(got.has_prompt, 1);
+    assert_string_equal(got.move, "ZOOM_IN");
+    assert_string_equal(got.resolution, "720p");
+    assert_int_equal(got.width, 854);
+    assert_int_equal(got.height, 480);
+    assert_int_equal(got.fit_portrait, 1);
+    assert_int_equal(got.model, 2);
+    assert_int_equal(got.audio, 1);
+    assert_int_equal(got.audio_given, 1);
+    assert_string_equal(got.webhook, g.webhook);
+    assert_int_equal(got.price, 10);
+    assert_int_equal(got.created_ms, g.created_ms);
+    /* no prompt is NULL, not "" */
+    new_gen(f, &g, 0);
+    assert_int_equal(s->vt->gen_create(s, &g, &bal, &e), 0);
+    assert_int_equal(s->vt->gen_get(s, g.task_id, NULL, &got, NULL, &e), 0);
+    assert_int_equal(got.has_prompt, 0);
+    assert_string_equal(got.prompt, "");
+}
+
+static void test_lease_fencing_and_expiry(void **state)
+{
+    fixture *f = *state;
+    i2v_store *s = f->s;
+    i2v_error e = {0};
+    int64_t bal;
+    i2v_gen g, a, b;
+    char ta[33], tb[33];
+    s->vt->credit(s, f->u.id, 100, NULL, &bal, &e);
+    new_gen(f, &g, 10);
+    snprintf(g.webhook, sizeof g.webhook, "http://example.com/hook");
+    assert_int_equal(s->vt->gen_create(s, &g, &bal, &e), 0);
+    assert_int_equal(s->vt->gen_claim(s, "A", 1, &a, ta, &e), 1); /* a 1 ms lease */
+    usleep(20000);
+    /* worker B finds the lease expired: the generation goes back and B gets it */
+    assert_int_equal(s->vt->gen_claim(s, "B", 60000, &b, tb, &e), 1);
+    assert_int_equal(b.id, g.id);
+    assert_int_equal(b.attempts, 2);
+    assert_string_not_equal(ta, tb);
+    /* A is fenced out of every write */
+    assert_int_equal(s->vt->gen_renew(s, g.id, ta, 60000, 50, &e), I2V_ELOST);
+    i2v_gen r = {0};
+    r.state = I2V_GEN_SUCCEEDED;
+    snprintf(r.out_key, sizeof r.out_key, "aaaa");
+    assert_int_equal(s->vt->gen_finish(s, g.id, ta, &r, &e), I2V_ELOST);
+    assert_int_equal(s->vt->gen_release(s, g.id, ta, &e), I2V_ELOST);
+    assert_int_equal(s->vt->gen_renew(s, g.id, tb, 60000, 42, &e), 0);
+    i2v_gen got;
+    s->vt->gen_get(s, g.task_id, NULL, &got, NULL, &e);
+    assert_int_equal(got.progress, 42);
+    /* progress never goes back */
+    assert_int_equal(s->vt->gen_renew(s, g.id, tb, 60000, 30, &e), 0);
+    s->vt->gen_get(s, g.task_id, NULL, &got, NULL, &e);
+    assert_int_equal(got.progress, 42);
+    snprintf(r.out_key, sizeof r.out_key, "bbbb");
+    r.out_width = 854;
+    assert_int_equal(s->vt->gen_finish(s, g.id, tb, &r, &e), 0);
+    s->vt->gen_get(s, g.task_id, NULL, &got, NULL, &e);
+    assert_int_equal(got.state, I2V_GEN_SUCCEEDED);
+    assert_string_equal(got.out_key, "bbbb");
+    assert_int_equal(got.progress, 100);
+    assert_int_equal(got.out_width, 854);
+    assert_true(got.finished_ms >= got.started_ms && got.started_ms >= got.created_ms);
+    balanced(f, 90);
+    /* the webhook row was written with the final state, once */
+    i2v_delivery d;
+    assert_int_equal(s->vt->hook_claim(s, 60000, &d, &e), 1);
+    assert_int_equal(d.generation, g.id);
+    assert_int_equal(d.task_id, g.task_id);
+    assert_string_equal(d.url, "http://example.com/hook");
+    assert_true(strncmp(d.msg_id, "msg_", 4) == 0);
+    assert_int_equal(s->vt->hook_claim(s, 60000, &d, &e), 0); /* leased */
+    assert_int_equal(s->vt->hook_done(s, d.id, 0, i2v__now_ms() - 1, 500, "HTTP 500", &e), 0);
+    assert_int_equal(s->vt->hook_claim(s, 60000, &d, &e), 1);
+    assert_int_equal(d.attempts, 1);
+    assert_int_equal(s->vt->hook_done(s, d.id, 1, -1, 200, NULL, &e), 0);
+    assert_int_equal(s->vt->hook_claim(s, 60000, &d, &e), 0);
+}
+
+static void test_attempts_run_out(void **state)
+{
+    fixture *f = *state;
+    i2v_store *s = f->s;
+    i2v_error e = {0};
+    int64_t bal;
+    i2v_gen g, c;
+    char t[33];
+    s->vt->credit(s, f->u.id, 10, NULL, &bal, &e);
+    new_gen(f, &g, 10);
+    assert_int_equal(s->vt->gen_create(s, &g, &bal, &e), 0);
+    balanced(f, 0);
+    /* max_attempts is 2 in this fixture: two lost workers, then it fails */
+    assert_int_equal(s->vt->gen_claim(s, "A", 1, &c, t, &e), 1);
+    usleep(20000);
+    assert_int_equal(s->vt->gen_claim(s, "B", 1, &c, t, &e), 1);
+    usleep(20000);
+    assert_int_equal(s->vt->reap(s, &e), 1);
+    assert_int_equal(s->vt->reap(s, &e), 0);
+    assert_int_equal(s->vt->gen_claim(s, "C", 1, &c, t, &e), 0);
+    s->vt->gen_get(s, g.task_id, NULL, &c, NULL, &e);
+    assert_int_equal(c.state, I2V_GEN_FAILED);
+    assert_non_null(strstr(c.error, "lease expired"));
+    balanced(f, 10);
+}
+
+static void test_queue_order_and_wait_number(void **state)
+{
+    fixture *f = *state;
+    i2v_store *s = f->s;
+    i2v_error e = {0};
+    int64_t bal;
+    i2v_gen g[3], c;
+    char t[33];
+    int wait;
+    s->vt->credit(s, f->u.id, 30, NULL, &bal, &e);
+    for (int i = 0; i < 3; i++) {
+        new_gen(f, &g[i], 10);
+        assert_int_equal(s->vt->gen_create(s, &g[i], &bal, &e), 0);
+    }
+    s->vt->gen_get(s, g[2].task_id, NULL, &c, &wait, &e);
+    assert_int_equal(wait, 2);
+    assert_int_equal(s->vt->gen_claim(s, "A", 60000, &c, t, &e), 1);
+    assert_int_equal(c.id, g[0].id); /* oldest first */
+    s->vt->gen_get(s, g[2].task_id, NULL, &c, &wait, &e);
+    assert_int_equal(wait, 2); /* one running + one queued ahead */
+    s->vt->gen_get(s, g[0].task_id, NULL, &c, &wait, &e);
+    assert_int_equal(wait, 0);
+    /* released work keeps its place and the attempt is not counted */
+    assert_int_equal(s->vt->gen_release(s, g[0].id, t, &e), 0);
+    assert_int_equal(s->vt->gen_claim(s, "B", 60000, &c, t, &e), 1);
+    assert_int_equal(c.id, g[0].id);
+    assert_int_equal(c.attempts, 1);
+}
+
+typedef struct racer {
+    fixture *f;
+    i2v_store *s;
+    pthread_barrier_t *go;
+    const char *key;
+    int accepted, duplicates, other;
+    char message[256];
+} racer;
+
+static void *race(void *arg)
+{
+    racer *r = arg;
+    if (r->go) pthread_barrier_wait(r->go);
+    for (int i = 0; i < (r->key ? 1 : 10); i++) {
+        i2v_gen g;
+        i2v_error e = {0};
+        int64_t bal;
+        new_gen(r->f, &g, 10);
+        if (r->key) {
+            snprintf(g.idem_key, sizeof g.idem_key, "%s", r->key);
+            snprintf(g.idem_hash, sizeof g.idem_hash, "%064d", 7);
+        }
+        int rc = r->s->vt->gen_create(r->s, &g, &bal, &e);
+        if (rc == 0)
+            r->accepted++;
+        else if (rc == I2V_EDUPLICATE && r->key)
+            r->duplicates++;
+        else if (rc != I2V_ECREDIT && !r->other++)
+            snprintf(r->message, sizeof r->message, "%s", e.message);
+    }
+    return NULL;
+}
+
+static void test_credits_race(void **state)
+{
+    fixture *f = *state;
+    i2v_error e = {0};
+    int64_t bal;
+    f->s->vt->credit(f->s, f->u.id, 100, NULL, &bal, &e);
+    pthread_t t[8];
+    racer r[8];
+    for (int i = 0; i < 8; i++) {
+        r[i] = (racer){.f = f, .s = f->s};
+        pthread_create(&t[i], NULL, race, &r[i]);
+    }
+    int total = 0;
+    for (int i = 0; i < 8; i++) {
+        pthread_join(t[i], NULL);
+        total += r[i].accepted;
+        if (r[i].other) fail_msg("gen_create: %s", r[i].message);
+    }
+    assert_int_equal(total, 10);
+    balanced(f, 0);
+}
+
+static int count_gen(void *user, const i2v_gen *g)
+{
+    (void)g;
+    (*(int *)user)++;
+    return 0;
+}
+
+/* Eight creates with one key at once, from four handles: one generation,
+ * one charge, the others told the key is taken. */
+static void test_idempotency_race(void **state)
+{
+    fixture *f = *state;
+    i2v_error e = {0};
+    int64_t bal;
+    f->s->vt->credit(f->s, f->u.id, 100, NULL, &bal, &e);
+    i2v_store *h[4];
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(open_handle(&h[i], 2), 0);
+    pthread_barrier_t go;
+    pthread_barrier_init(&go, NULL, 8);
+    pthread_t t[8];
+    racer r[8];
+    for (int i = 0; i < 8; i++) {
+        r[i] = (racer){.f = f, .s = h[i % 4], .go = &go, .key = "race-1"};
+        pthread_create(&t[i], NULL, race, &r[i]);
+    }
+    int accepted = 0, dup = 0;
+    for (int i = 0; i < 8; i++) {
+        pthread_join(t[i], NULL);
+        accepted += r[i].accepted;
+        dup += r[i].duplicates;
+        if (r[i].other) fail_msg("gen_create: %s", r[i].message);
+    }
+    pthread_barrier_destroy(&go);
+    for (int i = 0; i < 4; i++)
+        i2v__store_close(&h[i]);
+    assert_int_equal(accepted, 1);
+    assert_int_equal(dup, 7);
+    int n = 0;
+    assert_int_equal(f->s->vt->gen_list(f->s, f->u.id, count_gen, &n, &e), 0);
+    assert_int_equal(n, 1);
+    balanced(f, 90);
+}
+
+static void test_keys(void **state)
+{
+    fixture *f = *state;
+    i2v_store *s = f->s;
+    i2v_error e = {0};
+    char user[37];
+    assert_int_equal(s->vt->key_add(s, f->u.id, "h1", "i2v_aaaaaaaa", &e), 0);
+    assert_int_equal(s->vt->key_user(s, "h1", user, &e), 0);
+    assert_string_equal(user, f->u.id);
+    assert_int_equal(s->vt->key_user(s, "h2", user, &e), I2V_ENOTFOUND);
+    assert_int_equal(s->vt->key_add(s, "00000000-0000-4000-8000-000000000000", "h3", "p", &e),
+                     I2V_ENOTFOUND);
+    assert_int_equal(s->vt->key_revoke(s, "i2v_aaaaaaaa", &e), 0);
+    assert_int_equal(s->vt->key_user(s, "h1", user, &e), I2V_ENOTFOUND);
+    assert_int_equal(s->vt->key_revoke(s, "i2v_aaaaaaaa", &e), I2V_ENOTFOUND);
+    /* by hash too */
+    assert_int_equal(s->vt->key_add(s, f->u.id, "h4", "i2v_bbbbbbbb", &e), 0);
+    assert_int_equal(s->vt->key_revoke(s, "h4", &e), 0);
+    assert_int_equal(s->vt->key_user(s, "h4", user, &e), I2V_ENOTFOUND);
+    i2v_user u;
+    assert_int_equal(s->vt->user_get(s, f->u.id, &u, &e), 0);
+    assert_string_equal(u.webhook_secret, f->u.webhook_secret);
+    assert_string_equal(u.name, "t");
+    assert_int_equal(u.created_ms, f->u.created_ms);
+    assert_int_equal(s->vt->user_get(s, "00000000-0000-4000-8000-000000000000", &u, &e),
+                     I2V_ENOTFOUND);
+    assert_int_equal(s->vt->credit(s, f->u.id, 0, NULL, NULL, &e), I2V_EINVAL);
+    i2v_error e2 = {0};
+    assert_int_equal(s->vt->credit(s, "00000000-0000-4000-8000-000000000000", 5, NULL, NULL, &e2),
+                     I2V_ENOTFOUND);
+    int64_t bal, sum;
+    assert_int_equal(s->vt->ledger(s, "00000000-0000-4000-8000-000000000000", &bal, &sum, &e),
+                     I2V_ENOTFOUND);
+}
+
+/* An idempotency key: the second create with it charges nothing and the key
+ * leads back to the first generation and the balance after its charge; the
+ * key is per user and forgotten after its time to live (24 h). */
+static void test_idempotency_keys(void **state)
+{
+    fixture *f = *state;
+    i2v_store *s = f->s;
+    i2v_error e = {0};
+    int64_t bal;
+    i2v_gen g, again, got;
+    char hash[65];
+    assert_int_equal(s->vt->credit(s, f->u.id, 100, "t", &bal, &e), 0);
+    new_gen(f, &g, 20);
+    snprintf(g.idem_key, sizeof g.idem_key, "order-42");
+    snprintf(g.idem_hash, sizeof g.idem_hash, "%064d", 1);
+    assert_int_equal(s->vt->gen_create(s, &g, &bal, &e), 0);
+    assert_int_equal(bal, 80);
+    new_gen(f, &again, 20);
+    snprintf(again.idem_key, sizeof again.idem_key, "order-42");
+    snprintf(again.idem_hash, sizeof again.idem_hash, "%064d", 2);
+    assert_int_equal(s->vt->gen_create(s, &again, &bal, &e), I2V_EDUPLICATE);
+    balanced(f, 80);
+    assert_int_equal(s->vt->idem_get(s, f->u.id, "order-42", hash, &got, &bal, &e), 0);
+    assert_string_equal(hash, g.idem_hash);
+    assert_int_equal(got.task_id, g.task_id);
+    assert_int_equal(bal, 80);
+    assert_int_equal(s->vt->idem_get(s, f->u.id, "order-43", hash, &got, &bal, &e), I2V_ENOTFOUND);
+    /* another user may use the same key */
+    i2v_user other;
+    assert_int_equal(s->vt->user_create(s, "o", &other, &e), 0);
+    assert_int_equal(s->vt->idem_get(s, other.id, "order-42", hash, &got, &bal, &e), I2V_ENOTFOUND);
+
+    /* kept for 24 h: a key made 23 h 59 min ago survives a reap, one made
+     * 24 h 1 min ago does not */
+    char sql[200];
+    const long long now = (long long)i2v__now_ms(), min = 60000;
+    snprintf(sql, sizeof sql, "UPDATE idempotency SET created_ms=%lld", now - (24 * 60 - 1) * min);
+    assert_int_equal(be->sql(be->ctx, sql), 0);
+    assert_true(s->vt->reap(s, &e) >= 0);
+    assert_int_equal(s->vt->idem_get(s, f->u.id, "order-42", hash, &got, &bal, &e), 0);
+    snprintf(sql, sizeof sql, "UPDATE idempotency SET created_ms=%lld", now - (24 * 60 + 1) * min);
+    assert_int_equal(be->sql(be->ctx, sql), 0);
+    assert_true(s->vt->reap(s, &e) >= 0);
+    assert_int_equal(s->vt->idem_get(s, f->u.id, "order-42", hash, &got, &bal, &e), I2V_ENOTFOUND);
+    /* the key is free again: a new generation, a new charge */
+    assert_int_equal(s->vt->gen_create(s, &again, &bal, &e), 0);
+    assert_int_equal(bal, 60);
+    balanced(f, 60);
+}
+
+/* The ledger is append-only in the database itself, whoever writes. */
+static void test_ledger_append_only(void **state)
+{
+    fixture *f = *state;
+    i2v_error e = {0};
+    int64_t bal;
+    assert_int_equal(f->s->vt->credit(f->s, f->u.id, 50, "t", &bal, &e), 0);
+    assert_int_equal(be->sql(be->ctx, "UPDATE ledger SET amount=1000"), -1);
+    assert_int_equal(be->sql(be->ctx, "DELETE FROM ledger"), -1);
+    assert_int_equal(be->sql(be->ctx, "UPDATE users SET balance=-1"), -1); /* CHECK */
+    assert_int_equal(count("SELECT COUNT(*) FROM ledger"), 1);
+    balanced(f, 50);
+}
+
+typedef struct list_state {
+    int n, stop_at;
+    int64_t last;
+    int ordered;
+} list_state;
+
+static int list_one(void *user, const i2v_gen *g)
+{
+    list_state *l = user;
+    if (g->id <= l->last) l->ordered = 0;
+    l->last = g->id;
+    return ++l->n == l->stop_at;
+}
+
+static void test_list_and_ping(void **state)
+{
+    fixture *f = *state;
+    i2v_store *s = f->s;
+    i2v_error e = {0};
+    int64_t bal;
+    i2v_gen g;
+    assert_int_equal(s->vt->ping(s, &e), 0);
+    s->vt->credit(s, f->u.id, 50, NULL, &bal, &e);
+    for (int i = 0; i < 5; i++) {
+        new_gen(f, &g, 10);
+        assert_int_equal(s->vt->gen_create(s, &g, &bal, &e), 0);
+    }
+    list_state l = {0, 0, 0, 1};
+    assert_int_equal(s->vt->gen_list(s, f->u.id, list_one, &l, &e), 0);
+    assert_int_equal(l.n, 5);
+    assert_true(l.ordered);
+    l = (list_state){0, 2, 0, 1}; /* the callback stops the walk */
+    assert_int_equal(s->vt->gen_list(s, f->u.id, list_one, &l, &e), 0);
+    assert_int_equal(l.n, 2);
+    l = (list_state){0, 0, 0, 1};
+    assert_int_equal(s->vt->gen_list(s, "nobody", list_one, &l, &e), 0);
+    assert_int_equal(l.n, 0);
+}
+
+static void test_queue_stats(void **state)
+{
+    fixture *f = *state;
+    i2v_store *s = f->s;
+    i2v_error e = {0};
+    int64_t bal;
+    i2v_gen g[4], c;
+    char ta[33], tb[33];
+    i2v_queue_stats q;
+    assert_int_equal(s->vt->queue_stats(s, &q, &e), 0);
+    assert_int_equal(q.state_count[0] + q.state_count[1] + q.state_count[2] + q.state_count[3], 0);
+    assert_int_equal(q.oldest_queued_ms, 0);
+    assert_int_equal(q.owners, 0);
+    s->vt->credit(s, f->u.id, 40, NULL, &bal, &e);
+    for (int i = 0; i < 4; i++) {
+        new_gen(f, &g[i], 10);
+        snprintf(g[i].webhook, sizeof g[i].webhook, "http://example.com/h");
+        assert_int_equal(s->vt->gen_create(s, &g[i], &bal, &e), 0);
+    }
+    const int64_t before = i2v__now_ms();
+    assert_int_equal(s->vt->gen_claim(s, "worker-b", 60000, &c, tb, &e), 1);
+    i2v_gen r = {.state = I2V_GEN_SUCCEEDED};
+    snprintf(r.out_key, sizeof r.out_key, "k");
+    assert_int_equal(s->vt->gen_finish(s, c.id, tb, &r, &e), 0);
+    assert_int_equal(s->vt->gen_claim(s, "worker-a", 60000, &c, ta, &e), 1);
+    assert_int_equal(s->vt->gen_claim(s, "worker-a", 30000, &c, ta, &e), 1);
+    assert_int_equal(s->vt->queue_stats(s, &q, &e), 0);
+    assert_int_equal(q.state_count[I2V_GEN_QUEUED], 1);
+    assert_int_equal(q.state_count[I2V_GEN_RUNNING], 2);
+    assert_int_equal(q.state_count[I2V_GEN_SUCCEEDED], 1);
+    assert_int_equal(q.state_count[I2V_GEN_FAILED], 0);
+    assert_int_equal(q.oldest_queued_ms, g[3].created_ms);
+    assert_int_equal(q.deliveries_pending, 1);
+    assert_int_equal(q.owners, 1);
+    assert_string_equal(q.owner[0].name, "worker-a");
+    assert_int_equal(q.owner[0].leases, 2);
+    assert_true(q.owner[0].oldest_expiry_ms >= before + 30000 &&
+                q.owner[0].oldest_expiry_ms < before + 60000);
+}
+
+/* The schema records its version once; a store newer than this i2v is
+ * refused, and a second open changes nothing. */
+static void test_schema_versions(void **state)
+{
+    fixture *f = *state;
+    i2v_error e = {0};
+    assert_int_equal(count("SELECT COUNT(*) FROM schema_migrations"), 1);
+    assert_int_equal(count("SELECT MAX(version) FROM schema_migrations"), 1);
+    i2v_store *again = NULL;
+    assert_int_equal(open_handle(&again, 2), 0);
+    i2v__store_close(&again);
+    assert_int_equal(count("SELECT COUNT(*) FROM schema_migrations"), 1);
+    assert_int_equal(be->sql(be->ctx, "INSERT INTO schema_migrations(version, applied_ms)"
+                                      " VALUES(999, 0)"),
+                     0);
+    i2v_store_config cfg = {2, 10000, 0};
+    assert_int_equal(be->open(be->ctx, &cfg, &again, &e), I2V_EDB);
+    assert_null(again);
+    assert_string_equal(e.message,
+                        "store: schema version 999 is newer than this i2v (1); upgrade i2v");
+    /* the handle that was open goes on */
+    i2v_user u;
+    assert_int_equal(f->s->vt->user_get(f->s, f->u.id, &u, &e), 0);
+}
+
+typedef struct opener {
+    pthread_barrier_t *go;
+    int rc;
+    char message[256];
+} opener;
+
+static void *open_main(void *arg)
+{
+    opener *o = arg;
+    i2v_store *s = NULL;
+    i2v_store_config cfg = {2, 10000, 0};
+    i2v_error e = {0};
+    pthread_barrier_wait(o->go);
+    o->rc = be->open(be->ctx, &cfg, &s, &e);
+    snprintf(o->message, sizeof o->message, "%s", e.message);
+    i2v__store_close(&s);
+    return NULL;
+}
+
+/* Eight handles opening an empty store at the same moment: all succeed and
+ * each schema step is applied once. */
+static void test_open_together(void **state)
+{
+    (void)state;
+    pthread_barrier_t go;
+    pthread_barrier_init(&go, NULL, 8);
+    pthread_t t[8];
+    opener o[8];
+    for (int i = 0; i < 8; i++) {
+        o[i] = (opener){.go = &go};
+        pthread_create(&t[i], NULL, open_main, &o[i]);
+    }
+    for (int i = 0; i < 8; i++)
+        pthread_join(t[i], NULL);
+    pthread_barrier_destroy(&go);
+    for (int i = 0; i < 8; i++)
+        if (o[i].rc) fail_msg("open %d: %s", i, o[i].message);
+    assert_int_equal(count("SELECT COUNT(*) FROM schema_migrations"), 1);
+    assert_int_equal(count("SELECT COUNT(DISTINCT version) FROM schema_migrations"), 1);
+    assert_int_equal(count("SELECT COUNT(*) FROM users"), 0);
+}
+
+#define QUEUE 200
+#define CLAIMERS 8
+
+typedef struct claimer {
+    i2v_store *s;
+    pthread_barrier_t *go;
+    int64_t ids[QUEUE];
+    int n, errors;
+    char message[300];
+} claimer;
+
+static void *claim_main(void *arg)
+{
+    claimer *c = arg;
+    char owner[32], tok[33];
+    snprintf(owner, sizeof owner, "claimer-%p", arg);
+    pthread_barrier_wait(c->go);
+    for (;;) {
+        i2v_gen g;
+        i2v_error e = {0};
+        int r = c->s->vt->gen_claim(c->s, owner, 60000, &g, tok, &e);
+        if (r == 0) break;
+        if (r < 0 || c->n == QUEUE) {
+            if (!c->errors++) snprintf(c->message, sizeof c->message, "claim: %s", e.message);
+            break;
+        }
+        c->ids[c->n++] = g.id;
+        i2v_gen done = {.state = I2V_GEN_SUCCEEDED};
+        snprintf(done.out_key, sizeof done.out_key, "k");
+        if (c->s->vt->gen_finish(c->s, g.id, tok, &done, &e) != 0 && !c->errors++)
+            snprintf(c->message, sizeof c->message, "finish: %s", e.message);
+    }
+    return NULL;
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+    const int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Eight workers, each with its own handle, empty a queue of 200: every
+ * generation is claimed exactly once. */
+static void test_claimers_share_a_queue(void **state)
+{
+    fixture *f = *state;
+    i2v_error e = {0};
+    int64_t bal;
+    assert_int_equal(f->s->vt->credit(f->s, f->u.id, QUEUE, NULL, &bal, &e), 0);
+    for (int i = 0; i < QUEUE; i++) {
+        i2v_gen g;
+        new_gen(f, &g, 1);
+        assert_int_equal(f->s->vt->gen_create(f->s, &g, &bal, &e), 0);
+    }
+    static claimer c[CLAIMERS];
+    pthread_barrier_t go;
+    pthread_barrier_init(&go, NULL, CLAIMERS);
+    pthread_t t[CLAIMERS];
+    for (int i = 0; i < CLAIMERS; i++) {
+        memset(&c[i], 0, sizeof c[i]);
+        c[i].go = &go;
+        assert_int_equal(open_handle(&c[i].s, 2), 0);
+    }
+    for (int i = 0; i < CLAIMERS; i++)
+        pthread_create(&t[i], NULL, claim_main, &c[i]);
+    static int64_t all[QUEUE * CLAIMERS];
+    int n = 0, busiest = 0;
+    for (int i = 0; i < CLAIMERS; i++) {
+        pthread_join(t[i], NULL);
+        i2v__store_close(&c[i].s);
+        if (c[i].errors) fail_msg("%s", c[i].message);
+        for (int k = 0; k < c[i].n; k++)
+            all[n++] = c[i].ids[k];
+        if (c[i].n > busiest) busiest = c[i].n;
+    }
+    pthread_barrier_destroy(&go);
+    print_message("      %d claims by %d handles (the busiest made %d)\n", n, CLAIMERS, busiest);
+    assert_int_equal(n, QUEUE);
+    qsort(all, (size_t)n, sizeof all[0], cmp_id);
+    for (int i = 1; i < n; i++)
+        assert_true(all[i] != all[i - 1]);
+    assert_int_equal(count("SELECT COUNT(*) FROM generations WHERE state=2 AND attempts=1"), QUEUE);
+    balanced(f, 0);
+}
+
+typedef struct reaper {
+    i2v_store *s;
+    pthread_barrier_t *go;
+    int reaped, rc;
+    char message[256];
+} reaper;
+
+static void *reap_main(void *arg)
+{
+    reaper *r = arg;
+    i2v_error e = {0};
+    pthread_barrier_wait(r->go);
+    r->rc = r->s->vt->reap(r->s, &e);
+    if (r->rc > 0) r->reaped = r->rc;
+    snprintf(r->message, sizeof r->message, "%s", e.message);
+    return NULL;
+}
+
+/* Four handles reap the same expired leases at once. */
+static int reap_together(void)
+{
+    reaper r[4];
+    pthread_t t[4];
+    pthread_barrier_t go;
+    pthread_barrier_init(&go, NULL, 4);
+    for (int i = 0; i < 4; i++) {
+        r[i] = (reaper){.go = &go};
+        if (open_handle(&r[i].s, 2) != 0) fail_msg("open");
+    }
+    for (int i = 0; i < 4; i++)
+        pthread_create(&t[i], NULL, reap_main, &r[i]);
+    int total = 0;
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        i2v__store_close(&r[i].s);
+        if (r[i].rc < 0) fail_msg("reap: %s", r[i].message);
+        total += r[i].reaped;
+    }
+    pthread_barrier_destroy(&go);
+    return total;
+}
+
+/* Every generation goes back to the queue once, then (attempts used up)
+ * fails with exactly one refund: nothing lost, nothing refunded twice. */
+static void test_reapers_race(void **state)
+{
+    fixture *f = *state;
+    i2v_store *s = f->s;
+    i2v_error e = {0};
+    int64_t bal;
+    const int n = 40;
+    assert_int_equal(s->vt->credit(s, f->u.id, n, NULL, &bal, &e), 0);
+    for (int i = 0; i < n; i++) {
+        i2v_gen g;
+        new_gen(f, &g, 1);
+        assert_int_equal(s->vt->gen_create(s, &g, &bal, &e), 0);
+    }
+    for (int round = 1; round <= 2; round++) {
+        for (int i = 0; i < n; i++) {
+            i2v_gen g;
+            char tok[33];
+            assert_int_equal(s->vt->gen_claim(s, "lost", 60000, &g, tok, &e), 1);
+            assert_int_equal(g.attempts, round);
+        }
+        /* every lease expired (the worker vanished) */
+        assert_int_equal(be->sql(be->ctx, "UPDATE generations SET lease_expires_ms=1"
+                                          " WHERE state=1"),
+                         0);
+        assert_int_equal(reap_together(), n);
+        if (round == 1) {
+            assert_int_equal(count("SELECT COUNT(*) FROM generations WHERE state=0"), n);
+            balanced(f, 0);
+        }
+    }
+    assert_int_equal(count("SELECT COUNT(*) FROM generations WHERE state=3"), n);
+    assert_int_equal(count("SELECT COUNT(*) FROM ledger WHERE kind='refund'"), n);
+    assert_int_equal(count("SELECT COUNT(DISTINCT generation) FROM ledger WHERE kind='refund'"), n);
+    balanced(f, n);
+    assert_int_equal(s->vt->reap(s, &e), 0);
+}
+
+typedef struct notifier {
+    i2v_store *s;
+    pthread_barrier_t *go;
+    int64_t ids[64];
+    int n, errors;
+} notifier;
+
+static void *notify_main(void *arg)
+{
+    notifier *w = arg;
+    pthread_barrier_wait(w->go);
+    for (;;) {
+        i2v_delivery d;
+        i2v_error e = {0};
+        int r = w->s->vt->hook_claim(w->s, 60000, &d, &e);
+        if (r <= 0 || w->n == 64) {
+            w->errors += r < 0;
+            break;
+        }
+        w->ids[w->n++] = d.id;
+    }
+    return NULL;
+}
+
+/* Four notifiers never hold one delivery at the same time. */
+static void test_notifiers_share_deliveries(void **state)
+{
+    fixture *f = *state;
+    i2v_store *s = f->s;
+    i2v_error e = {0};
+    int64_t bal;
+    const int n = 30;
+    assert_int_equal(s->vt->credit(s, f->u.id, n, NULL, &bal, &e), 0);
+    for (int i = 0; i < n; i++) {
+        i2v_gen g;
+        char tok[33];
+        new_gen(f, &g, 1);
+        snprintf(g.webhook, sizeof g.webhook, "http://example.com/h/%d", i);
+        assert_int_equal(s->vt->gen_create(s, &g, &bal, &e), 0);
+        assert_int_equal(s->vt->gen_claim(s, "w", 60000, &g, tok, &e), 1);
+        i2v_gen r = {.state = i % 2 ? I2V_GEN_SUCCEEDED : I2V_GEN_FAILED};
+        snprintf(r.error, sizeof r.error, "x");
+        assert_int_equal(s->vt->gen_finish(s, g.id, tok, &r, &e), 0);
+    }
+    notifier w[4];
+    pthread_t t[4];
+    pthread_barrier_t go;
+    pthread_barrier_init(&go, NULL, 4);
+    for (int i = 0; i < 4; i++) {
+        w[i] = (notifier){.go = &go};
+        assert_int_equal(open_handle(&w[i].s, 2), 0);
+    }
+    for (int i = 0; i < 4; i++)
+        pthread_create(&t[i], NULL, notify_main, &w[i]);
+    int64_t all[4 * 64];
+    int k = 0;
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        i2v__store_close(&w[i].s);
+        assert_int_equal(w[i].errors, 0);
+        for (int j = 0; j < w[i].n; j++)
+            all[k++] = w[i].ids[j];
+    }
+    pthread_barrier_destroy(&go);
+    assert_int_equal(k, n);
+    qsort(all, (size_t)k, sizeof all[0], cmp_id);
+    for (int i = 1; i < k; i++)
+        assert_true(all[i] != all[i - 1]);
+    balanced(f, n / 2); /* the failed half was refunded */
+}
+
+int store_contract_run(const store_backend *backend)
+{
+    be = backend;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_charge_and_refund_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fields_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lease_fencing_and_expiry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_attempts_run_out, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_queue_order_and_wait_number, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_credits_race, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_idempotency_race, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_idempotency_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ledger_append_only, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_list_and_ping, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_queue_stats, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_schema_versions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_open_together, setup_empty, teardown_empty),
+        cmocka_unit_test_setup_teardown(test_claimers_share_a_queue, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reapers_race, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_notifiers_share_deliveries, setup, teardown),
+    };
+    return _cmocka_run_group_tests(be->label, tests, sizeof tests / sizeof tests[0], NULL, NULL);
+}
