@@ -20,7 +20,7 @@ def i2v():
     path = pathlib.Path(os.environ.get("I2V_BIN", ROOT / "build" / "i2v"))
     if not path.exists():
         pytest.fail(f"i2v binary not found at {path}: build first (scripts/test.sh does)")
-    return str(path)
+    return str(path.resolve())  # absolute: workers run in their own directories
 
 
 @pytest.fixture(scope="session")

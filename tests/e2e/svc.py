@@ -361,9 +361,10 @@ class User:
         self.svc, self.id, self.key, self.secret = svc, user_id, key, secret
 
     # Image to Video API v1, as seed 003's examples call it
-    def v1_generate(self, payload, **kw):
-        return requests.post(f"{self.svc.base}/api/v1/imageToVideo/generate",
-                             headers={"APIKEY": self.key, "Content-Type": "application/json"},
+    def v1_generate(self, payload, headers=None, **kw):
+        h = {"APIKEY": self.key, "Content-Type": "application/json"}
+        h.update(headers or {})
+        return requests.post(f"{self.svc.base}/api/v1/imageToVideo/generate", headers=h,
                              json=payload, timeout=30, **kw)
 
     def v1_result(self, task_id):

@@ -185,7 +185,7 @@ def test_an_idle_worker_is_woken_by_notify(i2v, pg, s3, photos_srv, tmp_path, ba
         time.sleep(2)  # idle: its first poll is long done
         delays = []
         for i in range(3):
-            r = user.v1_generate({"imageUrl": photos_srv.url(PHOTO), "resolution": "480p"})
+            r = user.v1_generate({"imageUrl": photos_srv.url(PHOTO), "duration": 5, "resolution": "480p"})
             task = r.json()["data"]
             wait_until(lambda: lines(w.text(), "job_started", "task_id", task), "the claim", 20)
             queued = lines(a.log_text(), "job_queued", "task_id", task)[0]
@@ -205,7 +205,7 @@ def test_blob_proxy_streams_ranges_from_s3(i2v, pg, s3, photos_srv, tmp_path, ba
     w = Worker(i2v, tmp_path, "w", backend, a.base)
     try:
         user = a.new_user(credits=100)
-        task = user.v1_generate({"imageUrl": photos_srv.url(PHOTO), "resolution": "480p"}
+        task = user.v1_generate({"imageUrl": photos_srv.url(PHOTO), "duration": 5, "resolution": "480p"}
                                 ).json()["data"]
         url = user.wait_v1(task, timeout=300)["output"]["resultUrl"]
         whole = requests.get(url, allow_redirects=False, timeout=60)
@@ -238,7 +238,7 @@ def test_postgres_restart_gives_retryable_errors_and_loses_nothing(i2v, pg, s3, 
         wait_until(lambda: lines(w.text(), "job_started", "task_id", long), "the render", 60)
         pg.stop()
         try:
-            r = user.v1_generate({"imageUrl": photos_srv.url(PHOTO)})
+            r = user.v1_generate({"imageUrl": photos_srv.url(PHOTO), "duration": 5, "resolution": "480p"})
             assert r.status_code == 503 and r.json()["code"] == 1003, r.text
             r = user.v1_result(long)
             assert r.status_code == 503 and r.json()["code"] == 1003, r.text
@@ -252,7 +252,7 @@ def test_postgres_restart_gives_retryable_errors_and_loses_nothing(i2v, pg, s3, 
         # connections are re-made: within a few seconds requests succeed again
         deadline, ok = time.monotonic() + 30, None
         while time.monotonic() < deadline:
-            r = user.v1_generate({"imageUrl": photos_srv.url(PHOTO), "resolution": "480p"},
+            r = user.v1_generate({"imageUrl": photos_srv.url(PHOTO), "duration": 5, "resolution": "480p"},
                                  headers={"Idempotency-Key": "after-restart"})
             if r.status_code == 200:
                 ok = r.json()["data"]
@@ -274,12 +274,12 @@ def test_s3_away_then_back_loses_nothing(i2v, pg, s3, photos_srv, tmp_path, back
     w = Worker(i2v, tmp_path, "w", backend, a.base)
     try:
         user = a.new_user(credits=1000)
-        first = user.v1_generate({"imageUrl": photos_srv.url(PHOTO), "resolution": "480p"}
+        first = user.v1_generate({"imageUrl": photos_srv.url(PHOTO), "duration": 5, "resolution": "480p"}
                                  ).json()["data"]
         first_url = user.wait_v1(first, timeout=300)["output"]["resultUrl"]
         s3.stop()
         try:
-            task = user.v1_generate({"imageUrl": photos_srv.url(PHOTO), "resolution": "480p"}
+            task = user.v1_generate({"imageUrl": photos_srv.url(PHOTO), "duration": 5, "resolution": "480p"}
                                     ).json()["data"]
             wait_until(lambda: lines(w.text(), "blob_put_retrying", "task_id", task),
                        "the put to fail", 120)
@@ -441,7 +441,8 @@ def test_chaos_on_postgres_and_s3_loses_nothing(i2v, pg, s3, tmp_path):
         for round_ in range(20):
             time.sleep(rng.uniform(0.5, 2.5))
             if round_ in (6, 13):
-                pg.restart(mode="immediate")
+                pg.stop(mode="immediate")
+                pg.start()
             if round_ == 9:
                 s3.stop()
                 time.sleep(10)
