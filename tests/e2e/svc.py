@@ -175,6 +175,7 @@ class Service:
         self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.public = self.base  # where output links point
+        self.streaming = self.base  # a server that streams outputs itself
         self.extra = list(extra)
         self.allow = allow
         self.proc = None
@@ -285,10 +286,14 @@ class Cluster:
         self.allow = allow
         ports = [free_port() for _ in range(servers)]
         self.public = f"http://127.0.0.1:{ports[0]}"
+        # the last server streams outputs itself (--blob-proxy on); the others
+        # answer with redirects to presigned URLs
         self.servers = [Service(binary, self.tmp / f"serve{i}", port=p, allow=allow,
                                 backend=self.backend,
                                 extra=["--workers", "0", "--public-url", self.public] +
+                                (["--blob-proxy", "on"] if i == servers - 1 and i else []) +
                                 self.extra) for i, p in enumerate(ports)]
+        self.streaming = self.servers[-1].base
         self.nworkers = workers
         self.workers = []  # [proc, log file, log path, dir]
         self._next = 0
