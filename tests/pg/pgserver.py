@@ -28,7 +28,9 @@ server and its folder are removed whatever happens, SIGTERM included.
 
 How: a temp folder under $TMPDIR, trust authentication, listening on
 127.0.0.1 on a free port with its unix socket in the folder; fsync off (a
-test server). The server binaries come from $I2V_PG_BIN or the newest
+test server: the machine does not crash under it), but synchronous_commit on,
+so a commit that was acknowledged survives a crash of the server itself
+(`stop(mode="immediate")`, which the chaos tests use). The server binaries come from $I2V_PG_BIN or the newest
 /usr/lib/postgresql/*/bin. initdb refuses to run as root, so when the tests
 run as root the folder belongs to the `postgres` system user (made by the
 Debian package) and the server binaries run through `runuser -u postgres --`.
@@ -139,7 +141,7 @@ class PgServer:
 
     def start_command(self):
         opts = ("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off"
-                " -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+                " -c full_page_writes=off -c max_connections=200"
                 " -c shared_buffers=32MB" % (self.port, shlex.quote(self.dir)))
         return self._argv("pg_ctl", "-D", self.data, "-l", self.log, "-w", "-t", "60", "-s",
                           "-o", opts, "start")
