@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT / "tests" / "pg"))
 sys.path.insert(0, str(ROOT / "bench"))
 from http_bench import median_runs, wrk  # noqa: E402
 from pgserver import PgServer  # noqa: E402
-from svc import LocalServer, PgDb, Service  # noqa: E402
+from svc import LocalServer, PgDb, Service, fresh_database, log_ms  # noqa: E402
 
 PHOTO = "Kleiber_by_Lukas_Baubkus.jpg"
 
@@ -43,13 +43,6 @@ PHOTO = "Kleiber_by_Lukas_Baubkus.jpg"
 def pct(values, p):
     v = sorted(values)
     return v[min(len(v) - 1, int(round(p / 100 * (len(v) - 1))))]
-
-
-def log_ms(line):
-    import calendar
-    m = re.search(r"ts=(\d+)-(\d+)-(\d+)T(\d+):(\d+):(\d+)\.(\d+)Z", line)
-    y, mo, d, h, mi, s, ms = (int(x) for x in m.groups())
-    return calendar.timegm((y, mo, d, h, mi, s)) * 1000 + ms
 
 
 def event_ms(text, event, task):
@@ -60,13 +53,7 @@ def event_ms(text, event, task):
 
 
 def new_database(pg):
-    import psycopg2
-    name = "bench_" + secrets.token_hex(4)
-    con = psycopg2.connect(pg.url)
-    con.autocommit = True
-    con.cursor().execute(f"CREATE DATABASE {name}")
-    con.close()
-    return pg.url.rsplit("/", 1)[0] + "/" + name
+    return fresh_database(pg.url)
 
 
 def http_part(binary, tmp, photos, store, a, label):

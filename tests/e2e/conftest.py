@@ -4,15 +4,14 @@ for the whole session, started here (tests/pg/pgserver.py,
 tests/s3/s3server.py)."""
 import os
 import pathlib
-import secrets
 import sys
-import urllib.parse
 
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "pg"))
 sys.path.insert(0, str(ROOT / "tests" / "s3"))
+import svc  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -51,18 +50,9 @@ def s3():
 
 def fresh_database(pg):
     """A new, empty database on the session's PostgreSQL; its URL."""
-    import psycopg2
-    name = "i2v_" + secrets.token_hex(6)
-    con = psycopg2.connect(pg.url)
-    con.autocommit = True
-    con.cursor().execute(f"CREATE DATABASE {name}")
-    con.close()
-    u = urllib.parse.urlsplit(pg.url)
-    return urllib.parse.urlunsplit((u.scheme, u.netloc, "/" + name, u.query, u.fragment))
+    return svc.fresh_database(pg.url)
 
 
 def fresh_prefix(s3):
     """The session's bucket under a new prefix: an empty blob store."""
-    u = urllib.parse.urlsplit(s3.url)
-    return urllib.parse.urlunsplit((u.scheme, u.netloc, u.path.rstrip("/") + "/t" +
-                                    secrets.token_hex(6), u.query, u.fragment))
+    return svc.fresh_prefix(s3.url)

@@ -8,6 +8,7 @@ import http.server
 import json
 import os
 import pathlib
+import re
 import signal
 import socket
 import sqlite3
@@ -268,6 +269,65 @@ class PgDb:
         self.con.close()
 
 
+class Worker:
+    """An `i2v worker` process in its own (empty) working directory, logging
+    to a file beside it."""
+
+    def __init__(self, binary, tmp, name, args):
+        self.dir = pathlib.Path(tmp) / name
+        self.dir.mkdir()
+        self.log_path = pathlib.Path(tmp) / f"{name}.log"
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([binary, "worker"] + list(args), cwd=self.dir,
+                                     stdout=self.log, stderr=self.log)
+
+    def text(self):
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        return self.proc.returncode
+
+
+def log_ms(line):
+    """The ts= of a log line, in ms since the epoch."""
+    import calendar
+    m = re.search(r"ts=(\d+)-(\d+)-(\d+)T(\d+):(\d+):(\d+)\.(\d+)Z", line)
+    y, mo, d, h, mi, s, ms = (int(x) for x in m.groups())
+    return calendar.timegm((y, mo, d, h, mi, s)) * 1000 + ms
+
+
+def fresh_database(url):
+    """A new, empty database on the PostgreSQL server of url; its URL."""
+    import psycopg2
+    import secrets
+    name = "i2v_" + secrets.token_hex(6)
+    con = psycopg2.connect(url)
+    con.autocommit = True
+    con.cursor().execute(f"CREATE DATABASE {name}")
+    con.close()
+    u = urllib.parse.urlsplit(url)
+    return urllib.parse.urlunsplit((u.scheme, u.netloc, "/" + name, u.query, u.fragment))
+
+
+def fresh_prefix(url):
+    """The S3 store URL's bucket under a new prefix: an empty blob store."""
+    import secrets
+    u = urllib.parse.urlsplit(url)
+    return urllib.parse.urlunsplit((u.scheme, u.netloc, u.path.rstrip("/") + "/t" +
+                                    secrets.token_hex(6), u.query, u.fragment))
+
+
 class Cluster:
     """The scale-out set-up: `servers` `i2v serve` processes (no workers; the
     clients alternate between them: every read of .base gives the next one)
@@ -295,7 +355,7 @@ class Cluster:
                                 self.extra) for i, p in enumerate(ports)]
         self.streaming = self.servers[-1].base
         self.nworkers = workers
-        self.workers = []  # [proc, log file, log path, dir]
+        self.workers = []  # Worker, the killed ones included
         self._next = 0
         self.data = self.tmp / "serve0"  # for tests that name a data directory
 
@@ -306,16 +366,11 @@ class Cluster:
         return s.base
 
     def start_worker(self, i):
-        d = self.tmp / f"worker{i}-{len(self.workers)}"
-        d.mkdir()
-        path = self.tmp / f"worker{i}-{len(self.workers)}.log"
-        log = open(path, "ab")
-        proc = subprocess.Popen(
-            [self.binary, "worker", "--fetch-allow", self.allow, "--webhook-retry", "0.3",
-             "--poll", "0.2", "--public-url", self.public] + self.backend + self.extra,
-            cwd=d, stdout=log, stderr=log)
-        self.workers.append([proc, log, path, d])
-        return proc
+        w = Worker(self.binary, self.tmp, f"worker{i}-{len(self.workers)}",
+                   ["--fetch-allow", self.allow, "--webhook-retry", "0.3", "--poll", "0.2",
+                    "--public-url", self.public] + self.backend + self.extra)
+        self.workers.append(w)
+        return w
 
     def start(self):
         for s in self.servers:
@@ -325,28 +380,22 @@ class Cluster:
         return self
 
     def live_workers(self):
-        return [w for w in self.workers if w[0].poll() is None]
+        return [w for w in self.workers if w.alive()]
 
     def alive(self):
         return all(s.alive() for s in self.servers) and len(self.live_workers()) >= 1
 
     def stop(self, sig=signal.SIGTERM):
         codes = [s.stop(sig) for s in self.servers]
+        codes += [w.stop(sig) for w in self.workers if w.alive()]
         for w in self.workers:
-            if w[0].poll() is None:
-                w[0].send_signal(sig)
-                try:
-                    w[0].wait(timeout=60)
-                except subprocess.TimeoutExpired:
-                    w[0].kill()
-                    w[0].wait()
-                codes.append(w[0].returncode)
-            w[1].close()
+            if not w.log.closed:
+                w.log.close()
         return max(abs(c or 0) for c in codes) if codes else 0
 
     def log_text(self):
         parts = [s.log_text() for s in self.servers]
-        parts += [w[2].read_text(errors="replace") for w in self.workers if w[2].exists()]
+        parts += [w.text() for w in self.workers]
         return "\n".join(parts)
 
     def admin(self, *args, check=True):

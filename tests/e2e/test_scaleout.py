@@ -8,7 +8,6 @@ workers, and PostgreSQL or S3 going away loses nothing."""
 import json
 import os
 import pathlib
-import re
 import signal
 import subprocess
 import sys
@@ -17,7 +16,7 @@ import time
 import pytest
 import requests
 
-from svc import LocalServer, PgDb, Service, ffprobe, free_port
+from svc import LocalServer, PgDb, Service, Worker, ffprobe, free_port, log_ms
 
 from conftest import fresh_database, fresh_prefix
 
@@ -31,42 +30,11 @@ def photos_srv():
     s.close()
 
 
-class Worker:
-    """An `i2v worker` with only --store and --blobs (no data directory), in
-    its own working directory."""
-
-    def __init__(self, binary, tmp, name, backend, public_url, extra=()):
-        self.dir = tmp / name
-        self.dir.mkdir()
-        self.log_path = tmp / f"{name}.log"
-        self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [binary, "worker", "--fetch-allow", "127.0.0.1/32", "--public-url", public_url,
-             "--webhook-retry", "0.3", "--lease", "5"] + backend + list(extra),
-            cwd=self.dir, stdout=self.log, stderr=self.log)
-
-    def text(self):
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self, sig=signal.SIGTERM):
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-        return self.proc.returncode
-
-
-def log_ms(line):
-    """The ts= of a log line, in ms since the epoch."""
-    import calendar
-    m = re.search(r"ts=(\d+)-(\d+)-(\d+)T(\d+):(\d+):(\d+)\.(\d+)Z", line)
-    import calendar
-    y, mo, d, h, mi, s, ms = (int(x) for x in m.groups())
-    return calendar.timegm((y, mo, d, h, mi, s)) * 1000 + ms
+def worker(binary, tmp, name, backend, public_url, extra=()):
+    """An `i2v worker` with only --store and --blobs (no data directory)."""
+    return Worker(binary, tmp, name, ["--fetch-allow", "127.0.0.1/32", "--public-url",
+                                      public_url, "--webhook-retry", "0.3", "--lease", "5"] +
+                  backend + list(extra))
 
 
 def lines(text, event, key=None, value=None):
@@ -111,7 +79,7 @@ def test_two_servers_and_two_workers_share_only_postgres_and_s3(i2v, pg, s3, pho
                                                                   tmp_path, backend):
     a = serve(i2v, tmp_path, "a", backend)
     b = serve(i2v, tmp_path, "b", backend, ["--public-url", a.base])
-    workers = [Worker(i2v, tmp_path, f"w{i}", backend, a.base) for i in (1, 2)]
+    workers = [worker(i2v, tmp_path, f"w{i}", backend, a.base) for i in (1, 2)]
     try:
         user = a.new_user(credits=1000)
         user_b = type(user)(b, user.id, user.key, user.secret)
@@ -178,7 +146,7 @@ def test_two_servers_and_two_workers_share_only_postgres_and_s3(i2v, pg, s3, pho
 def test_an_idle_worker_is_woken_by_notify(i2v, pg, s3, photos_srv, tmp_path, backend):
     a = serve(i2v, tmp_path, "a", backend)
     # polling every 30 s: only the notification can make the claim quick
-    w = Worker(i2v, tmp_path, "w", backend, a.base, ["--poll", "30"])
+    w = worker(i2v, tmp_path, "w", backend, a.base, ["--poll", "30"])
     try:
         user = a.new_user(credits=1000)
         wait_until(lambda: "event=worker_started" in w.text(), "the worker", 30)
@@ -202,7 +170,7 @@ def test_an_idle_worker_is_woken_by_notify(i2v, pg, s3, photos_srv, tmp_path, ba
 
 def test_blob_proxy_streams_ranges_from_s3(i2v, pg, s3, photos_srv, tmp_path, backend):
     a = serve(i2v, tmp_path, "a", backend, ["--blob-proxy", "on"])
-    w = Worker(i2v, tmp_path, "w", backend, a.base)
+    w = worker(i2v, tmp_path, "w", backend, a.base)
     try:
         user = a.new_user(credits=100)
         task = user.v1_generate({"imageUrl": photos_srv.url(PHOTO), "duration": 5, "resolution": "480p"}
@@ -229,7 +197,7 @@ def test_blob_proxy_streams_ranges_from_s3(i2v, pg, s3, photos_srv, tmp_path, ba
 def test_postgres_restart_gives_retryable_errors_and_loses_nothing(i2v, pg, s3, photos_srv,
                                                                     tmp_path, backend):
     a = serve(i2v, tmp_path, "a", backend)
-    w = Worker(i2v, tmp_path, "w", backend, a.base)
+    w = worker(i2v, tmp_path, "w", backend, a.base)
     try:
         user = a.new_user(credits=1000)
         # a render in flight while the database goes away
@@ -271,7 +239,7 @@ def test_postgres_restart_gives_retryable_errors_and_loses_nothing(i2v, pg, s3, 
 
 def test_s3_away_then_back_loses_nothing(i2v, pg, s3, photos_srv, tmp_path, backend):
     a = serve(i2v, tmp_path, "a", backend)
-    w = Worker(i2v, tmp_path, "w", backend, a.base)
+    w = worker(i2v, tmp_path, "w", backend, a.base)
     try:
         user = a.new_user(credits=1000)
         first = user.v1_generate({"imageUrl": photos_srv.url(PHOTO), "duration": 5, "resolution": "480p"}
@@ -304,7 +272,7 @@ def test_s3_away_then_back_loses_nothing(i2v, pg, s3, photos_srv, tmp_path, back
 def test_kill_9_worker_on_postgres_is_completed_by_another(i2v, pg, s3, photos_srv, tmp_path,
                                                           backend):
     a = serve(i2v, tmp_path, "a", backend)
-    w1 = Worker(i2v, tmp_path, "w1", backend, a.base)
+    w1 = worker(i2v, tmp_path, "w1", backend, a.base)
     w2 = None
     try:
         user = a.new_user(credits=100)
@@ -314,7 +282,7 @@ def test_kill_9_worker_on_postgres_is_completed_by_another(i2v, pg, s3, photos_s
         time.sleep(1)
         w1.proc.send_signal(signal.SIGKILL)
         w1.proc.wait()
-        w2 = Worker(i2v, tmp_path, "w2", backend, a.base)
+        w2 = worker(i2v, tmp_path, "w2", backend, a.base)
         data = user.wait_v1(task, timeout=300)
         assert data["status"] == "Success"
         assert lines(w2.text(), "job_succeeded", "task_id", task)
@@ -457,8 +425,9 @@ def test_chaos_on_postgres_and_s3_loses_nothing(i2v, pg, s3, tmp_path):
             else:
                 w = rng.choice(cluster.live_workers())
                 i = cluster.workers.index(w)
-                w[0].send_signal(signal.SIGKILL)
-                w[0].wait()
+                w.proc.send_signal(signal.SIGKILL)
+                w.proc.wait()
+                w.log.close()
                 cluster.start_worker(i)
                 kills["worker"] += 1
         client.stop.set()
