@@ -341,7 +341,7 @@ int i2v__lines_detect(const float *grey, int w, int h, i2v_segment **out, int *n
         seg[nseg++] = (i2v_segment){ox + r.l0 * r.dx, oy + r.l0 * r.dy, ox + r.l1 * r.dx,
                                     oy + r.l1 * r.dy, rect_width(&r),   lnfa};
     }
-    qsort(seg, (size_t)nseg, sizeof *seg, cmp_len);
+    if (nseg > 1) qsort(seg, (size_t)nseg, sizeof *seg, cmp_len);
     if (nseg > I2V_SEGMENTS_MAX) nseg = I2V_SEGMENTS_MAX;
     *out = seg;
     *nout = nseg;
