@@ -277,6 +277,18 @@ int i2v__cmd_render(int argc, char **argv)
     }
     progress pr = {isatty(2), i2v__mono()};
     fprintf(stderr, "event=prompt understood=\"%s\"\n", i2v_plan_understood(plan));
+    if (*i2v_plan_camera_note(plan))
+        fprintf(stderr, "event=camera %s\n", i2v_plan_camera_note(plan));
+    if (explaining) {
+        /* Each frame's 3D camera, on stdout before the output's name. */
+        for (int i = 0; i < i2v_plan_frames(plan); i++) {
+            i2v_pose ps;
+            if (i2v_plan_pose(plan, i, &ps) != 0) break;
+            printf(
+                "frame=%d x_m=%.5f y_m=%.5f z_m=%.5f yaw_deg=%.4f pitch_deg=%.4f focal_px=%.3f\n",
+                i, ps.position[0], ps.position[1], ps.position[2], ps.yaw, ps.pitch, ps.focal);
+        }
+    }
     for (int k = 0; k + 1 < nphotos; k++) {
         i2v_transition_info t;
         i2v_plan_transition(plan, k, &t);
