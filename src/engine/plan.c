@@ -403,7 +403,7 @@ static void move_shot(i2v_plan *p, i2v_shot *s, i2v_move move)
             s->path.reversed = move == I2V_MOVE_AUTO_REVERSE;
             s->path3d.reversed = (want == I2V_MOVE_DOLLY_OUT) ^ s->path.reversed;
             const i2v_path3d *q = &s->path3d;
-            const char *speed = st.speed < 1 ? "Slow" : st.speed > 1 ? "Quick" : "Steady";
+            const char *speed = s3.speed < 1 ? "Slow" : s3.speed > 1 ? "Quick" : "Steady";
             const char *ease =
                 q->easing == I2V_EASE_LINEAR ? "at constant speed" : "easing in and out";
             switch (want) {
