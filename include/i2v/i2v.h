@@ -103,10 +103,18 @@ typedef enum i2v_move {
     I2V_MOVE_CAMERA_PUSH_OUT,
     I2V_MOVE_AUTO_EFFECTS,
     I2V_MOVE_AUTO_REVERSE,
+    /* 3D camera moves through a room (see i2v_photo_room); on a photo that is
+     * not taken for a room they fall back to ZOOM_IN, ZOOM_OUT, PAN_LEFT,
+     * PAN_RIGHT and PAN_RIGHT, and the plan says why (i2v_plan_camera_note). */
+    I2V_MOVE_DOLLY_IN,    /* walk into the room, at eye height */
+    I2V_MOVE_DOLLY_OUT,   /* the reverse: ends on the photo's own viewpoint */
+    I2V_MOVE_TRUCK_LEFT,  /* step sideways to the left */
+    I2V_MOVE_TRUCK_RIGHT, /* step sideways to the right */
+    I2V_MOVE_ORBIT,       /* a gentle arc around a point of the room */
     I2V_MOVE_COUNT
 } i2v_move;
 
-/* "ZOOM_IN" ... "AUTO_REVERSE"; NULL for an out-of-range value. */
+/* "ZOOM_IN" ... "AUTO_REVERSE", "DOLLY_IN" ... "ORBIT"; NULL for an out-of-range value. */
 const char *i2v_move_name(i2v_move move);
 /* Case-insensitive; returns I2V_EINVAL for an unknown name. */
 int i2v_move_parse(const char *name, i2v_move *out);
@@ -242,6 +250,84 @@ int i2v_render(const i2v_photo *photo, const i2v_plan *plan, const i2v_output *o
 /* Same for a plan of n photos, given in the order they were planned. */
 int i2v_render_multi(const i2v_photo *const *photos, int n, const i2v_plan *plan,
                      const i2v_output *out, i2v_error *err);
+
+/* ---- rooms: the camera and the layout of an interior, from its lines ---- */
+
+/* A photo is taken for a room when its confidence reaches this. */
+#define I2V_ROOM_THRESHOLD 0.5
+
+typedef enum i2v_face {
+    I2V_FACE_FLOOR = 0,
+    I2V_FACE_CEILING,
+    I2V_FACE_LEFT,  /* the wall at -X */
+    I2V_FACE_RIGHT, /* the wall at +X */
+    I2V_FACE_BACK,  /* the wall at +Z, facing the camera */
+    I2V_FACE_COUNT
+} i2v_face;
+
+typedef struct i2v_room_face {
+    int visible;        /* seen in the photo */
+    double normal[3];   /* unit, camera coordinates, pointing away from the camera */
+    double distance;    /* metres from the camera to the plane */
+    int n;              /* vertices of the polygon where it is seen (0 .. 12) */
+    double poly[12][2]; /* convex, photo pixels */
+    double area;        /* share of the photo it covers, 0..1 */
+    double support;     /* share of its visible edges that image lines confirm, 0..1 */
+} i2v_room_face;
+
+/*
+ * What i2v sees of a room. Coordinates: the photo's camera at the origin, x
+ * right, y down, z forward (its optical axis); room axes X lateral, Y down
+ * (gravity), Z depth. The rotation takes room directions to camera ones
+ * (X_cam = R X_room); yaw turns right, pitch looks up, roll turns clockwise,
+ * degrees. Distances are in metres on the assumption that the camera was at
+ * eye_height above the floor. Numbers refer to upright photo pixels.
+ */
+typedef struct i2v_room {
+    int is_room;       /* confidence >= I2V_ROOM_THRESHOLD */
+    double confidence; /* 0..1 */
+    char reason[160];  /* why it is not a room, or what is weakest */
+    int width, height; /* the photo */
+    int segments;      /* line segments found */
+    int inliers[3];    /* segments along X, Y (vertical), Z */
+    double share;      /* share of segment length along the three directions */
+    double rms_deg;    /* their rms angular error */
+    double vp[3][3]; /* vanishing points of X, Y, Z: homogeneous photo pixels, w = 0 at infinity */
+    double focal;    /* pixels */
+    double focal_35mm;       /* 35 mm equivalent, by the diagonal */
+    int focal_measured;      /* 1: fixed by the vanishing points; 0: assumed */
+    double rotation[9];      /* row-major */
+    double yaw, pitch, roll; /* degrees */
+    double eye_height;       /* metres, assumed */
+    double layout_support;   /* 0..1: how well image lines confirm the layout */
+    i2v_room_face face[I2V_FACE_COUNT];
+} i2v_room;
+
+/* Finds the room in the photo: line segments, the three orthogonal vanishing
+ * points, the focal length and rotation, and a box layout (floor, ceiling,
+ * walls) fitted to the lines. A photo that is not a room is not an error:
+ * room->is_room is 0 and room->reason says why. */
+int i2v_photo_room(const i2v_photo *photo, i2v_room *room, i2v_error *err);
+/* The same, and writes a PNG showing the segments coloured by direction (X
+ * red, Y green, Z blue, others grey) and the layout's edges (yellow) over the
+ * photo. room may be NULL. */
+int i2v_photo_room_overlay(const i2v_photo *photo, const char *png_path, i2v_room *room,
+                           i2v_error *err);
+
+/* The 3D camera of frame i of a plan whose move is a 3D one. */
+typedef struct i2v_pose {
+    double position[3]; /* metres, in the photo camera's coordinates */
+    double yaw, pitch;  /* degrees, relative to the photo's camera */
+    double focal;       /* output pixels */
+} i2v_pose;
+
+/* I2V_EINVAL when i is out of range, I2V_ENOTFOUND when frame i is not
+ * rendered by the 3D camera (2D moves, fallbacks). */
+int i2v_plan_pose(const i2v_plan *plan, int i, i2v_pose *pose);
+/* "" when no 3D move was asked for or chosen; otherwise one line saying
+ * which camera renders the plan, e.g. "camera=3d room=0.83 dolly=0.50m" or
+ * "camera=2d reason=\"...\"". */
+const char *i2v_plan_camera_note(const i2v_plan *plan);
 
 #ifdef __cplusplus
 }

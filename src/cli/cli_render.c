@@ -20,7 +20,7 @@ static const i2v_option render_opts[] = {
     {"output", 'o', I2V_OPT_STRING, NULL, 0, 0, NULL, NULL, "MP4 file to write (required)"},
     {"option", 0, I2V_OPT_CHOICE, NULL, 0, 0,
      "ZOOM_IN|ZOOM_OUT|PAN_RIGHT|PAN_LEFT|PAN_UP|PAN_DOWN|CAMERA_PUSH_OUT|AUTO_EFFECTS|AUTO_"
-     "REVERSE",
+     "REVERSE|DOLLY_IN|DOLLY_OUT|TRUCK_LEFT|TRUCK_RIGHT|ORBIT",
      "I2V_OPTION", "camera move [default: the move the prompt names, else ZOOM_IN]"},
     {"last", 0, I2V_OPT_STRING, NULL, 0, 0, NULL, NULL,
      "first-last frame mode: the video travels from PHOTO to this photo"},
@@ -49,6 +49,11 @@ static const i2v_option render_opts[] = {
      "refuse photos with more pixels (checked from the header)"},
     {"max-bytes", 0, I2V_OPT_NUMBER, "67108864", 1, 1e10, NULL, "I2V_MAX_BYTES",
      "refuse photo files larger than this"},
+    {"explain", 0, I2V_OPT_FLAG, NULL, 0, 0, NULL, NULL,
+     "print what i2v sees of the room in PHOTO (vanishing points, focal length, rotation, "
+     "layout, confidence) as key=value lines; with -o, also each frame's 3D camera"},
+    {"explain-image", 0, I2V_OPT_STRING, NULL, 0, 0, NULL, NULL,
+     "with --explain: write a PNG of the line segments by direction and the layout's edges"},
     {"help", 'h', I2V_OPT_FLAG, NULL, 0, 0, NULL, NULL, "show this help"},
 };
 #define NOPTS (int)(sizeof render_opts / sizeof render_opts[0])
@@ -85,6 +90,53 @@ static void help(void)
            "With --last the video starts exactly on FIRST and ends exactly on LAST.\n"
            "Only one of --resolution, --format and --size may be given.\n\noptions:\n");
     i2v__opts_help(stdout, render_opts, NOPTS);
+}
+
+static void print_vp(const char *name, const double v[3])
+{
+    const double n = hypot(v[0], v[1]);
+    if (fabs(v[2]) <= 1e-9 * (n > 0 ? n : 1))
+        printf("%s=inf,%.5f,%.5f\n", name, v[0] / n, v[1] / n);
+    else
+        printf("%s=%.2f,%.2f\n", name, v[0] / v[2], v[1] / v[2]);
+}
+
+/* --explain: the room, as key=value lines on stdout. */
+static int explain(const i2v_photo *photo, const char *image, i2v_error *err)
+{
+    static const char *const faces[I2V_FACE_COUNT] = {"floor", "ceiling", "left", "right", "back"};
+    i2v_room r;
+    if ((image ? i2v_photo_room_overlay(photo, image, &r, err) : i2v_photo_room(photo, &r, err)))
+        return -1;
+    if (r.is_room)
+        printf("room=yes confidence=%.3f weakest=\"%s\"\n", r.confidence, r.reason);
+    else
+        printf("room=no reason=\"%s\" confidence=%.3f\n", r.reason, r.confidence);
+    printf("size=%dx%d\nsegments=%d\ninliers=%d,%d,%d\nshare=%.3f\nrms_deg=%.3f\n", r.width,
+           r.height, r.segments, r.inliers[0], r.inliers[1], r.inliers[2], r.share, r.rms_deg);
+    if (r.focal <= 0) return 0;
+    print_vp("vp_x", r.vp[0]);
+    print_vp("vp_y", r.vp[1]);
+    print_vp("vp_z", r.vp[2]);
+    printf("focal_px=%.2f\nfocal_35mm=%.2f\nfocal_source=%s\n", r.focal, r.focal_35mm,
+           r.focal_measured ? "vanishing-points" : "assumed");
+    printf("rotation=");
+    for (int i = 0; i < 9; i++)
+        printf("%s%.6f", i ? "," : "", r.rotation[i]);
+    printf("\nyaw_deg=%.3f\npitch_deg=%.3f\nroll_deg=%.3f\neye_height_m=%.2f\n", r.yaw, r.pitch,
+           r.roll, r.eye_height);
+    printf("layout_support=%.3f\n", r.layout_support);
+    for (int f = 0; f < I2V_FACE_COUNT; f++) {
+        const i2v_room_face *F = &r.face[f];
+        printf("face=%s visible=%d distance_m=%.3f normal=%.4f,%.4f,%.4f area=%.3f support=%.2f "
+               "polygon=\"",
+               faces[f], F->visible, F->distance, F->normal[0], F->normal[1], F->normal[2], F->area,
+               F->support);
+        for (int i = 0; i < F->n; i++)
+            printf("%s%.1f,%.1f", i ? " " : "", F->poly[i][0], F->poly[i][1]);
+        printf("\"\n");
+    }
+    return 0;
 }
 
 static int parse_size(const char *s, int *w, int *h)
@@ -131,6 +183,26 @@ int i2v__cmd_render(int argc, char **argv)
         return 2;
     }
     const char *output = i2v__opt_str(&o, "output");
+    const int explaining = i2v__opt_given(&o, "explain");
+    if (i2v__opt_given(&o, "explain-image") && !explaining) {
+        fprintf(stderr, "i2v render: --explain-image: give it with --explain\n");
+        return 2;
+    }
+    if (explaining && !output) {
+        i2v_limits lim0;
+        i2v_limits_init(&lim0);
+        lim0.max_pixels = (uint64_t)i2v__opt_num(&o, "max-pixels");
+        lim0.max_bytes = (uint64_t)i2v__opt_num(&o, "max-bytes");
+        i2v_photo *p = NULL;
+        if (i2v_photo_open_file(&p, o.args[0], &lim0, &err) != 0 ||
+            explain(p, i2v__opt_str(&o, "explain-image"), &err) != 0) {
+            fprintf(stderr, "i2v render: %s\n", err.message);
+            i2v_photo_free(&p);
+            return 1;
+        }
+        i2v_photo_free(&p);
+        return 0;
+    }
     if (!output || !*output) {
         fprintf(stderr, "i2v render: --output: no output file given (-o OUT.mp4)\n");
         return 2;
@@ -205,6 +277,18 @@ int i2v__cmd_render(int argc, char **argv)
     }
     progress pr = {isatty(2), i2v__mono()};
     fprintf(stderr, "event=prompt understood=\"%s\"\n", i2v_plan_understood(plan));
+    if (*i2v_plan_camera_note(plan))
+        fprintf(stderr, "event=camera %s\n", i2v_plan_camera_note(plan));
+    if (explaining) {
+        /* Each frame's 3D camera, on stdout before the output's name. */
+        for (int i = 0; i < i2v_plan_frames(plan); i++) {
+            i2v_pose ps;
+            if (i2v_plan_pose(plan, i, &ps) != 0) break;
+            printf(
+                "frame=%d x_m=%.5f y_m=%.5f z_m=%.5f yaw_deg=%.4f pitch_deg=%.4f focal_px=%.3f\n",
+                i, ps.position[0], ps.position[1], ps.position[2], ps.yaw, ps.pitch, ps.focal);
+        }
+    }
     for (int k = 0; k + 1 < nphotos; k++) {
         i2v_transition_info t;
         i2v_plan_transition(plan, k, &t);

@@ -2,6 +2,7 @@
 #include "camera.h"
 
 #include <math.h>
+#include <string.h>
 
 #define ZOOM_AMOUNT 0.30 /* ZOOM_IN 1.0 -> 1.3 */
 #define PAN_ZOOM 0.20    /* pans travel at 1.2 */
@@ -113,4 +114,61 @@ i2v_view i2v__cam_view(i2v_cam c, double fx, double fy, double fw, double fh)
     if (v.x + v.w > fx + fw) v.x = fx + fw - v.w;
     if (v.y + v.h > fy + fh) v.y = fy + fh - v.h;
     return v;
+}
+
+/* Rotation by angle a about the unit axis k (Rodrigues), row-major. */
+static void axis_rotation(const double k[3], double a, double M[9])
+{
+    const double c = cos(a), s = sin(a), t = 1 - c;
+    M[0] = c + t * k[0] * k[0], M[1] = t * k[0] * k[1] - s * k[2],
+    M[2] = t * k[0] * k[2] + s * k[1];
+    M[3] = t * k[0] * k[1] + s * k[2], M[4] = c + t * k[1] * k[1],
+    M[5] = t * k[1] * k[2] - s * k[0];
+    M[6] = t * k[0] * k[2] - s * k[1], M[7] = t * k[1] * k[2] + s * k[0],
+    M[8] = c + t * k[2] * k[2];
+}
+
+i2v_cam3d i2v__path3d_at_time(const i2v_path3d *p, double e)
+{
+    i2v_cam3d c;
+    memset(&c, 0, sizeof c);
+    c.Rf[0] = c.Rf[4] = c.Rf[8] = 1;
+    c.zoom = p->zoom;
+    switch (p->kind) {
+    case I2V_PATH3D_DOLLY:
+        for (int i = 0; i < 3; i++)
+            c.C[i] = e * p->amount * p->dir[i];
+        break;
+    case I2V_PATH3D_TRUCK:
+        for (int i = 0; i < 3; i++)
+            c.C[i] = (e - 0.5) * p->amount * p->dir[i];
+        break;
+    case I2V_PATH3D_ORBIT: {
+        /* Turn about the vertical through the pivot: the camera's position
+         * swings around it and the camera turns by the same angle, so the
+         * pivot stays where it is on screen. */
+        const double a = (e - 0.5) * p->amount;
+        double M[9];
+        axis_rotation(p->down, a, M);
+        for (int r = 0; r < 3; r++) {
+            double v = 0;
+            for (int k = 0; k < 3; k++)
+                v += M[r * 3 + k] * -p->pivot[k];
+            c.C[r] = p->pivot[r] + v;
+        }
+        /* The frame's axes are the photo camera's turned by M: Rf = M^T. */
+        for (int r = 0; r < 3; r++)
+            for (int k = 0; k < 3; k++)
+                c.Rf[r * 3 + k] = M[k * 3 + r];
+        break;
+    }
+    }
+    return c;
+}
+
+i2v_cam3d i2v__path3d_at(const i2v_path3d *p, int i, int n)
+{
+    double t = n > 1 ? (double)i / (n - 1) : 0.0;
+    if (p->reversed) t = 1.0 - t;
+    return i2v__path3d_at_time(p, i2v__ease(p->easing, t));
 }

@@ -44,4 +44,35 @@ i2v_cam i2v__path_at(const i2v_path *p, int i, int n);
 /* The view rectangle of a camera state in a frame at (fx, fy, fw, fh). */
 i2v_view i2v__cam_view(i2v_cam c, double fx, double fy, double fw, double fh);
 
+/*
+ * 3D camera paths through a room (DOLLY_*, TRUCK_*, ORBIT). Positions are in
+ * metres in the photo camera's coordinates (x right, y down, z forward); a
+ * pose is a position C and a rotation Rf taking photo-camera directions to
+ * the moving camera's (X_frame = Rf (X - C)), plus a zoom of the virtual
+ * focal length over the framed photo's. Frame 0 of DOLLY_IN and the last
+ * frame of DOLLY_OUT are exactly the photo's own camera.
+ */
+typedef enum { I2V_PATH3D_DOLLY, I2V_PATH3D_TRUCK, I2V_PATH3D_ORBIT } i2v_path3d_kind;
+
+typedef struct i2v_path3d {
+    i2v_path3d_kind kind;
+    double amount;   /* DOLLY: metres walked; TRUCK: metres from end to end; ORBIT: radians */
+    double zoom;     /* virtual focal length over the framed photo's, >= 1 */
+    double dir[3];   /* DOLLY: the heading; TRUCK: the camera's right; unit, horizontal */
+    double down[3];  /* the room's vertical (gravity) in camera coordinates */
+    double pivot[3]; /* ORBIT: the point circled, metres */
+    i2v_easing easing;
+    int reversed;
+} i2v_path3d;
+
+typedef struct i2v_cam3d {
+    double C[3];
+    double Rf[9]; /* row-major */
+    double zoom;
+} i2v_cam3d;
+
+/* The pose at frame i of n, or at eased time e in [0, 1] (_at_time). */
+i2v_cam3d i2v__path3d_at(const i2v_path3d *p, int i, int n);
+i2v_cam3d i2v__path3d_at_time(const i2v_path3d *p, double e);
+
 #endif

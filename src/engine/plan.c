@@ -135,6 +135,23 @@ static double smoothstep(double a, double b, double x)
     return t * t * (3 - 2 * t);
 }
 
+i2v_cam3d i2v__shot_cam3d(const i2v_shot *s, int j)
+{
+    if (j < 0) j = 0;
+    if (j >= s->nmove) j = s->nmove - 1;
+    return i2v__path3d_at(&s->path3d, j, s->nmove);
+}
+
+/* A 3D frame as a view: the bounding box of where its samples land. */
+static i2v_view view3d(const i2v_shot *s, int j)
+{
+    const i2v_cam3d c = i2v__shot_cam3d(s, j);
+    double x0, y0, x1, y1, m;
+    i2v__warp_extent(&s->scene, &c, &x0, &y0, &x1, &y1, &m);
+    x0 = fmax(x0, 0), y0 = fmax(y0, 0), x1 = fmin(x1, s->pw), y1 = fmin(y1, s->ph);
+    return (i2v_view){x0, y0, fmax(x1 - x0, 1e-6), fmax(y1 - y0, 1e-6)};
+}
+
 int i2v_plan_layers(const i2v_plan *p, int i, i2v_layer L[2])
 {
     if (i < 0 || i >= p->frames) return I2V_EINVAL;
@@ -143,6 +160,10 @@ int i2v_plan_layers(const i2v_plan *p, int i, i2v_layer L[2])
         k++;
     const i2v_shot *s = &p->shot[k];
     const int j = i - s->f0;
+    if (s->cam3d) {
+        L[0] = (i2v_layer){k, view3d(s, j), 1.0};
+        return 1;
+    }
     if (j < s->nmove || k + 1 >= p->nshots) {
         L[0] = (i2v_layer){k, shot_view(s, i2v__shot_cam(s, j)), 1.0};
         return 1;
@@ -223,8 +244,139 @@ static void frame_shot(i2v_shot *s, double aspect)
     to_frame(s, s->analysis.focus_x, s->analysis.focus_y, &s->focus_x, &s->focus_y);
 }
 
+static int is_move3d(i2v_move m)
+{
+    return m >= I2V_MOVE_DOLLY_IN && m <= I2V_MOVE_ORBIT;
+}
+
+/* The 2D move a 3D one falls back to. */
+static i2v_move move2d(i2v_move m)
+{
+    switch (m) {
+    case I2V_MOVE_DOLLY_IN:
+        return I2V_MOVE_ZOOM_IN;
+    case I2V_MOVE_DOLLY_OUT:
+        return I2V_MOVE_ZOOM_OUT;
+    case I2V_MOVE_TRUCK_LEFT:
+        return I2V_MOVE_PAN_LEFT;
+    case I2V_MOVE_TRUCK_RIGHT:
+    case I2V_MOVE_ORBIT:
+        return I2V_MOVE_PAN_RIGHT;
+    default:
+        return m;
+    }
+}
+
+#define DOLLY_M 0.5     /* DOLLY_*: metres walked at speed and amount 1 */
+#define TRUCK_M 0.6     /* TRUCK_*: metres from end to end */
+#define TRUCK_ZOOM 1.15 /* the virtual lens of a truck: the photo's edges stay out of view */
+#define ORBIT_DEG 12.0
+#define ORBIT_ZOOM 1.12
+
+/* Whether every frame of the path keeps to what the photo saw. */
+static int path3d_inside(const i2v_shot *s, const i2v_path3d *path)
+{
+    /* A dolly starts on the photo's own frame: its sample centres may reach
+     * the photo's edge (as the 2D moves do at zoom 1), never beyond. Moves
+     * through a zoomed lens keep the filter's reach off the edge too. */
+    const double margin =
+        path->kind == I2V_PATH3D_DOLLY ? -1e-9 : 3 + 0.004 * (s->pw > s->ph ? s->pw : s->ph);
+    for (int i = 0; i <= 8; i++) {
+        const i2v_cam3d c = i2v__path3d_at_time(path, i / 8.0);
+        if (!i2v__warp_inside(&s->scene, &c, margin)) return 0;
+    }
+    return 1;
+}
+
+/* Plans a 3D move on the shot's room; 0 on success, or -1 with the reason
+ * in why. */
+static int plan3d(const i2v_plan *p, i2v_shot *s, i2v_move want, const i2v_steer *st, char *why,
+                  size_t why_len)
+{
+    const i2v_room *r = &s->room;
+    if (!r->is_room) {
+        snprintf(why, why_len, "not taken for a room (confidence %.2f): %s", r->confidence,
+                 r->reason);
+        return -1;
+    }
+    i2v__scene3d_init(&s->scene, r, s->pw, s->ph, s->fx, s->fy, s->fw, s->fh, p->width, p->height);
+    const double *R = r->rotation;
+    const double down[3] = {R[1], R[4], R[7]};
+    /* The heading: the optical axis laid flat on the floor; the camera's right, flat. */
+    double fwd[3] = {-down[0] * down[2], -down[1] * down[2], 1 - down[2] * down[2]};
+    const double nf = sqrt(fwd[0] * fwd[0] + fwd[1] * fwd[1] + fwd[2] * fwd[2]);
+    if (!(nf > 1e-6)) {
+        snprintf(why, why_len, "the camera looks straight up or down");
+        return -1;
+    }
+    for (int i = 0; i < 3; i++)
+        fwd[i] /= nf;
+    const double right[3] = {down[1] * fwd[2] - down[2] * fwd[1],
+                             down[2] * fwd[0] - down[0] * fwd[2],
+                             down[0] * fwd[1] - down[1] * fwd[0]};
+    const double k = st->speed * st->amount;
+    i2v_path3d *q = &s->path3d;
+    memset(q, 0, sizeof *q);
+    memcpy(q->down, down, sizeof q->down);
+    q->easing = st->easing == I2V_EASE_LINEAR ? I2V_EASE_LINEAR : I2V_EASE_IN_OUT;
+    q->zoom = 1;
+    double least;
+    switch (want) {
+    case I2V_MOVE_TRUCK_LEFT:
+    case I2V_MOVE_TRUCK_RIGHT:
+        q->kind = I2V_PATH3D_TRUCK;
+        for (int i = 0; i < 3; i++)
+            q->dir[i] = want == I2V_MOVE_TRUCK_RIGHT ? right[i] : -right[i];
+        q->amount = TRUCK_M * k;
+        q->zoom = TRUCK_ZOOM;
+        least = 0.05;
+        break;
+    case I2V_MOVE_ORBIT: {
+        q->kind = I2V_PATH3D_ORBIT;
+        /* Circle a point ahead, 70% of the way to the back wall (at most 3 m),
+         * at eye height. */
+        const i2v_room_face *b = &r->face[I2V_FACE_BACK];
+        const double nb = b->normal[0] * fwd[0] + b->normal[1] * fwd[1] + b->normal[2] * fwd[2];
+        double dist = nb > 0.2 ? b->distance / nb : 3.0;
+        dist = fmin(0.7 * dist, 3.0);
+        for (int i = 0; i < 3; i++)
+            q->pivot[i] = dist * fwd[i];
+        q->amount = ORBIT_DEG * M_PI / 180 * k;
+        q->zoom = ORBIT_ZOOM;
+        least = 1.0 * M_PI / 180;
+        break;
+    }
+    case I2V_MOVE_DOLLY_IN:
+    case I2V_MOVE_DOLLY_OUT:
+    default:
+        q->kind = I2V_PATH3D_DOLLY;
+        memcpy(q->dir, fwd, sizeof q->dir);
+        q->amount = DOLLY_M * k;
+        least = 0.05;
+        break;
+    }
+    /* Shrink the move until no frame shows what the photo never saw. */
+    if (!path3d_inside(s, q)) {
+        double lo = 0, hi = q->amount;
+        for (int it = 0; it < 24; it++) {
+            q->amount = 0.5 * (lo + hi);
+            if (path3d_inside(s, q))
+                lo = q->amount;
+            else
+                hi = q->amount;
+        }
+        q->amount = lo;
+        if (q->amount < least) {
+            snprintf(why, why_len, "no room to move: any %s would show what the photo never saw",
+                     i2v_move_name(want));
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* Chooses and builds the shot's own move. */
-static void move_shot(const i2v_plan *p, i2v_shot *s, i2v_move move)
+static void move_shot(i2v_plan *p, i2v_shot *s, i2v_move move)
 {
     i2v_steer st = p->steer;
     if (st.focus_light) {
@@ -235,7 +387,73 @@ static void move_shot(const i2v_plan *p, i2v_shot *s, i2v_move move)
     }
     s->move = move;
     s->text[0] = '\0';
-    if (move == I2V_MOVE_AUTO_EFFECTS || move == I2V_MOVE_AUTO_REVERSE) {
+    s->cam3d = 0;
+    const int autom = move == I2V_MOVE_AUTO_EFFECTS || move == I2V_MOVE_AUTO_REVERSE;
+    if (s->room_known && (is_move3d(move) || autom || move == I2V_MOVE_CAMERA_PUSH_OUT)) {
+        /* AUTO_* walks into a room; a push-out walks back out of it. */
+        const i2v_move want = is_move3d(move)                    ? move
+                              : move == I2V_MOVE_CAMERA_PUSH_OUT ? I2V_MOVE_DOLLY_OUT
+                                                                 : I2V_MOVE_DOLLY_IN;
+        i2v_steer s3 = st;
+        if (autom) s3.speed *= 0.9;
+        char why[256];
+        if (plan3d(p, s, want, &s3, why, sizeof why) == 0) {
+            s->cam3d = 1;
+            s->move = want;
+            s->path.reversed = move == I2V_MOVE_AUTO_REVERSE;
+            s->path3d.reversed = (want == I2V_MOVE_DOLLY_OUT) ^ s->path.reversed;
+            const i2v_path3d *q = &s->path3d;
+            const char *speed = s3.speed < 1 ? "Slow" : s3.speed > 1 ? "Quick" : "Steady";
+            const char *ease =
+                q->easing == I2V_EASE_LINEAR ? "at constant speed" : "easing in and out";
+            switch (want) {
+            case I2V_MOVE_DOLLY_IN:
+                snprintf(s->text, sizeof s->text,
+                         "%s walk into the room at eye height, %.2f m forward, %s (3D camera).",
+                         speed, q->amount, ease);
+                break;
+            case I2V_MOVE_DOLLY_OUT:
+                snprintf(s->text, sizeof s->text,
+                         "%s walk back out of the room at eye height, %.2f m, %s (3D camera).",
+                         speed, q->amount, ease);
+                break;
+            case I2V_MOVE_TRUCK_LEFT:
+            case I2V_MOVE_TRUCK_RIGHT:
+                snprintf(s->text, sizeof s->text,
+                         "%s sideways step to the %s through the room, %.2f m, %s (3D camera).",
+                         speed, want == I2V_MOVE_TRUCK_RIGHT ? "right" : "left", q->amount, ease);
+                break;
+            default:
+                snprintf(s->text, sizeof s->text,
+                         "%s gentle orbit of %.1f degrees around a point %.1f m into the room, %s "
+                         "(3D camera).",
+                         speed, q->amount * 180 / M_PI,
+                         sqrt(q->pivot[0] * q->pivot[0] + q->pivot[1] * q->pivot[1] +
+                              q->pivot[2] * q->pivot[2]),
+                         ease);
+                break;
+            }
+            if (move == I2V_MOVE_AUTO_REVERSE) {
+                const size_t n = strlen(s->text);
+                snprintf(s->text + n, sizeof s->text - n, " Played in reverse.");
+            }
+            snprintf(p->camera_note, sizeof p->camera_note,
+                     "camera=3d move=%s room=%.2f focal_px=%.1f amount=%.3f%s zoom=%.3f",
+                     i2v_move_name(want), s->room.confidence, s->room.focal,
+                     q->kind == I2V_PATH3D_ORBIT ? q->amount * 180 / M_PI : q->amount,
+                     q->kind == I2V_PATH3D_ORBIT ? "deg" : "m", q->zoom);
+            return;
+        }
+        if (is_move3d(move))
+            snprintf(p->camera_note, sizeof p->camera_note, "camera=2d move=%s reason=\"%s\"",
+                     i2v_move_name(move2d(move)), why);
+    } else if (is_move3d(move)) {
+        snprintf(p->camera_note, sizeof p->camera_note,
+                 "camera=2d move=%s reason=\"3D moves are made for one photo at a time\"",
+                 i2v_move_name(move2d(move)));
+    }
+    if (is_move3d(move)) move = s->move = move2d(move);
+    if (autom) {
         double amount;
         int light;
         i2v__plan_choose(&s->analysis, p->width, p->height, s->focus_x, s->focus_y, &s->move,
@@ -348,6 +566,10 @@ static void describe(i2v_plan *p)
                     s->join.inliers);
         }
     }
+    if (strncmp(p->camera_note, "camera=2d", 9) == 0) {
+        const char *r = strstr(p->camera_note, "reason=\"");
+        ADD(" 3D camera not used: %.*s.", r ? (int)strlen(r + 8) - 1 : 0, r ? r + 8 : "");
+    }
     if (i2v__look_any(&p->look)) ADD(" Look: %s.", look);
     if (p->spec.audio) ADD(" Sound: %s.", i2v__sound_name(p->sound));
 #undef ADD
@@ -433,6 +655,15 @@ int i2v_plan_new_multi(i2v_plan **out, const i2v_photo *const *photos, int n, i2
         i2v__rgb_release(&preview);
         if (rc) goto out;
         frame_shot(s, aspect);
+        /* A single photo that may get the 3D camera: look for its room. */
+        const i2v_move m = spec->move;
+        if (n == 1 && join == I2V_JOIN_TOUR &&
+            (is_move3d(m) || m == I2V_MOVE_AUTO_EFFECTS || m == I2V_MOVE_AUTO_REVERSE ||
+             m == I2V_MOVE_CAMERA_PUSH_OUT)) {
+            rc = i2v_photo_room(photos[i], &s->room, err);
+            if (rc) goto out;
+            s->room_known = 1;
+        }
     }
 
     /* Frames: first-last is one long join; a tour gives every photo an
@@ -533,5 +764,28 @@ int i2v_plan_transition(const i2v_plan *p, int k, i2v_transition_info *info)
 {
     if (k < 0 || k + 1 >= p->nshots) return I2V_EINVAL;
     *info = p->shot[k].join;
+    return 0;
+}
+
+const char *i2v_plan_camera_note(const i2v_plan *p)
+{
+    return p->camera_note;
+}
+
+int i2v_plan_pose(const i2v_plan *p, int i, i2v_pose *pose)
+{
+    if (i < 0 || i >= p->frames) return I2V_EINVAL;
+    int k = 0;
+    while (k + 1 < p->nshots && p->shot[k + 1].f0 <= i)
+        k++;
+    const i2v_shot *s = &p->shot[k];
+    if (!s->cam3d) return I2V_ENOTFOUND;
+    const i2v_cam3d c = i2v__shot_cam3d(s, i - s->f0);
+    memcpy(pose->position, c.C, sizeof pose->position);
+    /* The frame's optical axis in photo camera coordinates: third row of Rf. */
+    const double *a = &c.Rf[6];
+    pose->yaw = atan2(a[0], a[2]) * 180 / M_PI;
+    pose->pitch = asin(fmax(-1, fmin(1, -a[1]))) * 180 / M_PI;
+    pose->focal = s->room.focal * p->width / s->fw * c.zoom;
     return 0;
 }

@@ -11,6 +11,8 @@
 #include "audio.h"
 #include "camera.h"
 #include "look.h"
+#include "room.h"
+#include "warp3d.h"
 
 typedef struct i2v_shot {
     int pw, ph;              /* the photo, upright pixels */
@@ -27,6 +29,12 @@ typedef struct i2v_shot {
     int ends_inclusive; /* the join's first and last frames are the stills (first-last) */
     double bump;        /* gentle push-in-and-settle during the join (0: hold) */
     char text[400];     /* the shot in words (the AUTO prompt) */
+    /* The 3D camera (single-photo plans of a room). */
+    int room_known; /* room below was looked for */
+    i2v_room room;
+    int cam3d; /* the shot's frames are rendered by path3d in scene */
+    i2v_path3d path3d;
+    i2v_scene3d scene;
 } i2v_shot;
 
 struct i2v_plan {
@@ -42,6 +50,7 @@ struct i2v_plan {
     i2v_sound sound;
     char description[2048];
     char understood[320];
+    char camera_note[320]; /* see i2v_plan_camera_note */
 };
 
 /* AUTO_EFFECTS: chooses a concrete move and its amount from the analysis
@@ -54,5 +63,8 @@ void i2v__plan_choose(const i2v_analysis *a, int out_w, int out_h, double focus_
 /* The camera of shot s at its frame j of its move (the still framing when the
  * shot has no move of its own). */
 i2v_cam i2v__shot_cam(const i2v_shot *s, int j);
+
+/* The 3D pose of frame j of a cam3d shot. */
+i2v_cam3d i2v__shot_cam3d(const i2v_shot *s, int j);
 
 #endif

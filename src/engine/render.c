@@ -19,6 +19,7 @@
 #include "pool.h"
 #include "render.h"
 #include "resample.h"
+#include "warp3d.h"
 
 #define MAX_WORKERS 64
 #define FEATHER 4.0 /* output pixels over which a photo's edge fades out in a travel */
@@ -36,6 +37,8 @@ typedef struct frame_ctx {
     const uint16_t *vignette; /* NULL: none */
     int bands, nworkers;
     i2v_rscratch scratch[MAX_WORKERS];
+    int use_warp; /* the frame is one of the 3D camera: warp below, one layer */
+    i2v_warp warp;
 } frame_ctx;
 
 static void blend_rows(frame_ctx *f, int p, int r0, int r1)
@@ -92,7 +95,12 @@ static void render_band(void *arg, int band, int worker)
     const int y0 = (int)((long)h * band / f->bands), y1 = (int)((long)h * (band + 1) / f->bands);
     const int c0 = (int)((long)ch * band / f->bands), c1 = (int)((long)ch * (band + 1) / f->bands);
     i2v_rscratch *s = &f->scratch[worker];
-    for (int l = 0; l < f->layers; l++) {
+    if (f->use_warp) {
+        i2v__warp_rows(&f->warp, &f->src[0]->p[0], &f->dst[0], 0, y0, y1);
+        i2v__warp_rows(&f->warp, &f->src[0]->p[1], &f->dst[1], 1, c0, c1);
+        i2v__warp_rows(&f->warp, &f->src[0]->p[2], &f->dst[2], 1, c0, c1);
+    }
+    for (int l = 0; l < f->layers && !f->use_warp; l++) {
         i2v_plane *out = l ? f->tmp : f->dst;
         const i2v_ycc *src = f->src[l];
         i2v__resample_rows(&src->p[0], &out[0], &f->ax[l][0], &f->ay[l][0], y0, y1, s);
@@ -190,6 +198,28 @@ static char *temp_name(const char *path)
 void i2v__render_min_size(const i2v_photo *photo, const i2v_plan *plan, int index, int *min_w,
                           int *min_h)
 {
+    const i2v_shot *s3 = &plan->shot[index];
+    if (s3->cam3d) {
+        /* The most magnified output sample of any frame must still have a
+         * source pixel per output pixel (Base: 1.25). */
+        double least = INFINITY;
+        for (int j = 0; j < s3->nmove; j += (s3->nmove > 16 ? s3->nmove / 16 : 1)) {
+            for (int end = 0; end < 2; end++) {
+                const i2v_cam3d c = i2v__shot_cam3d(s3, end ? s3->nmove - 1 : j);
+                double x0, y0, x1, y1, m;
+                i2v__warp_extent(&s3->scene, &c, &x0, &y0, &x1, &y1, &m);
+                least = fmin(least, m);
+            }
+        }
+        const double need = plan->spec.model == I2V_MODEL_BASE ? 1.25 : 1.0;
+        const double r = need / fmax(least, 1e-6);
+        *min_w = *min_h = 0;
+        if (r < 1.0) {
+            *min_w = (int)ceil(photo->width * r);
+            *min_h = (int)ceil(photo->height * r);
+        }
+        return;
+    }
     /* Just large enough that the narrowest view of this photo still has (at
      * least) one source pixel per output pixel; Base keeps 25% more for its
      * wider filter. */
@@ -337,7 +367,16 @@ int i2v_render_multi(const i2v_photo *const *photos, int n, const i2v_plan *plan
         for (int p = 0; p < 3; p++)
             f->dst[p] = (i2v_plane){yuv.data[p], p ? W / 2 : W, p ? H / 2 : H, yuv.linesize[p]};
         f->full = 1;
-        for (int l = 0; l < f->layers; l++) {
+        f->use_warp = 0;
+        if (f->layers == 1 && plan->shot[L[0].photo].cam3d) {
+            const i2v_shot *sh = &plan->shot[L[0].photo];
+            const i2v_cam3d c = i2v__shot_cam3d(sh, i - sh->f0);
+            f->src[0] = &ycc[L[0].photo];
+            i2v__warp_setup(&f->warp, &sh->scene, &c, scale[L[0].photo][0], scale[L[0].photo][1],
+                            kernel);
+            f->use_warp = 1;
+        }
+        for (int l = 0; l < f->layers && !f->use_warp; l++) {
             const int k = L[l].photo;
             const i2v_view v = L[l].view;
             f->src[l] = &ycc[k];

@@ -5,8 +5,9 @@
 #include "common/error.h"
 
 static const char *const move_names[I2V_MOVE_COUNT] = {
-    "ZOOM_IN",  "ZOOM_OUT",        "PAN_RIGHT",    "PAN_LEFT",     "PAN_UP",
-    "PAN_DOWN", "CAMERA_PUSH_OUT", "AUTO_EFFECTS", "AUTO_REVERSE",
+    "ZOOM_IN",   "ZOOM_OUT",        "PAN_RIGHT",    "PAN_LEFT",     "PAN_UP",
+    "PAN_DOWN",  "CAMERA_PUSH_OUT", "AUTO_EFFECTS", "AUTO_REVERSE", "DOLLY_IN",
+    "DOLLY_OUT", "TRUCK_LEFT",      "TRUCK_RIGHT",  "ORBIT",
 };
 
 const char *i2v_move_name(i2v_move m)

@@ -1,0 +1,412 @@
+/* warp3d.c - frames of the 3D camera by per-sample inverse mapping (see warp3d.h). */
+#include "warp3d.h"
+
+#include <math.h>
+#include <string.h>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define HAVE_AVX2_PATH 1
+#endif
+
+#define FRONT_M 75.0 /* the wall behind the camera, metres: never seen */
+#define TAPS_MAX 64
+
+void i2v__scene3d_init(i2v_scene3d *s, const i2v_room *room, int pw, int ph, double fx, double fy,
+                       double fw, double fh, int out_w, int out_h)
+{
+    memset(s, 0, sizeof *s);
+    s->f = room->focal;
+    s->pw = pw, s->ph = ph;
+    for (int k = 0; k < I2V_FACE_COUNT; k++) {
+        memcpy(s->n[k], room->face[k].normal, sizeof s->n[k]);
+        s->d[k] = room->face[k].distance;
+    }
+    for (int i = 0; i < 3; i++)
+        s->n[I2V_PLANES - 1][i] = -room->face[I2V_FACE_BACK].normal[i];
+    s->d[I2V_PLANES - 1] = FRONT_M;
+    s->fx = fx, s->fy = fy, s->fw = fw, s->fh = fh;
+    s->out_w = out_w, s->out_h = out_h;
+}
+
+static void mul3(const double A[9], const double B[9], double C[9])
+{
+    for (int r = 0; r < 3; r++)
+        for (int c = 0; c < 3; c++)
+            C[r * 3 + c] = A[r * 3] * B[c] + A[r * 3 + 1] * B[3 + c] + A[r * 3 + 2] * B[6 + c];
+}
+
+void i2v__warp_setup(i2v_warp *w, const i2v_scene3d *s, const i2v_cam3d *cam, double kx, double ky,
+                     i2v_kernel kernel)
+{
+    const double sc = s->out_w / s->fw, z = cam->zoom > 0 ? cam->zoom : 1;
+    const double fo = sc * z * s->f;
+    const double cox = s->out_w / 2.0 + sc * z * (s->pw / 2 - s->fx - s->fw / 2);
+    const double coy = s->out_h / 2.0 + sc * z * (s->ph / 2 - s->fy - s->fh / 2);
+    const double A[9] = {1 / fo, 0, -cox / fo, 0, 1 / fo, -coy / fo, 0, 0, 1};
+    double RfT[9], B[9];
+    for (int r = 0; r < 3; r++)
+        for (int c = 0; c < 3; c++)
+            RfT[r * 3 + c] = cam->Rf[c * 3 + r];
+    mul3(RfT, A, B); /* output pixel -> ray direction, photo camera coordinates */
+    const double SK[9] = {kx * s->f, 0, kx * s->pw / 2, 0, ky * s->f, ky * s->ph / 2, 0, 0, 1};
+    w->kernel = kernel;
+#ifdef HAVE_AVX2_PATH
+    w->avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    w->avx2 = 0;
+#endif
+    for (int k = 0; k < I2V_PLANES; k++) {
+        const double *n = s->n[k];
+        double e = s->d[k] - (n[0] * cam->C[0] + n[1] * cam->C[1] + n[2] * cam->C[2]);
+        if (e < 1e-6) e = 1e-6; /* the camera never leaves the box; stay finite */
+        for (int c = 0; c < 3; c++)
+            w->sel[k][c] = (n[0] * B[c] + n[1] * B[3 + c] + n[2] * B[6 + c]) / e;
+        double M[9], T[9];
+        for (int r = 0; r < 3; r++)
+            for (int c = 0; c < 3; c++)
+                M[r * 3 + c] = cam->C[r] * n[c] + (r == c ? e : 0);
+        mul3(M, B, T);
+        mul3(SK, T, w->G[k]);
+    }
+}
+
+static inline int pick(const i2v_warp *w, double x, double y)
+{
+    int best = -1;
+    double bv = 0;
+    for (int k = 0; k < I2V_PLANES; k++) {
+        const double v = w->sel[k][0] * x + w->sel[k][1] * y + w->sel[k][2];
+        if (v > bv) bv = v, best = k;
+    }
+    return best;
+}
+
+int i2v__warp_map(const i2v_warp *w, double x, double y, double *u, double *v, int *plane,
+                  double J[4])
+{
+    const int k = pick(w, x, y);
+    if (plane) *plane = k;
+    if (k < 0) return -1;
+    const double *G = w->G[k];
+    const double uw = G[0] * x + G[1] * y + G[2], vw = G[3] * x + G[4] * y + G[5];
+    const double ww = G[6] * x + G[7] * y + G[8];
+    if (!(ww > 1e-12)) return -1;
+    *u = uw / ww, *v = vw / ww;
+    if (J) {
+        J[0] = (G[0] - *u * G[6]) / ww, J[1] = (G[1] - *u * G[7]) / ww;
+        J[2] = (G[3] - *v * G[6]) / ww, J[3] = (G[4] - *v * G[7]) / ww;
+    }
+    return 0;
+}
+
+static inline double kern(i2v_kernel k, double x)
+{
+    x = fabs(x);
+    if (k == I2V_KERNEL_CUBIC) { /* Keys, a = -0.5 */
+        if (x < 1.0) return (1.5 * x - 2.5) * x * x + 1;
+        if (x < 2.0) return ((-0.5 * x + 2.5) * x - 4) * x + 2;
+        return 0;
+    }
+    return i2v__kernel_eval(k, x);
+}
+
+/* Builds the taps of one axis at position p (sample-index units) with the
+ * kernel stretched by s; returns the count, first index in *first. */
+static inline int taps(i2v_kernel k, double radius, double p, double s, int n, int *first, int *idx,
+                       float *wt)
+{
+    const double r = radius * s;
+    int a = (int)floor(p - r) + 1, b = (int)ceil(p + r) - 1;
+    if (b - a + 1 > TAPS_MAX) b = a + TAPS_MAX - 1;
+    double sum = 0;
+    int m = 0;
+    for (int i = a; i <= b; i++, m++) {
+        const double v = kern(k, (i - p) / s);
+        wt[m] = (float)v;
+        sum += v;
+        idx[m] = i < 0 ? 0 : i >= n ? n - 1 : i;
+    }
+    const float inv = sum != 0 ? (float)(1.0 / sum) : 0.0f;
+    for (int i = 0; i < m; i++)
+        wt[i] *= inv;
+    /* As the separable path does: a stretched kernel's first moment is not
+     * exactly zero; moving weight between the two taps around p restores it,
+     * so content lands exactly where the camera puts it. Not at the edges. */
+    const int i0 = (int)floor(p) - a;
+    if (a >= 0 && b < n && i0 >= 0 && i0 + 1 < m) {
+        double mom = 0;
+        for (int i = 0; i < m; i++)
+            mom += wt[i] * (a + i - p);
+        wt[i0] += (float)mom;
+        wt[i0 + 1] -= (float)mom;
+    }
+    *first = a;
+    return m;
+}
+
+/* Keys cubic (a = -0.5) weights of the four taps around a sample at
+ * fractional offset t in [0, 1) past tap 1. They sum to 1. */
+static inline void keys4(float t, float w[4])
+{
+    const float t2 = t * t;
+    w[0] = ((-0.5f * t + 1.0f) * t - 0.5f) * t;
+    w[1] = (1.5f * t - 2.5f) * t2 + 1.0f;
+    w[2] = ((-1.5f * t + 2.0f) * t + 0.5f) * t;
+    w[3] = (0.5f * t - 0.5f) * t2;
+}
+
+/* The general case: kernel stretched by (su, sv), edges replicated. */
+static uint8_t sample_general(const i2v_plane *src, i2v_kernel k, double radius, double pu,
+                              double pv, double su, double sv)
+{
+    int ix[TAPS_MAX], iy[TAPS_MAX], first;
+    float wx[TAPS_MAX], wy[TAPS_MAX];
+    const int nx = taps(k, radius, pu, su, src->width, &first, ix, wx);
+    const int ny = taps(k, radius, pv, sv, src->height, &first, iy, wy);
+    float acc = 0;
+    for (int j = 0; j < ny; j++) {
+        const uint8_t *row = src->data + (ptrdiff_t)iy[j] * src->stride;
+        float h = 0;
+        for (int i = 0; i < nx; i++)
+            h += wx[i] * row[ix[i]];
+        acc += wy[j] * h;
+    }
+    const long q = lrintf(acc);
+    return (uint8_t)(q < 0 ? 0 : q > 255 ? 255 : q);
+}
+
+#ifdef HAVE_AVX2_PATH
+/* Eight output samples x0 .. x0+7 of one row, all on plane G, all magnified
+ * (Keys interpolation) and away from the edges: returns 0 and writes them,
+ * or -1 (nothing written) when any of them is not so. The same arithmetic as
+ * the scalar fast path, positions in double, weights in float. */
+__attribute__((target("avx2,fma"))) static int run8(const double *G, const i2v_plane *src,
+                                                    double xo0, double step, double yo, int chroma,
+                                                    uint8_t *out)
+{
+    const __m256d lane = _mm256_set_pd(3, 2, 1, 0);
+    const __m256d xa =
+        _mm256_add_pd(_mm256_set1_pd(xo0), _mm256_mul_pd(lane, _mm256_set1_pd(step)));
+    const __m256d xb = _mm256_add_pd(xa, _mm256_set1_pd(4 * step));
+    const __m256d one = _mm256_set1_pd(1.0);
+    const __m256d half = _mm256_set1_pd(0.5);
+    __m128i iu4[2], iv4[2];
+    __m128 tu4[2], tv4[2];
+    __m256d bad = _mm256_setzero_pd();
+    const __m256d lim_u = _mm256_set1_pd(src->width - 4), lim_v = _mm256_set1_pd(src->height - 4);
+    for (int h = 0; h < 2; h++) {
+        const __m256d x = h ? xb : xa;
+        const __m256d cu = _mm256_set1_pd(G[1] * yo + G[2]), cv = _mm256_set1_pd(G[4] * yo + G[5]);
+        const __m256d cw = _mm256_set1_pd(G[7] * yo + G[8]);
+        const __m256d ww = _mm256_fmadd_pd(_mm256_set1_pd(G[6]), x, cw);
+        bad = _mm256_or_pd(bad, _mm256_cmp_pd(ww, _mm256_set1_pd(1e-12), _CMP_LE_OQ));
+        const __m256d iw = _mm256_div_pd(one, ww);
+        const __m256d u = _mm256_mul_pd(_mm256_fmadd_pd(_mm256_set1_pd(G[0]), x, cu), iw);
+        const __m256d v = _mm256_mul_pd(_mm256_fmadd_pd(_mm256_set1_pd(G[3]), x, cv), iw);
+        /* The Jacobian's rows: at most one source pixel per output pixel. */
+        const __m256d j0 =
+            _mm256_mul_pd(_mm256_fnmadd_pd(u, _mm256_set1_pd(G[6]), _mm256_set1_pd(G[0])), iw);
+        const __m256d j1 =
+            _mm256_mul_pd(_mm256_fnmadd_pd(u, _mm256_set1_pd(G[7]), _mm256_set1_pd(G[1])), iw);
+        const __m256d j2 =
+            _mm256_mul_pd(_mm256_fnmadd_pd(v, _mm256_set1_pd(G[6]), _mm256_set1_pd(G[3])), iw);
+        const __m256d j3 =
+            _mm256_mul_pd(_mm256_fnmadd_pd(v, _mm256_set1_pd(G[7]), _mm256_set1_pd(G[4])), iw);
+        const __m256d su2 = _mm256_fmadd_pd(j0, j0, _mm256_mul_pd(j1, j1));
+        const __m256d sv2 = _mm256_fmadd_pd(j2, j2, _mm256_mul_pd(j3, j3));
+        bad = _mm256_or_pd(bad, _mm256_cmp_pd(su2, one, _CMP_GT_OQ));
+        bad = _mm256_or_pd(bad, _mm256_cmp_pd(sv2, one, _CMP_GT_OQ));
+        const __m256d pu =
+            chroma ? _mm256_mul_pd(_mm256_sub_pd(u, one), half) : _mm256_sub_pd(u, half);
+        const __m256d pv =
+            chroma ? _mm256_mul_pd(_mm256_sub_pd(v, one), half) : _mm256_sub_pd(v, half);
+        const __m256d fu = _mm256_floor_pd(pu), fv = _mm256_floor_pd(pv);
+        const __m256d au = _mm256_sub_pd(fu, one), av = _mm256_sub_pd(fv, one);
+        /* first tap >= 0 and last tap <= size - 1 (NaN fails too) */
+        bad = _mm256_or_pd(bad, _mm256_cmp_pd(au, _mm256_setzero_pd(), _CMP_NGE_UQ));
+        bad = _mm256_or_pd(bad, _mm256_cmp_pd(av, _mm256_setzero_pd(), _CMP_NGE_UQ));
+        bad = _mm256_or_pd(bad, _mm256_cmp_pd(au, lim_u, _CMP_NLE_UQ));
+        bad = _mm256_or_pd(bad, _mm256_cmp_pd(av, lim_v, _CMP_NLE_UQ));
+        if (_mm256_movemask_pd(bad)) return -1;
+        iu4[h] = _mm256_cvttpd_epi32(au);
+        iv4[h] = _mm256_cvttpd_epi32(av);
+        tu4[h] = _mm256_cvtpd_ps(_mm256_sub_pd(pu, fu));
+        tv4[h] = _mm256_cvtpd_ps(_mm256_sub_pd(pv, fv));
+    }
+    const __m256i iu = _mm256_set_m128i(iu4[1], iu4[0]), iv = _mm256_set_m128i(iv4[1], iv4[0]);
+    const __m256 tu = _mm256_set_m128(tu4[1], tu4[0]), tv = _mm256_set_m128(tv4[1], tv4[0]);
+    /* Keys weights, as keys4(). */
+    const __m256 c05 = _mm256_set1_ps(0.5f), c1 = _mm256_set1_ps(1.0f), c15 = _mm256_set1_ps(1.5f);
+    const __m256 c2 = _mm256_set1_ps(2.0f), c25 = _mm256_set1_ps(2.5f);
+    __m256 wx[4], wy[4];
+    for (int h = 0; h < 2; h++) {
+        const __m256 t = h ? tv : tu, t2 = _mm256_mul_ps(t, t);
+        __m256 *o = h ? wy : wx;
+        o[0] = _mm256_mul_ps(_mm256_fmsub_ps(_mm256_fnmadd_ps(c05, t, c1), t, c05), t);
+        o[1] = _mm256_fmadd_ps(_mm256_fmsub_ps(c15, t, c25), t2, c1);
+        o[2] = _mm256_mul_ps(_mm256_fmadd_ps(_mm256_fnmadd_ps(c15, t, c2), t, c05), t);
+        o[3] = _mm256_mul_ps(_mm256_fmsub_ps(c05, t, c05), t2);
+    }
+    const __m256i stride = _mm256_set1_epi32((int)src->stride);
+    __m256i idx = _mm256_add_epi32(_mm256_mullo_epi32(iv, stride), iu);
+    const __m256i ff = _mm256_set1_epi32(0xff);
+    __m256 acc = _mm256_setzero_ps();
+    for (int j = 0; j < 4; j++, idx = _mm256_add_epi32(idx, stride)) {
+        const __m256i g = _mm256_i32gather_epi32((const int *)src->data, idx, 1);
+        const __m256 b0 = _mm256_cvtepi32_ps(_mm256_and_si256(g, ff));
+        const __m256 b1 = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(g, 8), ff));
+        const __m256 b2 = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(g, 16), ff));
+        const __m256 b3 = _mm256_cvtepi32_ps(_mm256_srli_epi32(g, 24));
+        __m256 r = _mm256_mul_ps(wx[0], b0);
+        r = _mm256_fmadd_ps(wx[1], b1, r);
+        r = _mm256_fmadd_ps(wx[2], b2, r);
+        r = _mm256_fmadd_ps(wx[3], b3, r);
+        acc = _mm256_fmadd_ps(wy[j], r, acc);
+    }
+    const __m256i q = _mm256_cvtps_epi32(acc); /* round to nearest */
+    const __m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
+    const __m128i p16 = _mm_packs_epi32(lo, hi);
+    const __m128i p8 = _mm_packus_epi16(p16, p16);
+    _mm_storel_epi64((__m128i *)out, p8);
+    return 0;
+}
+#endif
+
+void i2v__warp_rows(const i2v_warp *w, const i2v_plane *src, i2v_plane *dst, int chroma, int y0,
+                    int y1)
+{
+    const double radius = i2v__kernel_radius(w->kernel);
+    const int cubic = w->kernel == I2V_KERNEL_CUBIC;
+    const int sw = src->width, sh = src->height;
+    const ptrdiff_t ss = src->stride;
+    /* Output sample x sits at xo = a + b x (luma: x + 0.5; chroma: 2x + 0.5). */
+    const double a = 0.5, b = chroma ? 2.0 : 1.0;
+    for (int y = y0; y < y1; y++) {
+        uint8_t *out = dst->data + (ptrdiff_t)y * dst->stride;
+        const double yo = chroma ? 2.0 * y + 1.0 : y + 0.5;
+        for (int x = 0; x < dst->width; x++) {
+            const double xo = a + b * x;
+#ifdef HAVE_AVX2_PATH
+            /* Eight at a time when the run's two ends see the same plane (the
+             * samples where a plane wins form a convex set: so do all eight). */
+            if (w->avx2 && cubic && x + 8 <= dst->width && (x & 7) == 0) {
+                const int k0 = pick(w, xo, yo);
+                if (k0 >= 0 && pick(w, a + b * (x + 7), yo) == k0 &&
+                    run8(w->G[k0], src, xo, b, yo, chroma, out + x) == 0) {
+                    x += 7;
+                    continue;
+                }
+            }
+#endif
+            int k = -1;
+            double bv = 0;
+            for (int q = 0; q < I2V_PLANES; q++) {
+                const double v = w->sel[q][0] * xo + w->sel[q][1] * yo + w->sel[q][2];
+                if (v > bv) bv = v, k = q;
+            }
+            const double *G = k >= 0 ? w->G[k] : NULL;
+            const double ww = G ? G[6] * xo + G[7] * yo + G[8] : 0;
+            if (!(ww > 1e-12)) {
+                out[x] = chroma ? 128 : 16;
+                continue;
+            }
+            const double iw = 1.0 / ww;
+            const double u = (G[0] * xo + G[1] * yo + G[2]) * iw;
+            const double v = (G[3] * xo + G[4] * yo + G[5]) * iw;
+            /* Source pixels per output pixel along each source axis. */
+            const double j0 = (G[0] - u * G[6]) * iw, j1 = (G[1] - u * G[7]) * iw;
+            const double j2 = (G[3] - v * G[6]) * iw, j3 = (G[4] - v * G[7]) * iw;
+            const double su2 = j0 * j0 + j1 * j1, sv2 = j2 * j2 + j3 * j3;
+            const double pu = chroma ? 0.5 * (u - 1) : u - 0.5;
+            const double pv = chroma ? 0.5 * (v - 1) : v - 0.5;
+            const double fu = floor(pu), fv = floor(pv);
+            const int iu = (int)fu - 1, iv = (int)fv - 1;
+            if (cubic && su2 <= 1 && sv2 <= 1 && iu >= 0 && iv >= 0 && iu + 3 < sw && iv + 3 < sh) {
+                /* Magnifying, away from the edges: plain Keys interpolation at
+                 * the exact position. */
+                float wx[4], wy[4];
+                keys4((float)(pu - fu), wx);
+                keys4((float)(pv - fv), wy);
+                const uint8_t *r = src->data + (ptrdiff_t)iv * ss + iu;
+                float acc = 0;
+                for (int j = 0; j < 4; j++, r += ss)
+                    acc += wy[j] * (wx[0] * r[0] + wx[1] * r[1] + wx[2] * r[2] + wx[3] * r[3]);
+                const long q = lrintf(acc);
+                out[x] = (uint8_t)(q < 0 ? 0 : q > 255 ? 255 : q);
+                continue;
+            }
+            double su = sqrt(su2), sv = sqrt(sv2);
+            su = su < 1 ? 1 : su > I2V_WARP_FOOTPRINT_MAX ? I2V_WARP_FOOTPRINT_MAX : su;
+            sv = sv < 1 ? 1 : sv > I2V_WARP_FOOTPRINT_MAX ? I2V_WARP_FOOTPRINT_MAX : sv;
+            out[x] = sample_general(src, w->kernel, radius, pu, pv, su, sv);
+        }
+    }
+}
+
+/* Output points checked: a grid, and the border every few pixels. */
+static int check_points(const i2v_scene3d *s, int i, double *x, double *y)
+{
+    const int gx = 17, gy = 10, nb = 64;
+    const double W = s->out_w, H = s->out_h;
+    if (i < gx * gy) {
+        *x = 0.5 + (W - 1) * (i % gx) / (gx - 1);
+        *y = 0.5 + (H - 1) * (double)(i / gx) / (gy - 1);
+        return 1;
+    }
+    i -= gx * gy;
+    if (i >= 4 * nb) return 0;
+    const double t = (double)(i % nb) / (nb - 1);
+    switch (i / nb) {
+    case 0:
+        *x = 0.5 + t * (W - 1), *y = 0.5;
+        break;
+    case 1:
+        *x = 0.5 + t * (W - 1), *y = H - 0.5;
+        break;
+    case 2:
+        *x = 0.5, *y = 0.5 + t * (H - 1);
+        break;
+    default:
+        *x = W - 0.5, *y = 0.5 + t * (H - 1);
+        break;
+    }
+    return 1;
+}
+
+void i2v__warp_extent(const i2v_scene3d *s, const i2v_cam3d *cam, double *x0, double *y0,
+                      double *x1, double *y1, double *min_scale)
+{
+    i2v_warp w;
+    i2v__warp_setup(&w, s, cam, 1, 1, I2V_KERNEL_CUBIC);
+    *x0 = *y0 = INFINITY, *x1 = *y1 = -INFINITY, *min_scale = INFINITY;
+    double x, y;
+    for (int i = 0; check_points(s, i, &x, &y); i++) {
+        double u, v, J[4];
+        if (i2v__warp_map(&w, x, y, &u, &v, NULL, J)) continue;
+        *x0 = fmin(*x0, u), *y0 = fmin(*y0, v), *x1 = fmax(*x1, u), *y1 = fmax(*y1, v);
+        /* smallest singular value of J */
+        const double a = J[0] * J[0] + J[2] * J[2], b = J[0] * J[1] + J[2] * J[3],
+                     c = J[1] * J[1] + J[3] * J[3];
+        const double l = 0.5 * (a + c - sqrt((a - c) * (a - c) + 4 * b * b));
+        *min_scale = fmin(*min_scale, sqrt(fmax(l, 0)));
+    }
+}
+
+int i2v__warp_inside(const i2v_scene3d *s, const i2v_cam3d *cam, double margin)
+{
+    i2v_warp w;
+    i2v__warp_setup(&w, s, cam, 1, 1, I2V_KERNEL_CUBIC);
+    /* The camera itself must stay inside the box, 0.25 m from every plane. */
+    for (int k = 0; k < I2V_PLANES; k++)
+        if (s->d[k] - (s->n[k][0] * cam->C[0] + s->n[k][1] * cam->C[1] + s->n[k][2] * cam->C[2]) <
+            0.25)
+            return 0;
+    double x, y;
+    for (int i = 0; check_points(s, i, &x, &y); i++) {
+        double u, v;
+        if (i2v__warp_map(&w, x, y, &u, &v, NULL, NULL)) return 0;
+        if (u < margin || v < margin || u > s->pw - margin || v > s->ph - margin) return 0;
+    }
+    return 1;
+}
