@@ -107,8 +107,10 @@ int i2v__v2_request(json_t *body, int video_credits, i2v_gen *g, char *msg, size
     }
     json_t *opt = json_object_get(body, "option");
     i2v_move move;
+    /* The seed's nine options only (the 3D moves come through the prompt on
+     * API v1 and AUTO_* on rooms). */
     if (!json_is_string(opt) || i2v_move_parse(json_string_value(opt), &move) != 0 ||
-        strcmp(json_string_value(opt), i2v_move_name(move)) != 0)
+        strcmp(json_string_value(opt), i2v_move_name(move)) != 0 || move >= I2V_MOVE_DOLLY_IN)
         return i2v__api_param(msg, ml,
                               "option: required, one of ZOOM_IN, ZOOM_OUT, PAN_RIGHT, PAN_LEFT, "
                               "PAN_UP, PAN_DOWN, CAMERA_PUSH_OUT, AUTO_EFFECTS, AUTO_REVERSE");

@@ -234,6 +234,7 @@ def test_generation_is_readable_through_both_apis(svc, photos_srv):
     ({"image_urls": ["file:///etc/passwd"]}, "image_urls[0]"),
     ({"option": "SPIN"}, "option"),
     ({"option": "zoom_in"}, "option"),
+    ({"option": "DOLLY_IN"}, "option"),  # a 3D move: only through v1 prompts and AUTO_*
     ({"option": None}, "option"),
     ({"prompt": 5}, "prompt"),
     ({"format": 1}, "format"),
