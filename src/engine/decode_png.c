@@ -72,7 +72,9 @@ static uint32_t be32(const uint8_t *p)
  * The header is read by hand: the size from IHDR (which must come first) and
  * the orientation from an eXIf chunk found by walking the chunk list, which
  * also refuses more than PNG_MAX_CHUNKS ancillary chunks (or 100 times as
- * many in all) and a chunk longer than the rest of the file. Nothing is allocated, so a header
+ * many in all) and a chunk longer than the rest of the file (a 72-byte file
+ * ending in a chunk header that claims 1.8 GB made libpng allocate and clear
+ * all of it). Nothing is allocated, so a header
  * claiming a huge size or a file of thousands of chunks costs nothing here; libpng checks the rest
  * (CRCs, ranges) when decoding.
  */
@@ -91,11 +93,12 @@ static int png_probe(const uint8_t *d, size_t n, i2v_probe *info, i2v_error *err
     info->height = (int)h;
     size_t pos = 8;
     unsigned ancillary = 0;
-    for (unsigned count = 0; pos + 12 <= n; count++) {
+    for (unsigned count = 0; pos + 8 <= n; count++) {
         const uint32_t len = be32(d + pos);
-        /* libpng allocates what a chunk claims before reading it: a length
-         * beyond the file's end is refused here */
-        if (len > n - pos - 12)
+        /* libpng allocates what a chunk claims as soon as it has read the
+         * chunk's 8-byte header: a length beyond the file's end is refused
+         * here, also in a last chunk cut short after its header */
+        if ((size_t)len + 12 > n - pos)
             return i2v__err(err, I2V_ECORRUPT,
                             "PNG is truncated: the chunk at byte %zu claims %u bytes, more than "
                             "the file holds",

@@ -336,6 +336,26 @@ static void test_truncated_and_corrupt(void **state)
     free(u);
 }
 
+/* A PNG whose last chunk is cut short after its 8-byte header, claiming
+ * 1.8 GB (found by fuzz_image: libpng allocated and cleared all of it): the
+ * header walk refuses it before libpng sees it. */
+static void test_png_cut_chunk_header(void **state)
+{
+    (void)state;
+    static const uint8_t bomb[] = {
+        0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44,
+        0x52, 0x00, 0x00, 0x00, 0x40, 0x00, 0x00, 0x00, 0x40, 0x08, 0x00, 0x00, 0x00, 0x00, 0x8f,
+        0x02, 0x2e, 0x02, 0x00, 0x00, 0x00, 0x03, 0x74, 0x58, 0x74, 0x45, 0x6b, 0x00, 0x30, 0x54,
+        0xbb, 0x17, 0x35, 0x00, 0x00, 0x00, 0x03, 0x74, 0x45, 0x58, 0x74, 0x6b, 0x00, 0x00, 0x60,
+        0x70, 0x00, 0x02, 0x6f, 0x5f, 0x00, 0x03, 0x74, 0x45, 0x58, 0x74, 0x6b};
+    i2v_photo *p = NULL;
+    i2v_error err = {0};
+    assert_int_equal(sizeof bomb, 72);
+    assert_int_equal(i2v_photo_open_memory(&p, bomb, sizeof bomb, NULL, &err), I2V_ECORRUPT);
+    assert_null(p);
+    assert_non_null(strstr(err.message, "claims 1868496899 bytes"));
+}
+
 static void test_jpeg_scaled_decode(void **state)
 {
     (void)state;
@@ -375,6 +395,7 @@ int main(void)
         cmocka_unit_test(test_not_an_image),
         cmocka_unit_test(test_pixel_limit_from_header),
         cmocka_unit_test(test_truncated_and_corrupt),
+        cmocka_unit_test(test_png_cut_chunk_header),
         cmocka_unit_test(test_jpeg_scaled_decode),
     };
     return cmocka_run_group_tests_name("decode", tests, NULL, NULL);
