@@ -4,6 +4,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "vanish.h"
+
 #define ZOOM_AMOUNT 0.30 /* ZOOM_IN 1.0 -> 1.3 */
 #define PAN_ZOOM 0.20    /* pans travel at 1.2 */
 #define PUSH_AMOUNT 0.35 /* push-out starts at 1.35 */
@@ -116,18 +118,6 @@ i2v_view i2v__cam_view(i2v_cam c, double fx, double fy, double fw, double fh)
     return v;
 }
 
-/* Rotation by angle a about the unit axis k (Rodrigues), row-major. */
-static void axis_rotation(const double k[3], double a, double M[9])
-{
-    const double c = cos(a), s = sin(a), t = 1 - c;
-    M[0] = c + t * k[0] * k[0], M[1] = t * k[0] * k[1] - s * k[2],
-    M[2] = t * k[0] * k[2] + s * k[1];
-    M[3] = t * k[0] * k[1] + s * k[2], M[4] = c + t * k[1] * k[1],
-    M[5] = t * k[1] * k[2] - s * k[0];
-    M[6] = t * k[0] * k[2] - s * k[1], M[7] = t * k[1] * k[2] + s * k[0],
-    M[8] = c + t * k[2] * k[2];
-}
-
 i2v_cam3d i2v__path3d_at_time(const i2v_path3d *p, double e)
 {
     i2v_cam3d c;
@@ -149,7 +139,7 @@ i2v_cam3d i2v__path3d_at_time(const i2v_path3d *p, double e)
          * pivot stays where it is on screen. */
         const double a = (e - 0.5) * p->amount;
         double M[9];
-        axis_rotation(p->down, a, M);
+        i2v__axis_rotation(p->down, a, M);
         for (int r = 0; r < 3; r++) {
             double v = 0;
             for (int k = 0; k < 3; k++)

@@ -131,18 +131,24 @@ static int dirs_from_one(const double v1[3], const double l[3], double f, double
     return normalize(d[2]);
 }
 
-static void rodrigues(const double w[3], double M[9])
+void i2v__axis_rotation(const double k[3], double a, double M[9])
 {
-    const double th = sqrt(w[0] * w[0] + w[1] * w[1] + w[2] * w[2]);
-    double k[3] = {0, 0, 0};
-    if (th > 1e-15) k[0] = w[0] / th, k[1] = w[1] / th, k[2] = w[2] / th;
-    const double c = cos(th), s = sin(th), t = 1 - c;
+    const double c = cos(a), s = sin(a), t = 1 - c;
     M[0] = c + t * k[0] * k[0], M[1] = t * k[0] * k[1] - s * k[2],
     M[2] = t * k[0] * k[2] + s * k[1];
     M[3] = t * k[0] * k[1] + s * k[2], M[4] = c + t * k[1] * k[1],
     M[5] = t * k[1] * k[2] - s * k[0];
     M[6] = t * k[0] * k[2] - s * k[1], M[7] = t * k[1] * k[2] + s * k[0],
     M[8] = c + t * k[2] * k[2];
+}
+
+/* The rotation vector w (axis times angle) as a matrix. */
+static void rodrigues(const double w[3], double M[9])
+{
+    const double th = sqrt(w[0] * w[0] + w[1] * w[1] + w[2] * w[2]);
+    double k[3] = {0, 0, 0};
+    if (th > 1e-15) k[0] = w[0] / th, k[1] = w[1] / th, k[2] = w[2] / th;
+    i2v__axis_rotation(k, th, M);
 }
 
 static void matmul(const double A[9], const double B[9], double C[9])

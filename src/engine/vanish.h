@@ -40,6 +40,9 @@ typedef struct i2v_manhattan {
 /* Fits the Manhattan frame to n segments of a w x h image. label (may be
  * NULL) receives per segment its axis 0..2, or -1 (outlier or too short).
  * Never fails: m->found says whether anything fit. */
+/* Rotation by angle a about the unit axis k (Rodrigues), row-major. */
+void i2v__axis_rotation(const double k[3], double a, double M[9]);
+
 void i2v__manhattan_fit(const i2v_segment *seg, int n, int w, int h, i2v_manhattan *m, int *label);
 
 /* The vanishing point of room axis k, homogeneous image coordinates
