@@ -33,6 +33,9 @@ int i2v__api_prompt(json_t *obj, const char **out, char *msg, size_t msglen);
  * when the store cannot answer. */
 int i2v__api_auth(i2v_service *svc, i2v_req *r, const char *header, char user[37],
                   i2v_api_error_fn fail, const char *auth_msg, int *ret);
+/* The same for a key the caller took from the request (NULL: none). */
+int i2v__api_auth_key(i2v_service *svc, i2v_req *r, const char *key, char user[37],
+                      i2v_api_error_fn fail, const char *auth_msg, int *ret);
 /* Answers a store failure: retryable (503) when the store is unreachable,
  * else internal. */
 int i2v__api_store_error(i2v_req *r, int code, i2v_api_error_fn fail);
@@ -79,5 +82,6 @@ int i2v__v2_error(i2v_req *r, i2v_api_kind kind, const char *fmt, ...)
 /* The two APIs' route tables, for the HTTP server. */
 extern const i2v_api_family i2v__v1_family;
 extern const i2v_api_family i2v__v2_family;
+
 
 #endif
