@@ -83,5 +83,14 @@ int i2v__v2_error(i2v_req *r, i2v_api_kind kind, const char *fmt, ...)
 extern const i2v_api_family i2v__v1_family;
 extern const i2v_api_family i2v__v2_family;
 
+/* The native API (api_native.c, docs/native-api.md): /api/i2v/v1/, Bearer
+ * keys, {"error":{"code","message","field"}}. */
+#define I2V_NATIVE_PREFIX "/api/i2v/v1/"
+int i2v__native_error(i2v_req *r, i2v_api_kind kind, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* A create body read into g (all but the user), without a server: 0, or -1
+ * with a message that names the field. */
+int i2v__native_request(json_t *body, i2v_gen *g, char *msg, size_t msglen);
+extern const i2v_api_family i2v__native_family;
 
 #endif
