@@ -391,14 +391,15 @@ def test_outputs_support_range_etag_and_head(svc, photos_srv):
 
 def test_webhook_retried_until_delivered_and_signed(svc, photos_srv):
     user = svc.new_user(credits=100)
-    photos_srv.hook_plan["retry"] = [500, 503, 200]
+    name = f"retry-{time.monotonic_ns()}"  # the photo server (and its hooks) serve both runs
+    photos_srv.hook_plan[name] = [500, 503, 200]
     r = user.v2_generate({"image_urls": [photos_srv.url(LANDSCAPE)], "option": "PAN_UP",
-                          "webhook": photos_srv.url("/hook/retry")})
+                          "webhook": photos_srv.url("/hook/" + name)})
     gid = r.json()["generation_id"]
     assert user.wait_v2(gid)["status"] == "SUCCEEDED"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        got = [h for h in photos_srv.hooks if h["name"] == "retry"]
+        got = [h for h in photos_srv.hooks if h["name"] == name]
         if len(got) >= 3:
             break
         time.sleep(0.1)
@@ -416,7 +417,7 @@ def test_webhook_retried_until_delivered_and_signed(svc, photos_srv):
     assert event["data"]["generation_id"] == gid and event["data"]["status"] == "SUCCEEDED"
     assert event["data"]["urls"] == user.v2_get(gid).json()["urls"]
     time.sleep(1)
-    assert len([h for h in photos_srv.hooks if h["name"] == "retry"]) == 3
+    assert len([h for h in photos_srv.hooks if h["name"] == name]) == 3
     con = svc.db()
     state, attempts = con.execute(
         "SELECT d.state, d.attempts FROM deliveries d JOIN generations g ON g.id=d.generation"
@@ -425,14 +426,15 @@ def test_webhook_retried_until_delivered_and_signed(svc, photos_srv):
 
 
 def test_failed_generation_webhook_says_failed(svc, photos_srv):
+    name = f"fail-{time.monotonic_ns()}"  # the photo server (and its hooks) serve both runs
     user = svc.new_user(credits=100)
     gid = user.v2_generate({"image_urls": [photos_srv.url("nothing.jpg")], "option": "ZOOM_IN",
-                            "webhook": photos_srv.url("/hook/fail")}).json()["generation_id"]
+                            "webhook": photos_srv.url("/hook/" + name)}).json()["generation_id"]
     assert user.wait_v2(gid)["status"] == "FAILED"
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and not [h for h in photos_srv.hooks if h["name"] == "fail"]:
+    while time.monotonic() < deadline and not [h for h in photos_srv.hooks if h["name"] == name]:
         time.sleep(0.1)
-    h = [h for h in photos_srv.hooks if h["name"] == "fail"][0]
+    h = [h for h in photos_srv.hooks if h["name"] == name][0]
     assert verify_signature(user.secret, h["headers"], h["body"])
     ev = json.loads(h["body"])
     assert ev["type"] == "generation.failed" and ev["data"]["status"] == "FAILED"
