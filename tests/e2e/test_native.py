@@ -415,7 +415,10 @@ def test_cancel_queued_refunds_once(svc, photos_srv):
     assert c.user.balance() == (1000, 1000)
 
 
-def test_cancel_running_stops_the_render_within_a_second(svc, photos_srv):
+def test_cancel_running_stops_the_render_within_a_second(svc, photos_srv, i2v):
+    # The second is the release build's promise; under AddressSanitizer every
+    # frame takes a few times longer, so that run checks the path, not the clock.
+    limit = 3.0 if "asan" in i2v else 1.0
     c = new_client(svc, credits=1000)
     name = "cr-" + svc.label
     outputs_before = set()
@@ -443,7 +446,7 @@ def test_cancel_running_stops_the_render_within_a_second(svc, photos_srv):
     print(f"\ncancel to stop ({svc.label}): client {1000 * (t_stop - t0):.0f} ms,"
           f" server {1000 * (t_stop - t_req):.0f} ms; {line.split('stop_ms=')[1].split()[0]} ms"
           " after the worker saw it")
-    assert t_stop - t_req < 1.0 and t_stop - t0 < 1.0, line
+    assert t_stop - t_req < limit and t_stop - t0 < limit, line
     assert "event=job_succeeded" not in "\n".join(
         l for l in svc.log_text().splitlines() if str(g["task_id"]) in l)
     # nothing left behind: no scratch file, no output file
