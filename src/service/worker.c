@@ -65,6 +65,7 @@ typedef struct job {
     pthread_cond_t cv;
     int done; /* under mu: the keeper stops */
     int keeping;
+    int renew_failing; /* the keeper's: renewals failing in a row (logged once) */
 } job;
 
 /* One renewal: raises the cancel flag when the lease is lost or the owner
@@ -89,8 +90,16 @@ static int renew(job *j)
                      (long long)j->g->task_id, j->g->uuid);
         }
     } else if (r) {
-        i2v__log(I2V_LOG_WARN, "lease_renew_failed", " task_id=%lld error=\"%s\"",
-                 (long long)j->g->task_id, e.message);
+        /* the store is away (a restart): once per streak, not four times a second */
+        if (!j->renew_failing++)
+            i2v__log(I2V_LOG_WARN, "lease_renew_failed", " task_id=%lld error=\"%s\"",
+                     (long long)j->g->task_id, e.message);
+        return 0;
+    }
+    if (j->renew_failing) {
+        i2v__log(I2V_LOG_INFO, "lease_renew_resumed", " task_id=%lld failed=%d",
+                 (long long)j->g->task_id, j->renew_failing);
+        j->renew_failing = 0;
     }
     return 0;
 }
