@@ -1,7 +1,8 @@
 /*
- * fuzz_api.c - request bodies of both seed APIs: JSON parsing with the depth
- * limit, then every field's validation for Image to Video v1 and Animation
- * v2, exactly as the server runs them before anything is stored.
+ * fuzz_api.c - generate bodies of the three APIs: JSON parsing with the depth
+ * limit, then every field's validation for Image to Video v1, Animation v2
+ * and the native API's create, exactly as the server runs them before
+ * anything is stored.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -22,11 +23,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     i2v_gen *g = calloc(1, sizeof *g);
     if (!g) abort();
-    for (int api = 1; api <= 2; api++) {
+    for (int api = 1; api <= 3; api++) {
         memset(g, 0, sizeof *g);
         msg[0] = '\0';
-        const int r = api == 1 ? i2v__v1_request(body, g, msg, sizeof msg)
-                               : i2v__v2_request(body, 20, g, msg, sizeof msg);
+        const int r = api == 1   ? i2v__v1_request(body, g, msg, sizeof msg)
+                      : api == 2 ? i2v__v2_request(body, 20, g, msg, sizeof msg)
+                                 : i2v__native_request(body, g, msg, sizeof msg);
         if (r != 0 && !msg[0]) abort();
         if (r == 0) {
             /* accepted: a sane generation */

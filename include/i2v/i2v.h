@@ -54,6 +54,7 @@ typedef enum i2v_code {
     I2V_EDB = -15,          /* the job store failed */
     I2V_EDUPLICATE = -16,   /* an idempotency key is already taken */
     I2V_EUNAVAILABLE = -17, /* a server (database, object store) is unreachable: retry */
+    I2V_ESTATE = -18,       /* not allowed in the object's state (a finished generation) */
 } i2v_code;
 
 const char *i2v_strerror(int code);

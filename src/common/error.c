@@ -44,6 +44,8 @@ const char *i2v_strerror(int code)
         return "idempotency key already used";
     case I2V_EUNAVAILABLE:
         return "temporarily unavailable, retry";
+    case I2V_ESTATE:
+        return "not allowed in this state";
     }
     return "unknown error";
 }

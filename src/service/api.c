@@ -221,13 +221,19 @@ int i2v__api_store_error(i2v_req *r, int code, i2v_api_error_fn fail)
 int i2v__api_auth(i2v_service *svc, i2v_req *r, const char *header, char user[37],
                   i2v_api_error_fn fail, const char *auth_msg, int *ret)
 {
-    const char *key = i2v__req_header(r, header);
+    return i2v__api_auth_key(svc, r, i2v__req_header(r, header), user, fail, auth_msg, ret);
+}
+
+int i2v__api_auth_key(i2v_service *svc, i2v_req *r, const char *key, char user[37],
+                      i2v_api_error_fn fail, const char *auth_msg, int *ret)
+{
     int s = I2V_ENOTFOUND;
     if (key && *key && strlen(key) <= 256) {
         char hash[I2V_HASH_HEX + 1];
         i2v__sha256_hex(key, strlen(key), hash);
         i2v_error e = {0};
-        s = svc->store->vt->key_user(svc->store, hash, user, &e);
+        /* key_user, and the key's last use stamped (at most once a minute) */
+        s = svc->store->vt->key_auth(svc->store, hash, user, &e);
     }
     if (s == 0) return 0;
     *ret = s == I2V_ENOTFOUND ? fail(r, I2V_API_AUTH, "%s", auth_msg)

@@ -33,6 +33,9 @@ int i2v__api_prompt(json_t *obj, const char **out, char *msg, size_t msglen);
  * when the store cannot answer. */
 int i2v__api_auth(i2v_service *svc, i2v_req *r, const char *header, char user[37],
                   i2v_api_error_fn fail, const char *auth_msg, int *ret);
+/* The same for a key the caller took from the request (NULL: none). */
+int i2v__api_auth_key(i2v_service *svc, i2v_req *r, const char *key, char user[37],
+                      i2v_api_error_fn fail, const char *auth_msg, int *ret);
 /* Answers a store failure: retryable (503) when the store is unreachable,
  * else internal. */
 int i2v__api_store_error(i2v_req *r, int code, i2v_api_error_fn fail);
@@ -79,5 +82,15 @@ int i2v__v2_error(i2v_req *r, i2v_api_kind kind, const char *fmt, ...)
 /* The two APIs' route tables, for the HTTP server. */
 extern const i2v_api_family i2v__v1_family;
 extern const i2v_api_family i2v__v2_family;
+
+/* The native API (api_native.c, docs/native-api.md): /api/i2v/v1/, Bearer
+ * keys, {"error":{"code","message","field"}}. */
+#define I2V_NATIVE_PREFIX "/api/i2v/v1/"
+int i2v__native_error(i2v_req *r, i2v_api_kind kind, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* A create body read into g (all but the user), without a server: 0, or -1
+ * with a message that names the field. */
+int i2v__native_request(json_t *body, i2v_gen *g, char *msg, size_t msglen);
+extern const i2v_api_family i2v__native_family;
 
 #endif

@@ -25,6 +25,7 @@ static const struct {
     [I2V_API_REVIEW] = {400, 9010},      [I2V_API_CREDITS] = {402, 9051},
     [I2V_API_INTERNAL] = {500, 1003},    [I2V_API_GENERIC] = {400, 1001},
     [I2V_API_IDEMPOTENCY] = {422, 1011}, [I2V_API_UNAVAILABLE] = {503, 1003},
+    [I2V_API_CONFLICT] = {409, 1001},
 };
 
 int i2v__v1_error(i2v_req *r, i2v_api_kind kind, const char *fmt, ...)
@@ -40,8 +41,9 @@ int i2v__v1_error(i2v_req *r, i2v_api_kind kind, const char *fmt, ...)
 
 const char *i2v__v1_status(int state)
 {
-    static const char *const n[] = {"Unprocessed", "Processing", "Success", "Failed"};
-    return n[state & 3];
+    /* a cancelled generation reads as Failed (SPEC.md) */
+    static const char *const n[] = {"Unprocessed", "Processing", "Success", "Failed", "Failed"};
+    return state >= 0 && state <= I2V_GEN_CANCELLED ? n[state] : "Failed";
 }
 
 static int v1_created(i2v_service *svc, i2v_req *r, const i2v_gen *g, int64_t balance)
@@ -185,7 +187,7 @@ int i2v__v1_result(i2v_service *svc, i2v_req *r)
     }
     json_t *data = json_pack("{s:I, s:s, s:i, s:i, s:o, s:o}", "id", (json_int_t)g->task_id,
                              "status", i2v__v1_status(g->state), "waitNumber", wait, "percentage",
-                             g->state == I2V_GEN_FAILED ? 0 : g->progress, "input", v1_input(g),
+                             g->state >= I2V_GEN_FAILED ? 0 : g->progress, "input", v1_input(g),
                              "output", output);
     ret = i2v__respond_json(
         r, 200, json_pack("{s:i, s:s, s:o}", "code", 0, "message", "success", "data", data));

@@ -33,6 +33,7 @@ static const struct {
     [I2V_API_GENERIC] = {400, "bad_request"},
     [I2V_API_IDEMPOTENCY] = {422, "idempotency_key_reused"},
     [I2V_API_UNAVAILABLE] = {503, "service_unavailable"},
+    [I2V_API_CONFLICT] = {409, "conflict"},
 };
 
 int i2v__v2_error(i2v_req *r, i2v_api_kind kind, const char *fmt, ...)
@@ -48,8 +49,9 @@ int i2v__v2_error(i2v_req *r, i2v_api_kind kind, const char *fmt, ...)
 
 const char *i2v__v2_status(int state)
 {
-    static const char *const n[] = {"STARTING", "IN_PROGRESS", "SUCCEEDED", "FAILED"};
-    return n[state & 3];
+    /* a cancelled generation reads as FAILED (SPEC.md) */
+    static const char *const n[] = {"STARTING", "IN_PROGRESS", "SUCCEEDED", "FAILED", "FAILED"};
+    return state >= 0 && state <= I2V_GEN_CANCELLED ? n[state] : "FAILED";
 }
 
 /* Authenticates and checks body.user_id against the key's owner (user, as

@@ -17,6 +17,7 @@ void i2v__fetch_limits_init(i2v_fetch_limits *lim)
     lim->connect_ms = 10000;
     lim->max_redirects = 5;
     lim->allow = NULL;
+    lim->cancel = NULL;
 }
 
 void i2v__fetch_global_init(void)
@@ -53,6 +54,18 @@ static size_t on_data(char *p, size_t size, size_t n, void *user)
     memcpy(x->buf + x->len, p, add);
     x->len += add;
     return add;
+}
+
+/* libcurl calls it often (at least about every 100 ms while a transfer
+ * waits): nonzero aborts. */
+static int on_progress(void *user, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+    const xfer *x = user;
+    (void)dt;
+    (void)dn;
+    (void)ut;
+    (void)un;
+    return x->lim->cancel && *x->lim->cancel ? 1 : 0;
 }
 
 static size_t discard(char *p, size_t size, size_t n, void *user)
@@ -146,12 +159,19 @@ static CURL *easy(xfer *x, const char *url, char *errbuf)
     curl_easy_setopt(c, CURLOPT_USERAGENT, "i2v/" I2V_VERSION);
     curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)x->lim->max_bytes);
     curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
+    if (x->lim->cancel) {
+        curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(c, CURLOPT_XFERINFODATA, x);
+        curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    }
     return c;
 }
 
 static int fail(CURLcode rc, const xfer *x, const char *errbuf, const char *url, i2v_error *err)
 {
     if (x->refused[0]) return i2v__err(err, I2V_EDENIED, "%s: refused: %s", url, x->refused);
+    if (rc == CURLE_ABORTED_BY_CALLBACK && x->lim->cancel && *x->lim->cancel)
+        return i2v__err(err, I2V_ECANCELLED, "%s: cancelled", url);
     if (x->over || rc == CURLE_FILESIZE_EXCEEDED)
         return i2v__err(err, I2V_ELIMIT, "%s: larger than the %zu-byte limit", url,
                         x->lim->max_bytes);

@@ -19,6 +19,9 @@ typedef struct i2v_fetch_limits {
     long connect_ms;        /* default 10 s */
     int max_redirects;      /* default 5; 0 = do not follow */
     const i2v_allow *allow; /* addresses allowed despite being non-public */
+    /* When not NULL and raised (nonzero), the transfer stops within about
+     * 100 ms with I2V_ECANCELLED (a cancelled generation). */
+    const volatile int *cancel;
 } i2v_fetch_limits;
 
 void i2v__fetch_limits_init(i2v_fetch_limits *lim);
@@ -27,7 +30,8 @@ void i2v__fetch_global_init(void);
 
 /* GET url. On success *data (malloc'd, caller frees) holds *len bytes and 0 is
  * returned; on failure a negative i2v_code with a message naming the cause
- * (I2V_EDENIED for a refused scheme or address, I2V_ELIMIT, I2V_EFETCH). */
+ * (I2V_EDENIED for a refused scheme or address, I2V_ELIMIT, I2V_EFETCH,
+ * I2V_ECANCELLED when lim->cancel was raised). */
 int i2v__fetch(const char *url, const i2v_fetch_limits *lim, unsigned char **data, size_t *len,
                i2v_error *err);
 

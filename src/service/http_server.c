@@ -172,6 +172,7 @@ int i2v__req_error(i2v_req *r, i2v_api_kind kind, const char *msg)
             [I2V_API_NOTFOUND] = 404, [I2V_API_METHOD] = 405,      [I2V_API_TOO_LARGE] = 413,
             [I2V_API_REVIEW] = 400,   [I2V_API_CREDITS] = 402,     [I2V_API_INTERNAL] = 500,
             [I2V_API_GENERIC] = 400,  [I2V_API_IDEMPOTENCY] = 422, [I2V_API_UNAVAILABLE] = 503,
+            [I2V_API_CONFLICT] = 409,
         };
         return i2v__respond_text(r, status[kind], "text/plain; charset=utf-8", msg, strlen(msg));
     }

@@ -70,6 +70,7 @@ typedef enum {
     I2V_API_GENERIC,
     I2V_API_IDEMPOTENCY, /* the Idempotency-Key was used for a different request */
     I2V_API_UNAVAILABLE, /* the store cannot answer now: retry */
+    I2V_API_CONFLICT,    /* not in this state (a finished generation cancelled) */
     I2V_API_KINDS
 } i2v_api_kind;
 

@@ -39,3 +39,13 @@ int i2v__price(int base, int audio, i2v_resolution r, int duration)
     const int units = duration <= 0 ? 1 : (duration + 4) / 5;
     return per5[row][r] * units;
 }
+
+int i2v__price_size(int base, int audio, int w, int h, int duration)
+{
+    static const long long budget[] = {854 * 480, 1280 * 768, 1920 * 1080};
+    const long long px = (long long)(w > 0 ? w : 1) * (h > 0 ? h : 1);
+    for (int r = 0; r < 3; r++)
+        if (px <= budget[r]) return i2v__price(base, audio, (i2v_resolution)r, duration);
+    const int times = (int)((px + budget[2] - 1) / budget[2]);
+    return i2v__price(base, audio, I2V_RES_1080P, duration) * times;
+}

@@ -49,9 +49,10 @@ char *i2v__gen_event_json(const i2v_service *svc, const i2v_gen *g)
         json_object_set_new(data, "error", json_string(g->error));
         json_object_set_new(data, "refunded_credits", json_integer(g->price));
     }
-    json_t *ev =
-        json_pack("{s:s, s:s, s:o}", "type", ok ? "generation.succeeded" : "generation.failed",
-                  "timestamp", ts, "data", data);
+    const char *type = ok                              ? "generation.succeeded"
+                       : g->state == I2V_GEN_CANCELLED ? "generation.cancelled"
+                                                       : "generation.failed";
+    json_t *ev = json_pack("{s:s, s:s, s:o}", "type", type, "timestamp", ts, "data", data);
     char *s = json_dumps(ev, JSON_COMPACT);
     json_decref(ev);
     return s;

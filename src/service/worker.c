@@ -2,12 +2,20 @@
  * worker.c - worker threads. Each claims the oldest queued generation with a
  * lease, fetches and decodes the photo, plans and renders it into the scratch
  * folder, puts the video and cover into the blob store, and finishes the
- * generation. The lease is renewed with the
- * progress about once a second; when a renewal finds the lease lost (another
+ * generation.
+ *
+ * While a generation runs, a keeper thread renews its lease with the
+ * progress every RENEW_MS. When a renewal finds the lease lost (another
  * worker took the generation after this one stalled) the render is
- * cancelled and nothing this worker does afterwards is written.
+ * cancelled and nothing this worker does afterwards is written. When it
+ * says the generation's owner asked to cancel it, the fetch or render is
+ * stopped at once (the cancel flag the engine and fetch poll), whatever was
+ * put into the blob store is removed, and the generation is finished
+ * cancelled (refunded, its webhook row written) under this worker's lease.
+ * So a cancel reaches a running render within RENEW_MS plus one frame.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <stdio.h>
@@ -37,41 +45,131 @@ struct i2v_workers {
     int listening;
 };
 
+/* How often a running generation's lease is renewed (with its progress):
+ * also how soon its worker learns that its owner cancelled it. */
+#define RENEW_MS 250
+
 typedef struct job {
     i2v_service *svc;
     wthread *w;
     i2v_gen *g;
     char token[33];
-    double last_renew;
-    int lost;
-    int give_back; /* the blob store stayed away: back to the queue, not failed */
+    atomic_int pct;       /* the progress the next renewal reports */
+    atomic_int lost;      /* the lease was lost: write nothing */
+    atomic_int cancelled; /* its owner asked to cancel it */
+    double cancel_seen;   /* i2v__mono() when the keeper learned it (before cancelled is set) */
+    int give_back;        /* the blob store stayed away: back to the queue, not failed */
+    /* the keeper thread */
+    pthread_t keeper;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done; /* under mu: the keeper stops */
+    int keeping;
+    int renew_failing; /* the keeper's: renewals failing in a row (logged once) */
 } job;
 
-/* Renews the lease with progress pct at most once a second (always when
- * force); raises the cancel flag when the lease is lost. */
-static void renew(job *j, int pct, int force)
+/* One renewal: raises the cancel flag when the lease is lost or the owner
+ * asked to cancel. Returns 1 when the keeper should stop (lease lost). */
+static int renew(job *j)
 {
-    const double t = i2v__mono();
-    if (!force && t - j->last_renew < 1.0) return;
-    j->last_renew = t;
     i2v_error e = {0};
-    int r =
-        j->svc->store->vt->gen_renew(j->svc->store, j->g->id, j->token, j->svc->lease_ms, pct, &e);
+    int r = j->svc->store->vt->gen_renew(j->svc->store, j->g->id, j->token, j->svc->lease_ms,
+                                         atomic_load(&j->pct), &e);
     if (r == I2V_ELOST) {
-        j->lost = 1;
+        atomic_store(&j->lost, 1);
         j->w->cancel = 1;
         i2v__log(I2V_LOG_WARN, "lease_lost", " task_id=%lld", (long long)j->g->task_id);
-    } else if (r) {
-        i2v__log(I2V_LOG_WARN, "lease_renew_failed", " task_id=%lld error=\"%s\"",
-                 (long long)j->g->task_id, e.message);
+        return 1;
     }
+    if (r == I2V_ECANCELLED) {
+        if (!atomic_load(&j->cancelled)) {
+            j->cancel_seen = i2v__mono();
+            atomic_store(&j->cancelled, 1);
+            j->w->cancel = 1;
+            i2v__log(I2V_LOG_INFO, "job_cancel_seen", " task_id=%lld generation_id=%s",
+                     (long long)j->g->task_id, j->g->uuid);
+        }
+    } else if (r) {
+        /* the store is away (a restart): once per streak, not four times a second */
+        if (!j->renew_failing++)
+            i2v__log(I2V_LOG_WARN, "lease_renew_failed", " task_id=%lld error=\"%s\"",
+                     (long long)j->g->task_id, e.message);
+        return 0;
+    }
+    if (j->renew_failing) {
+        i2v__log(I2V_LOG_INFO, "lease_renew_resumed", " task_id=%lld failed=%d",
+                 (long long)j->g->task_id, j->renew_failing);
+        j->renew_failing = 0;
+    }
+    return 0;
+}
+
+/* Renews the job's lease every RENEW_MS until keeper_stop or the lease is
+ * lost. */
+static void *keeper_main(void *arg)
+{
+    job *j = arg;
+    pthread_mutex_lock(&j->mu);
+    while (!j->done) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_nsec += RENEW_MS * 1000000L;
+        while (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        while (!j->done && pthread_cond_timedwait(&j->cv, &j->mu, &ts) == 0)
+            ;
+        if (j->done) break;
+        pthread_mutex_unlock(&j->mu);
+        const int stop = renew(j);
+        pthread_mutex_lock(&j->mu);
+        if (stop) break;
+    }
+    pthread_mutex_unlock(&j->mu);
+    return NULL;
+}
+
+static void keeper_start(job *j)
+{
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&j->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&j->mu, NULL);
+    j->keeping = pthread_create(&j->keeper, NULL, keeper_main, j) == 0;
+    if (!j->keeping)
+        i2v__log(I2V_LOG_ERROR, "keeper_failed",
+                 " task_id=%lld note=\"no lease renewals: the lease may expire\"",
+                 (long long)j->g->task_id);
+}
+
+static void keeper_stop(job *j)
+{
+    if (j->keeping) {
+        pthread_mutex_lock(&j->mu);
+        j->done = 1;
+        pthread_cond_signal(&j->cv);
+        pthread_mutex_unlock(&j->mu);
+        pthread_join(j->keeper, NULL);
+        j->keeping = 0;
+    }
+    pthread_cond_destroy(&j->cv);
+    pthread_mutex_destroy(&j->mu);
+}
+
+/* Stop what the worker is doing: the lease lost or the owner cancelled. */
+static int stopped(job *j)
+{
+    return atomic_load(&j->lost) || atomic_load(&j->cancelled);
 }
 
 static int on_progress(void *user, int done, int total)
 {
     job *j = user;
     /* fetch and decode are the first 5%, the frames 5..99, the finish 100 */
-    renew(j, 5 + (int)(94.0 * done / (total > 0 ? total : 1)), 0);
+    atomic_store(&j->pct, 5 + (int)(94.0 * done / (total > 0 ? total : 1)));
     return 0;
 }
 
@@ -120,13 +218,14 @@ static int put_with_retries(job *j, const char *key, const char *video, const ch
         if (n == 1)
             i2v__log(I2V_LOG_WARN, "blob_put_retrying", " task_id=%lld error=\"%s\"",
                      (long long)j->g->task_id, e.message);
-        if (i2v__mono() - t0 > BLOB_RETRY_S || svc->stop || j->lost) {
+        if (stopped(j)) return i2v__err(err, rc, "%s", e.message);
+        if (i2v__mono() - t0 > BLOB_RETRY_S || svc->stop) {
             j->give_back = 1;
             return i2v__err(err, rc, "%s", e.message);
         }
         nap(svc, delay);
         delay = delay * 2 > 10 ? 10 : delay * 2;
-        renew(j, 99, 1);
+        atomic_store(&j->pct, 99); /* the keeper renews meanwhile */
     }
 }
 
@@ -169,16 +268,18 @@ static void run_job(job *j, i2v_gen *r)
     i2v_limits_init(&lim);
     lim.max_bytes = svc->fetch.max_bytes;
     lim.max_pixels = svc->max_pixels;
+    i2v_fetch_limits fetch = svc->fetch;
+    fetch.cancel = &j->w->cancel; /* a cancel stops a slow download too */
     for (n = 0; n < nurls;) {
-        if (i2v__fetch(urls[n], &svc->fetch, &bytes, &len, &err) != 0) {
+        if (i2v__fetch(urls[n], &fetch, &bytes, &len, &err) != 0) {
             if (nurls > 1) {
                 const size_t l = strlen(err.message);
                 snprintf(err.message + l, sizeof err.message - l, " (photo %d)", n + 1);
             }
             goto out;
         }
-        renew(j, 1 + 3 * (n + 1) / nurls, 1);
-        if (j->lost) goto out;
+        atomic_store(&j->pct, 1 + 3 * (n + 1) / nurls);
+        if (stopped(j)) goto out;
         const int rc = i2v_photo_open_memory(&photos[n], bytes, len, &lim, &err);
         free(bytes);
         bytes = NULL;
@@ -225,8 +326,8 @@ static void run_job(job *j, i2v_gen *r)
                                                        : "");
         }
     }
-    renew(j, 5, 1);
-    if (j->lost) goto out;
+    atomic_store(&j->pct, 5);
+    if (stopped(j)) goto out;
 
     i2v__random_hex(r->out_key, 16);
     snprintf(video, sizeof video, "%s/%s.mp4", svc->scratch_dir, r->out_key);
@@ -239,7 +340,7 @@ static void run_job(job *j, i2v_gen *r)
     out.cancel = &j->w->cancel;
     out.threads = svc->render_threads;
     if (i2v_render_multi(list, n, plan, &out, &err) != 0) goto out;
-    if (j->lost || put_with_retries(j, r->out_key, video, cover, &err) != 0) goto out;
+    if (stopped(j) || put_with_retries(j, r->out_key, video, cover, &err) != 0) goto out;
     r->state = I2V_GEN_SUCCEEDED;
     r->out_width = i2v_plan_width(plan);
     r->out_height = i2v_plan_height(plan);
@@ -297,7 +398,7 @@ static int finished_by_us(i2v_service *svc, const i2v_gen *g, const i2v_gen *r)
 static void process(wthread *w, i2v_gen *g, const char *token)
 {
     i2v_service *svc = w->pool->svc;
-    job j = {.svc = svc, .w = w, .g = g, .last_renew = i2v__mono()};
+    job j = {.svc = svc, .w = w, .g = g};
     snprintf(j.token, sizeof j.token, "%s", token);
     w->cancel = 0;
     const double t0 = i2v__mono();
@@ -305,8 +406,16 @@ static void process(wthread *w, i2v_gen *g, const char *token)
              (long long)g->task_id, g->uuid, w->pool->name, w->index, g->attempts);
     i2v_gen *r = calloc(1, sizeof *r);
     if (!r) return; /* the lease expires and another attempt is made */
+    keeper_start(&j);
     run_job(&j, r);
-    if ((svc->stop || j.give_back) && r->state != I2V_GEN_SUCCEEDED && !j.lost) {
+    keeper_stop(&j); /* from here on every write is fenced by the finish itself */
+    if (atomic_load(&j.lost)) goto discard;
+    if (atomic_load(&j.cancelled)) {
+        /* its owner cancelled it: nothing of it stays in the blob store */
+        if (r->state == I2V_GEN_SUCCEEDED) remove_outputs(svc, r->out_key);
+        r->state = I2V_GEN_CANCELLED;
+        r->out_key[0] = '\0';
+    } else if ((svc->stop || j.give_back) && r->state != I2V_GEN_SUCCEEDED) {
         /* shutting down: give it back rather than fail it */
         i2v_error e = {0};
         svc->store->vt->gen_release(svc->store, g->id, j.token, &e);
@@ -314,9 +423,16 @@ static void process(wthread *w, i2v_gen *g, const char *token)
                  j.give_back ? "blob_store_unavailable" : "stopping");
         goto out;
     }
-    if (j.lost) goto discard;
     i2v_error e = {0};
     int fr = finish_with_retries(svc, g, j.token, r, &e);
+    if (fr == I2V_ECANCELLED) {
+        /* cancel was requested after the last renewal: the store wrote
+         * the cancel (and its refund), so what was put goes */
+        if (r->state == I2V_GEN_SUCCEEDED) remove_outputs(svc, r->out_key);
+        r->state = I2V_GEN_CANCELLED;
+        r->out_key[0] = '\0';
+        goto done;
+    }
     if (fr == I2V_ELOST) {
         if (finished_by_us(svc, g, r)) goto done;
         i2v__log(I2V_LOG_WARN, "lease_lost", " task_id=%lld at=finish", (long long)g->task_id);
@@ -334,6 +450,13 @@ done:
                  " task_id=%lld generation_id=%s size=%dx%d seconds=%.2f out=%s plan=\"%s\"",
                  (long long)g->task_id, g->uuid, r->out_width, r->out_height, i2v__mono() - t0,
                  r->out_key, r->plan_prompt);
+    } else if (r->state == I2V_GEN_CANCELLED) {
+        /* stop_ms: from the renewal that brought the cancel to the finish */
+        const double seen = atomic_load(&j.cancelled) ? j.cancel_seen : 0;
+        i2v__log(I2V_LOG_INFO, "job_cancelled",
+                 " task_id=%lld generation_id=%s seconds=%.2f stop_ms=%.0f refund=%d",
+                 (long long)g->task_id, g->uuid, i2v__mono() - t0,
+                 seen > 0 ? (i2v__mono() - seen) * 1000 : 0.0, g->price);
     } else {
         char why[300];
         i2v__log(I2V_LOG_WARN, "job_failed",

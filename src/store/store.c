@@ -22,8 +22,8 @@ int64_t i2v__now_ms(void)
 
 const char *i2v__gen_state_name(int state)
 {
-    static const char *const n[] = {"queued", "running", "succeeded", "failed"};
-    return state >= 0 && state <= 3 ? n[state] : "?";
+    static const char *const n[] = {"queued", "running", "succeeded", "failed", "cancelled"};
+    return state >= 0 && state <= I2V_GEN_CANCELLED ? n[state] : "?";
 }
 
 int i2v__store_open(i2v_store **out, const char *url, const i2v_store_config *cfg, i2v_error *err)

@@ -23,6 +23,12 @@
  * - Every function may be called from any thread; the handle is shared.
  * - A server that cannot be reached (or went away mid-call) gives
  *   I2V_EUNAVAILABLE: the caller may retry; the handle reconnects by itself.
+ * - Cancelling (gen_cancel): a queued generation is cancelled at once, with
+ *   its refund and delivery row, in one transaction; a running one is marked
+ *   cancel-requested, which its worker learns from gen_renew
+ *   (I2V_ECANCELLED). From then on it can only end cancelled: the worker's
+ *   finish, a release on shutdown and the reaping of its expired lease all
+ *   write I2V_GEN_CANCELLED with the refund, never a success or a requeue.
  * All functions return 0 (or 1 where noted) or a negative i2v_code.
  */
 #ifndef I2V_STORE_H
@@ -37,6 +43,7 @@ typedef enum {
     I2V_GEN_RUNNING = 1,
     I2V_GEN_SUCCEEDED = 2,
     I2V_GEN_FAILED = 3,
+    I2V_GEN_CANCELLED = 4, /* by its owner; refunded like a failure */
 } i2v_gen_state;
 
 #define I2V_URL_MAX 2048
@@ -79,6 +86,9 @@ typedef struct i2v_gen {
     /* gen_create only: the request's idempotency key ("" : none) and hash */
     char idem_key[I2V_IDEM_KEY_MAX + 1];
     char idem_hash[65];
+    /* since schema version 2 */
+    int cancel_requested;       /* 1: its owner asked to cancel it */
+    int64_t outputs_deleted_ms; /* 0, or when its output files were deleted */
 } i2v_gen;
 
 typedef struct i2v_user {
@@ -99,7 +109,7 @@ typedef struct i2v_delivery {
 /* What `i2v admin queue` shows. */
 #define I2V_QUEUE_OWNERS_MAX 64
 typedef struct i2v_queue_stats {
-    int64_t state_count[4];     /* generations per i2v_gen_state */
+    int64_t state_count[4];     /* generations per i2v_gen_state (but cancelled) */
     int64_t oldest_queued_ms;   /* created_ms of the oldest queued one; 0: none */
     int64_t deliveries_pending; /* webhook deliveries not yet delivered nor given up */
     int owners;                 /* entries used in owner[] */
@@ -108,10 +118,35 @@ typedef struct i2v_queue_stats {
         int64_t leases; /* running generations it holds */
         int64_t oldest_expiry_ms;
     } owner[I2V_QUEUE_OWNERS_MAX];
+    int64_t cancelled; /* generations in I2V_GEN_CANCELLED */
 } i2v_queue_stats;
+
+/* One API key as its owner sees it (never the key itself). */
+typedef struct i2v_key_info {
+    char prefix[24]; /* the key's public id: its first 12 characters */
+    char name[128];
+    int64_t created_ms;
+    int64_t last_used_ms; /* 0: never; updated at most once a minute */
+    int revoked;
+} i2v_key_info;
+
+/* One row of the ledger as its owner sees it. */
+typedef struct i2v_ledger_row {
+    int64_t id;            /* increasing */
+    char kind[8];          /* "topup", "charge", "refund" */
+    int64_t amount;        /* negative for a charge */
+    int64_t balance_after; /* the running sum of the user's ledger up to this row */
+    char generation[37];   /* the generation's uuid, "" : none */
+    char note[256];
+    int64_t created_ms;
+} i2v_ledger_row;
 
 typedef struct i2v_store i2v_store;
 typedef int (*i2v_gen_fn)(void *user, const i2v_gen *g);
+/* A page's rows: nonzero stops. wait: generations ahead of a queued one. */
+typedef int (*i2v_gen_page_fn)(void *user, const i2v_gen *g, int wait);
+typedef int (*i2v_key_fn)(void *user, const i2v_key_info *k);
+typedef int (*i2v_ledger_fn)(void *user, const i2v_ledger_row *row);
 
 typedef struct i2v_store_vt {
     const char *name;
@@ -135,16 +170,22 @@ typedef struct i2v_store_vt {
     /* 1 and g filled when a generation was claimed, 0 when the queue is empty */
     int (*gen_claim)(i2v_store *s, const char *owner, int64_t lease_ms, i2v_gen *g, char token[33],
                      i2v_error *err);
+    /* I2V_ECANCELLED when its owner asked to cancel it (the lease is
+     * renewed all the same): the worker stops and finishes it CANCELLED. */
     int (*gen_renew)(i2v_store *s, int64_t id, const char *token, int64_t lease_ms, int progress,
                      i2v_error *err);
-    /* r->state SUCCEEDED (out_key, out_width, out_height, plan_prompt) or
-     * FAILED (error); a failure refunds. */
+    /* r->state SUCCEEDED (out_key, out_width, out_height, plan_prompt),
+     * FAILED (error) or CANCELLED; a failure or a cancel refunds. When
+     * cancel was requested, CANCELLED is written whatever r says, and a
+     * worker that said otherwise gets I2V_ECANCELLED (it removes what it
+     * put). */
     int (*gen_finish)(i2v_store *s, int64_t id, const char *token, const i2v_gen *r,
                       i2v_error *err);
     /* Gives a claimed generation back to the queue (shutdown); the attempt
-     * does not count. */
+     * does not count. A cancel-requested one is cancelled instead. */
     int (*gen_release)(i2v_store *s, int64_t id, const char *token, i2v_error *err);
-    /* Expired leases: back to the queue or failed. Returns how many. */
+    /* Expired leases: back to the queue, failed, or cancelled when cancel
+     * was requested. Returns how many. */
     int (*reap)(i2v_store *s, i2v_error *err);
     /* 1 and d filled when a due delivery was claimed for lease_ms */
     int (*hook_claim)(i2v_store *s, int64_t lease_ms, i2v_delivery *d, i2v_error *err);
@@ -165,6 +206,46 @@ typedef struct i2v_store_vt {
     int (*queue_stats)(i2v_store *s, i2v_queue_stats *q, i2v_error *err);
     /* 0 when the store answers (readiness). */
     int (*ping)(i2v_store *s, i2v_error *err);
+
+    /* ---- appended with schema version 2: the native API ---- */
+
+    /* The user's generation whose uuid, project_id (the newest with it) or
+     * task_id (decimal) is id; another user's is I2V_ENOTFOUND. *wait (when
+     * not NULL) as gen_get. */
+    int (*gen_find)(i2v_store *s, const char *user_id, const char *id, i2v_gen *g, int *wait,
+                    i2v_error *err);
+    /* The user's generations newest first: those with id < before (0: from
+     * the newest) and, when state >= 0, in that state; at most limit rows
+     * (1..1000), each given to fn with its wait number. */
+    int (*gen_page)(i2v_store *s, const char *user_id, int state, int64_t before, int limit,
+                    i2v_gen_page_fn fn, void *user, i2v_error *err);
+    /* Cancels the user's generation id (the internal id). Queued: cancelled
+     * now with its refund and delivery row, 0. Running: marked
+     * cancel-requested, 1 (again 1 while it runs). Finished (succeeded,
+     * failed, cancelled): I2V_ESTATE. Another user's or none:
+     * I2V_ENOTFOUND. g (may be NULL) gets the record as it is after. */
+    int (*gen_cancel)(i2v_store *s, const char *user_id, int64_t id, i2v_gen *g, i2v_error *err);
+    /* Marks the user's finished generation's outputs deleted (the first
+     * time: outputs_deleted_ms) and fills g with the record, whose out_key
+     * names the files the caller removes. Queued or running: I2V_ESTATE. */
+    int (*gen_delete_outputs)(i2v_store *s, const char *user_id, int64_t id, i2v_gen *g,
+                              i2v_error *err);
+    /* The user's ledger newest first, rows with id < before (0: from the
+     * newest), at most limit (1..1000). */
+    int (*ledger_page)(i2v_store *s, const char *user_id, int64_t before, int limit,
+                       i2v_ledger_fn fn, void *user, i2v_error *err);
+    /* key_add with a name (for its owner's list). */
+    int (*key_add_named)(i2v_store *s, const char *user_id, const char *hash, const char *prefix,
+                         const char *name, i2v_error *err);
+    /* The user's keys, newest first, revoked ones too. */
+    int (*key_list)(i2v_store *s, const char *user_id, i2v_key_fn fn, void *user, i2v_error *err);
+    /* Revokes the user's key with that prefix (again: 0); another user's
+     * or none: I2V_ENOTFOUND. */
+    int (*key_revoke_own)(i2v_store *s, const char *user_id, const char *prefix, i2v_error *err);
+    /* key_user, and the key's last-used time set to now when it is a minute
+     * old or more (a read decides; the write is conditional), so that
+     * requests stay cheap. */
+    int (*key_auth)(i2v_store *s, const char *hash, char user_id[37], i2v_error *err);
 } i2v_store_vt;
 
 struct i2v_store {

@@ -112,19 +112,34 @@ static const char schema_v1[] =
     " created_ms BIGINT NOT NULL, PRIMARY KEY (user_id, key));"
     "CREATE INDEX idempotency_age ON idempotency(created_ms);";
 
+/* Step 2: the native API (cancel, deleted outputs, named keys with their
+ * last use, pages by user). */
+static const char schema_v2[] =
+    "ALTER TABLE generations ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE generations ADD COLUMN outputs_deleted_ms BIGINT NOT NULL DEFAULT 0;"
+    "ALTER TABLE api_keys ADD COLUMN name TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE api_keys ADD COLUMN last_used_ms BIGINT NOT NULL DEFAULT 0;"
+    "CREATE INDEX generations_project ON generations(user_id, project_id);"
+    "CREATE INDEX api_keys_user ON api_keys(user_id);"
+    "CREATE INDEX ledger_user_id ON ledger(user_id, id);";
+
 static const struct {
     int version;
     const char *sql;
 } migrations[] = {
     {1, schema_v1},
+    {2, schema_v2},
 };
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
+
+/* The error of a cancelled generation (what the seed APIs' readers see). */
+#define CANCELLED_ERROR "cancelled"
 
 #define GEN_COLS                                                                                   \
     "id, task_id, uuid, project_id, user_id, api, state, progress, image_url, last_image_url,"     \
     " prompt, move, duration, resolution, width, height, fit_portrait, model, audio, audio_given," \
     " webhook, price, attempts, out_key, out_width, out_height, plan_prompt, error, created_ms,"   \
-    " started_ms, finished_ms, more_urls"
+    " started_ms, finished_ms, more_urls, cancel_requested, outputs_deleted_ms"
 
 typedef struct pg_store pg_store;
 
@@ -227,6 +242,8 @@ static void read_gen(const PGresult *q, int row, i2v_gen *g)
     g->started_ms = i64(q, row, 29);
     g->finished_ms = i64(q, row, 30);
     txt(q, row, 31, g->more_urls, sizeof g->more_urls);
+    g->cancel_requested = i32(q, row, 32);
+    g->outputs_deleted_ms = i64(q, row, 33);
 }
 
 /* ---- messages ---- */
@@ -906,33 +923,72 @@ out:
     return r;
 }
 
+/* The refund of generation id (once: the UNIQUE (generation, kind)
+ * constraint makes a second one impossible), in the caller's transaction. */
+static int refund_in_tx(pconn *c, const char *user, int64_t price, int64_t id, i2v_error *err)
+{
+    int e = ledger_ins(c, user, price, "refund", id, NULL, err);
+    if (e < 0) return e;
+    if (e == 1) {
+        params p = {0};
+        ps(&p, user);
+        pi(&p, price);
+        e = cmd(c, "refund", "UPDATE users SET balance=balance+$2 WHERE id=$1", &p, err);
+        if (e < 0) return e;
+    }
+    return 0;
+}
+
+/* The delivery row of finished generation id, when it has a webhook. */
+static int hook_row(pconn *c, int64_t id, int64_t now, i2v_error *err)
+{
+    params p = {0};
+    pi(&p, id);
+    pi(&p, now);
+    int e = cmd(c, "delivery",
+                "INSERT INTO deliveries(generation, url, msg_id, next_ms)"
+                " SELECT id, webhook, 'msg_' || uuid, $2::bigint FROM generations"
+                " WHERE id=$1 AND webhook<>'' ON CONFLICT DO NOTHING",
+                &p, err);
+    return e < 0 ? e : 0;
+}
+
 /* Writes the final state r of running generation id, fenced by token (NULL:
  * whoever holds it, for the reaper), in the caller's transaction: a failure
- * gets its refund, a webhook its delivery row. Returns 0, 1 when the
- * generation is not running under that token (lease lost), or a negative
- * code. */
+ * or a cancel gets its refund, a webhook its delivery row; a generation
+ * whose owner asked to cancel it ends cancelled whatever r says (the
+ * UPDATE reads the row's latest version). Returns 0, 1 when the generation
+ * is not running under that token (lease lost), 2 when it was written
+ * cancelled though r said otherwise, or a negative code. */
 static int finish_in_tx(pconn *c, int64_t id, const char *token, const i2v_gen *r, int64_t now,
                         i2v_error *err)
 {
     const int ok = r->state == I2V_GEN_SUCCEEDED;
+    const int want = ok || r->state == I2V_GEN_CANCELLED ? r->state : I2V_GEN_FAILED;
     params p = {0};
     int e;
     pi(&p, id);
     ps(&p, token);
-    pi(&p, ok ? I2V_GEN_SUCCEEDED : I2V_GEN_FAILED);
+    pi(&p, want);
     pi(&p, ok ? 100 : 0);
     ps(&p, ok ? r->out_key : "");
     pi(&p, ok ? r->out_width : 0);
     pi(&p, ok ? r->out_height : 0);
     ps(&p, ok ? r->plan_prompt : "");
-    ps(&p, ok ? "" : r->error);
+    ps(&p, ok ? "" : want == I2V_GEN_CANCELLED ? CANCELLED_ERROR : r->error);
     pi(&p, now);
-    PGresult *q = ex(c, "finish",
-                     "UPDATE generations SET state=$3, progress=$4, out_key=$5, out_width=$6,"
-                     " out_height=$7, plan_prompt=$8, error=$9, finished_ms=$10, lease_token=NULL,"
-                     " lease_expires_ms=NULL WHERE id=$1 AND state=1"
-                     " AND ($2::text IS NULL OR lease_token=$2::text) RETURNING user_id, price",
-                     &p, &e, err);
+    PGresult *q =
+        ex(c, "finish",
+           "UPDATE generations SET state=CASE WHEN cancel_requested<>0 THEN 4 ELSE"
+           " $3::int END, progress=CASE WHEN cancel_requested<>0 THEN 0 ELSE $4::int END,"
+           " out_key=CASE WHEN cancel_requested<>0 THEN '' ELSE $5::text END,"
+           " out_width=CASE WHEN cancel_requested<>0 THEN 0 ELSE $6::int END,"
+           " out_height=CASE WHEN cancel_requested<>0 THEN 0 ELSE $7::int END,"
+           " plan_prompt=$8, error=CASE WHEN cancel_requested<>0 THEN '" CANCELLED_ERROR
+           "' ELSE $9::text END, finished_ms=$10, lease_token=NULL,"
+           " lease_expires_ms=NULL WHERE id=$1 AND state=1"
+           " AND ($2::text IS NULL OR lease_token=$2::text) RETURNING user_id, price, state",
+           &p, &e, err);
     if (!q) return e;
     if (PQntuples(q) != 1) {
         PQclear(q);
@@ -941,28 +997,15 @@ static int finish_in_tx(pconn *c, int64_t id, const char *token, const i2v_gen *
     char user[37];
     txt(q, 0, 0, user, sizeof user);
     const int64_t price = i64(q, 0, 1);
+    const int state = i32(q, 0, 2);
     PQclear(q);
-    if (!ok) {
-        /* The UNIQUE (generation, kind) constraint makes the refund once-only. */
-        e = ledger_ins(c, user, price, "refund", id, NULL, err);
+    if (state != I2V_GEN_SUCCEEDED) {
+        e = refund_in_tx(c, user, price, id, err);
         if (e < 0) return e;
-        if (e == 1) {
-            p = (params){0};
-            ps(&p, user);
-            pi(&p, price);
-            e = cmd(c, "refund", "UPDATE users SET balance=balance+$2 WHERE id=$1", &p, err);
-            if (e < 0) return e;
-        }
     }
-    p = (params){0};
-    pi(&p, id);
-    pi(&p, now);
-    e = cmd(c, "delivery",
-            "INSERT INTO deliveries(generation, url, msg_id, next_ms)"
-            " SELECT id, webhook, 'msg_' || uuid, $2::bigint FROM generations"
-            " WHERE id=$1 AND webhook<>'' ON CONFLICT DO NOTHING",
-            &p, err);
-    return e < 0 ? e : 0;
+    e = hook_row(c, id, now, err);
+    if (e < 0) return e;
+    return state == I2V_GEN_CANCELLED && want != I2V_GEN_CANCELLED ? 2 : 0;
 }
 
 /* Expired leases, locked with SKIP LOCKED so that processes reaping at once
@@ -974,15 +1017,19 @@ static int reap_in_tx(pconn *c, int max_attempts, int64_t now, i2v_error *err)
     params p = {0};
     int r, n = 0;
     pi(&p, now);
-    PGresult *q = ex(c, "reap",
-                     "SELECT id, attempts FROM generations WHERE state=1 AND lease_expires_ms<$1"
-                     " ORDER BY user_id, id LIMIT 64 FOR UPDATE SKIP LOCKED",
-                     &p, &r, err);
+    PGresult *q =
+        ex(c, "reap",
+           "SELECT id, attempts, cancel_requested FROM generations WHERE state=1"
+           " AND lease_expires_ms<$1 ORDER BY user_id, id LIMIT 64 FOR UPDATE SKIP LOCKED",
+           &p, &r, err);
     if (!q) return r;
     for (int i = 0; i < PQntuples(q); i++) {
         const int64_t id = i64(q, i, 0);
         const int attempts = i32(q, i, 1);
-        if (attempts >= max_attempts) {
+        if (i32(q, i, 2)) { /* its owner asked to cancel it: never requeued */
+            const i2v_gen f = {.state = I2V_GEN_CANCELLED};
+            r = finish_in_tx(c, id, NULL, &f, now, err);
+        } else if (attempts >= max_attempts) {
             i2v_gen f = {.state = I2V_GEN_FAILED};
             snprintf(f.error, sizeof f.error, "lease expired %d times (worker lost)", attempts);
             r = finish_in_tx(c, id, NULL, &f, now, err);
@@ -1075,12 +1122,17 @@ static int op_renew(pconn *c, void *arg, i2v_error *err)
     ps(&p, a->token);
     pi(&p, a->until);
     pi(&p, a->progress);
-    int r = cmd(c, "renew",
-                "UPDATE generations SET lease_expires_ms=$3, progress=GREATEST(progress, $4)"
-                " WHERE id=$1 AND state=1 AND lease_token=$2",
-                &p, err);
-    if (r < 0) return r;
-    return r == 1 ? 0 : i2v__err(err, I2V_ELOST, "lease lost");
+    int r;
+    PGresult *q = ex(c, "renew",
+                     "UPDATE generations SET lease_expires_ms=$3, progress=GREATEST(progress, $4)"
+                     " WHERE id=$1 AND state=1 AND lease_token=$2 RETURNING cancel_requested",
+                     &p, &r, err);
+    if (!q) return r;
+    const int found = PQntuples(q) == 1, cancel = found && i32(q, 0, 0) != 0;
+    PQclear(q);
+    if (!found) return i2v__err(err, I2V_ELOST, "lease lost");
+    if (cancel) return i2v__err(err, I2V_ECANCELLED, "cancel requested by its owner");
+    return 0;
 }
 
 static int pg_gen_renew(i2v_store *s, int64_t id, const char *token, int64_t lease_ms, int progress,
@@ -1094,15 +1146,17 @@ static int op_finish(pconn *c, void *arg, i2v_error *err)
 {
     lease_arg *a = arg;
     int r = finish_in_tx(c, a->id, a->token, a->r, i2v__now_ms(), err);
-    if (r > 0) return i2v__err(err, I2V_ELOST, "lease lost");
-    return r;
+    if (r == 1) return i2v__err(err, I2V_ELOST, "lease lost");
+    return r; /* 2 (cancelled) commits */
 }
 
 static int pg_gen_finish(i2v_store *s, int64_t id, const char *token, const i2v_gen *r,
                          i2v_error *err)
 {
     lease_arg a = {id, token, 0, 0, r};
-    return call(PG(s), TX, "finish", op_finish, &a, err);
+    int e = call(PG(s), TX, "finish", op_finish, &a, err);
+    if (e == 2) return i2v__err(err, I2V_ECANCELLED, "cancel requested: finished as cancelled");
+    return e;
 }
 
 static int op_release(pconn *c, void *arg, i2v_error *err)
@@ -1114,16 +1168,21 @@ static int op_release(pconn *c, void *arg, i2v_error *err)
     int r = cmd(c, "release",
                 "UPDATE generations SET state=0, progress=0, attempts=attempts-1,"
                 " lease_token=NULL, lease_expires_ms=NULL"
-                " WHERE id=$1 AND state=1 AND lease_token=$2",
+                " WHERE id=$1 AND state=1 AND lease_token=$2 AND cancel_requested=0",
                 &p, err);
     if (r < 0) return r;
-    return r == 1 ? 0 : i2v__err(err, I2V_ELOST, "lease lost");
+    if (r == 1) return 0;
+    /* not released: the lease is lost, or cancel was requested (then it
+     * ends cancelled rather than going back to the queue) */
+    const i2v_gen f = {.state = I2V_GEN_CANCELLED};
+    r = finish_in_tx(c, a->id, a->token, &f, i2v__now_ms(), err);
+    return r == 1 ? i2v__err(err, I2V_ELOST, "lease lost") : r;
 }
 
 static int pg_gen_release(i2v_store *s, int64_t id, const char *token, i2v_error *err)
 {
     lease_arg a = {id, token, 0, 0, NULL};
-    return call(PG(s), 0, "release", op_release, &a, err);
+    return call(PG(s), TX, "release", op_release, &a, err);
 }
 
 static int op_idem_purge(pconn *c, void *arg, i2v_error *err)
@@ -1322,6 +1381,7 @@ static int op_queue_stats(pconn *c, void *arg, i2v_error *err)
     for (int i = 0; i < PQntuples(q); i++) {
         const int st = i32(q, i, 0);
         if (st >= 0 && st < 4) qs->state_count[st] = i64(q, i, 1);
+        if (st == I2V_GEN_CANCELLED) qs->cancelled = i64(q, i, 1);
     }
     PQclear(q);
     q = ex(c, "queue",
@@ -1427,6 +1487,401 @@ static int pg_listen(i2v_store *base, int timeout_ms, i2v_error *err)
 out:
     pthread_mutex_unlock(&s->llock);
     return r;
+}
+
+/* ---- the native API (schema version 2) ---- */
+
+/* A task id written in decimal, or -1. */
+static int64_t task_id_of(const char *id)
+{
+    int64_t v = 0;
+    if (!*id || strlen(id) > 16) return -1;
+    for (const char *p = id; *p; p++) {
+        if (*p < '0' || *p > '9') return -1;
+        v = v * 10 + (*p - '0');
+    }
+    return v;
+}
+
+typedef struct find_arg {
+    const char *user, *id;
+    i2v_gen *g;
+    int *wait;
+} find_arg;
+
+static int op_gen_find(pconn *c, void *arg, i2v_error *err)
+{
+    find_arg *a = arg;
+    params p = {0};
+    int r;
+    const int64_t task = task_id_of(a->id);
+    if (task > 0) {
+        pi(&p, task);
+        r = one_gen(c, "SELECT " GEN_COLS " FROM generations WHERE task_id=$1", &p, a->g, err);
+    } else {
+        ps(&p, a->id);
+        r = one_gen(c, "SELECT " GEN_COLS " FROM generations WHERE uuid=$1", &p, a->g, err);
+        if (r == I2V_ENOTFOUND || (r == 0 && strcmp(a->g->user_id, a->user) != 0)) {
+            p = (params){0};
+            ps(&p, a->user);
+            ps(&p, a->id);
+            r = one_gen(c,
+                        "SELECT " GEN_COLS " FROM generations WHERE user_id=$1 AND project_id=$2"
+                        " ORDER BY id DESC LIMIT 1",
+                        &p, a->g, err);
+        }
+    }
+    if (r == 0 && strcmp(a->g->user_id, a->user) != 0) r = I2V_ENOTFOUND;
+    if (r == I2V_ENOTFOUND) return i2v__err(err, I2V_ENOTFOUND, "no such generation");
+    if (r || !a->wait) return r;
+    *a->wait = 0;
+    if (a->g->state != I2V_GEN_QUEUED) return 0;
+    p = (params){0};
+    pi(&p, a->g->id);
+    PGresult *q = ex(c, "queue",
+                     "SELECT (SELECT COUNT(*) FROM generations WHERE state=0 AND id<$1)"
+                     " + (SELECT COUNT(*) FROM generations WHERE state=1)",
+                     &p, &r, err);
+    if (!q) return r;
+    *a->wait = i32(q, 0, 0);
+    PQclear(q);
+    return 0;
+}
+
+static int pg_gen_find(i2v_store *s, const char *user, const char *id, i2v_gen *g, int *wait,
+                       i2v_error *err)
+{
+    find_arg a = {user, id, g, wait};
+    return call(PG(s), RO, "generation", op_gen_find, &a, err);
+}
+
+typedef struct page_arg {
+    const char *user;
+    int state, limit;
+    int64_t before;
+    PGresult *rows;
+} page_arg;
+
+static int op_gen_page(pconn *c, void *arg, i2v_error *err)
+{
+    page_arg *a = arg;
+    params p = {0};
+    int r;
+    ps(&p, a->user);
+    pi(&p, a->state);
+    pi(&p, a->before > 0 ? a->before : 0);
+    pi(&p, a->limit);
+    a->rows = ex(c, "generations",
+                 "SELECT " GEN_COLS ", CASE WHEN state=0 THEN"
+                 " (SELECT COUNT(*) FROM generations q WHERE q.state=0 AND q.id<g.id)"
+                 " + (SELECT COUNT(*) FROM generations r WHERE r.state=1) ELSE 0 END"
+                 " FROM generations g WHERE user_id=$1 AND ($2::int<0 OR state=$2::int)"
+                 " AND ($3::bigint=0 OR id<$3::bigint) ORDER BY id DESC LIMIT $4",
+                 &p, &r, err);
+    return r;
+}
+
+static int pg_gen_page(i2v_store *s, const char *user, int state, int64_t before, int limit,
+                       i2v_gen_page_fn fn, void *ud, i2v_error *err)
+{
+    if (limit < 1 || limit > 1000) return i2v__err(err, I2V_EINVAL, "limit: 1 to 1000");
+    page_arg a = {user, state, limit, before, NULL};
+    /* the rows are read before fn runs, so fn may call the store itself */
+    int r = call(PG(s), RO, "generations", op_gen_page, &a, err);
+    if (r) return r;
+    i2v_gen *g = malloc(sizeof *g);
+    if (!g) {
+        r = i2v__err(err, I2V_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (int i = 0; i < PQntuples(a.rows); i++) {
+        read_gen(a.rows, i, g);
+        if (fn(ud, g, i32(a.rows, i, 34))) break;
+    }
+out:
+    free(g);
+    PQclear(a.rows);
+    return r;
+}
+
+typedef struct own_arg {
+    const char *user;
+    int64_t id;
+    i2v_gen *g;
+} own_arg;
+
+/* Locks the user's generation id: 0 with its state and price, or
+ * I2V_ENOTFOUND, or a negative code. */
+static int lock_owned(pconn *c, const own_arg *a, int *state, int64_t *price, i2v_error *err)
+{
+    params p = {0};
+    int r;
+    pi(&p, a->id);
+    ps(&p, a->user);
+    PGresult *q = ex(c, "generation",
+                     "SELECT state, price FROM generations WHERE id=$1 AND user_id=$2 FOR UPDATE",
+                     &p, &r, err);
+    if (!q) return r;
+    if (PQntuples(q) == 1) {
+        *state = i32(q, 0, 0);
+        *price = i64(q, 0, 1);
+    } else {
+        r = i2v__err(err, I2V_ENOTFOUND, "no such generation");
+    }
+    PQclear(q);
+    return r;
+}
+
+static int reread(pconn *c, const own_arg *a, i2v_error *err)
+{
+    if (!a->g) return 0;
+    params p = {0};
+    pi(&p, a->id);
+    return one_gen(c, "SELECT " GEN_COLS " FROM generations WHERE id=$1", &p, a->g, err);
+}
+
+static int op_gen_cancel(pconn *c, void *arg, i2v_error *err)
+{
+    own_arg *a = arg;
+    int state = 0;
+    int64_t price = 0;
+    const int64_t now = i2v__now_ms();
+    int r = lock_owned(c, a, &state, &price, err);
+    if (r) return r;
+    params p = {0};
+    pi(&p, a->id);
+    if (state == I2V_GEN_QUEUED) {
+        pi(&p, now);
+        r = cmd(c, "cancel",
+                "UPDATE generations SET state=4, progress=0, cancel_requested=1,"
+                " error='" CANCELLED_ERROR "', finished_ms=$2 WHERE id=$1 AND state=0",
+                &p, err);
+        if (r < 0) return r;
+        r = refund_in_tx(c, a->user, price, a->id, err);
+        if (r < 0) return r;
+        r = hook_row(c, a->id, now, err);
+        if (r < 0) return r;
+    } else if (state == I2V_GEN_RUNNING) {
+        r = cmd(c, "cancel", "UPDATE generations SET cancel_requested=1 WHERE id=$1 AND state=1",
+                &p, err);
+        if (r < 0) return r;
+    }
+    r = reread(c, a, err);
+    if (r) return r;
+    if (state != I2V_GEN_QUEUED && state != I2V_GEN_RUNNING)
+        return i2v__err(err, I2V_ESTATE, "the generation has finished (%s)",
+                        i2v__gen_state_name(state));
+    return state == I2V_GEN_RUNNING;
+}
+
+static int pg_gen_cancel(i2v_store *s, const char *user, int64_t id, i2v_gen *g, i2v_error *err)
+{
+    own_arg a = {user, id, g};
+    return call(PG(s), TX, "cancel", op_gen_cancel, &a, err);
+}
+
+static int op_gen_delete_outputs(pconn *c, void *arg, i2v_error *err)
+{
+    own_arg *a = arg;
+    int state = 0;
+    int64_t price = 0;
+    int r = lock_owned(c, a, &state, &price, err);
+    if (r) return r;
+    if (state == I2V_GEN_QUEUED || state == I2V_GEN_RUNNING) {
+        r = reread(c, a, err);
+        return r ? r
+                 : i2v__err(err, I2V_ESTATE, "the generation is %s: cancel it first",
+                            i2v__gen_state_name(state));
+    }
+    params p = {0};
+    pi(&p, a->id);
+    pi(&p, i2v__now_ms());
+    r = cmd(c, "delete outputs",
+            "UPDATE generations SET outputs_deleted_ms=$2 WHERE id=$1 AND outputs_deleted_ms=0", &p,
+            err);
+    if (r < 0) return r;
+    return reread(c, a, err);
+}
+
+static int pg_gen_delete_outputs(i2v_store *s, const char *user, int64_t id, i2v_gen *g,
+                                 i2v_error *err)
+{
+    own_arg a = {user, id, g};
+    return call(PG(s), TX, "delete outputs", op_gen_delete_outputs, &a, err);
+}
+
+static int op_ledger_page(pconn *c, void *arg, i2v_error *err)
+{
+    page_arg *a = arg;
+    params p = {0};
+    int r;
+    ps(&p, a->user);
+    pi(&p, a->before > 0 ? a->before : 0);
+    pi(&p, a->limit);
+    /* balance_after is the running sum of the user's ledger in id order */
+    a->rows = ex(c, "ledger",
+                 "SELECT id, kind, amount, after, gen, note, created_ms FROM"
+                 " (SELECT l.id, l.kind, l.amount, SUM(l.amount) OVER (ORDER BY l.id) AS after,"
+                 " COALESCE(g.uuid, '') AS gen, COALESCE(l.note, '') AS note, l.created_ms"
+                 " FROM ledger l LEFT JOIN generations g ON g.id=l.generation"
+                 " WHERE l.user_id=$1) t WHERE $2::bigint=0 OR id<$2::bigint"
+                 " ORDER BY id DESC LIMIT $3",
+                 &p, &r, err);
+    return r;
+}
+
+static int pg_ledger_page(i2v_store *s, const char *user, int64_t before, int limit,
+                          i2v_ledger_fn fn, void *ud, i2v_error *err)
+{
+    if (limit < 1 || limit > 1000) return i2v__err(err, I2V_EINVAL, "limit: 1 to 1000");
+    page_arg a = {user, 0, limit, before, NULL};
+    int r = call(PG(s), RO, "ledger", op_ledger_page, &a, err);
+    if (r) return r;
+    i2v_ledger_row row;
+    for (int i = 0; i < PQntuples(a.rows); i++) {
+        memset(&row, 0, sizeof row);
+        row.id = i64(a.rows, i, 0);
+        txt(a.rows, i, 1, row.kind, sizeof row.kind);
+        row.amount = i64(a.rows, i, 2);
+        row.balance_after = i64(a.rows, i, 3);
+        txt(a.rows, i, 4, row.generation, sizeof row.generation);
+        txt(a.rows, i, 5, row.note, sizeof row.note);
+        row.created_ms = i64(a.rows, i, 6);
+        if (fn(ud, &row)) break;
+    }
+    PQclear(a.rows);
+    return 0;
+}
+
+typedef struct named_key_arg {
+    const char *user, *hash, *prefix, *name;
+} named_key_arg;
+
+static int op_key_add_named(pconn *c, void *arg, i2v_error *err)
+{
+    named_key_arg *a = arg;
+    params p = {0};
+    ps(&p, a->hash);
+    ps(&p, a->prefix);
+    ps(&p, a->user);
+    pi(&p, i2v__now_ms());
+    ps(&p, a->name ? a->name : "");
+    int r = cmd(c, "add key",
+                "INSERT INTO api_keys(hash, prefix, user_id, created_ms, name)"
+                " SELECT $1::text, $2::text, id, $4::bigint, $5::text FROM users WHERE id=$3",
+                &p, err);
+    if (r == 0) return i2v__err(err, I2V_ENOTFOUND, "no user %s", a->user);
+    return r < 0 ? r : 0;
+}
+
+static int pg_key_add_named(i2v_store *s, const char *user, const char *hash, const char *prefix,
+                            const char *name, i2v_error *err)
+{
+    named_key_arg a = {user, hash, prefix, name};
+    return call(PG(s), 0, "add key", op_key_add_named, &a, err);
+}
+
+static int op_key_list(pconn *c, void *arg, i2v_error *err)
+{
+    page_arg *a = arg;
+    params p = {0};
+    int r;
+    ps(&p, a->user);
+    a->rows = ex(c, "keys",
+                 "SELECT prefix, name, created_ms, last_used_ms, revoked FROM api_keys"
+                 " WHERE user_id=$1 ORDER BY created_ms DESC, prefix",
+                 &p, &r, err);
+    return r;
+}
+
+static int pg_key_list(i2v_store *s, const char *user, i2v_key_fn fn, void *ud, i2v_error *err)
+{
+    page_arg a = {user, 0, 0, 0, NULL};
+    int r = call(PG(s), RO, "keys", op_key_list, &a, err);
+    if (r) return r;
+    i2v_key_info k;
+    for (int i = 0; i < PQntuples(a.rows); i++) {
+        memset(&k, 0, sizeof k);
+        txt(a.rows, i, 0, k.prefix, sizeof k.prefix);
+        txt(a.rows, i, 1, k.name, sizeof k.name);
+        k.created_ms = i64(a.rows, i, 2);
+        k.last_used_ms = i64(a.rows, i, 3);
+        k.revoked = i32(a.rows, i, 4) != 0;
+        if (fn(ud, &k)) break;
+    }
+    PQclear(a.rows);
+    return 0;
+}
+
+static int op_key_revoke_own(pconn *c, void *arg, i2v_error *err)
+{
+    named_key_arg *a = arg;
+    params p = {0};
+    ps(&p, a->user);
+    ps(&p, a->prefix);
+    int r = cmd(c, "revoke key", "UPDATE api_keys SET revoked=1 WHERE user_id=$1 AND prefix=$2", &p,
+                err);
+    if (r == 0) return i2v__err(err, I2V_ENOTFOUND, "no key %s", a->prefix);
+    return r < 0 ? r : 0;
+}
+
+static int pg_key_revoke_own(i2v_store *s, const char *user, const char *prefix, i2v_error *err)
+{
+    named_key_arg a = {user, NULL, prefix, NULL};
+    return call(PG(s), 0, "revoke key", op_key_revoke_own, &a, err);
+}
+
+#define KEY_TOUCH_MS 60000 /* a key's last use is written at most this often */
+
+typedef struct auth_arg {
+    const char *hash;
+    char *user;
+    int64_t last, now;
+} auth_arg;
+
+static int op_key_auth(pconn *c, void *arg, i2v_error *err)
+{
+    auth_arg *a = arg;
+    params p = {0};
+    int r;
+    ps(&p, a->hash);
+    PGresult *q =
+        ex(c, "key", "SELECT user_id, last_used_ms FROM api_keys WHERE hash=$1 AND revoked=0", &p,
+           &r, err);
+    if (!q) return r;
+    if (PQntuples(q) > 0) {
+        txt(q, 0, 0, a->user, 37);
+        a->last = i64(q, 0, 1);
+    } else {
+        r = i2v__err(err, I2V_ENOTFOUND, "unknown API key");
+    }
+    PQclear(q);
+    return r;
+}
+
+static int op_key_touch(pconn *c, void *arg, i2v_error *err)
+{
+    auth_arg *a = arg;
+    params p = {0};
+    ps(&p, a->hash);
+    pi(&p, a->now);
+    pi(&p, a->now - KEY_TOUCH_MS);
+    int r = cmd(c, "key", "UPDATE api_keys SET last_used_ms=$2 WHERE hash=$1 AND last_used_ms<=$3",
+                &p, err);
+    return r < 0 ? r : 0;
+}
+
+static int pg_key_auth(i2v_store *s, const char *hash, char user[37], i2v_error *err)
+{
+    auth_arg a = {hash, user, 0, i2v__now_ms()};
+    int r = call(PG(s), RO, "key", op_key_auth, &a, err);
+    if (r) return r;
+    if (a.now - a.last >= KEY_TOUCH_MS) {
+        /* a bookkeeping write: when it cannot be made, the key still works */
+        i2v_error ignored = {0};
+        call(PG(s), 0, "key", op_key_touch, &a, &ignored);
+    }
+    return 0;
 }
 
 /* ---- opening, migrations, closing ---- */
@@ -1724,6 +2179,15 @@ static const i2v_store_vt pg_vt = {
     .listen = pg_listen,
     .queue_stats = pg_queue_stats,
     .ping = pg_ping,
+    .gen_find = pg_gen_find,
+    .gen_page = pg_gen_page,
+    .gen_cancel = pg_gen_cancel,
+    .gen_delete_outputs = pg_gen_delete_outputs,
+    .ledger_page = pg_ledger_page,
+    .key_add_named = pg_key_add_named,
+    .key_list = pg_key_list,
+    .key_revoke_own = pg_key_revoke_own,
+    .key_auth = pg_key_auth,
 };
 
 int i2v__store_open_pg(i2v_store **out, const char *conninfo, const i2v_store_config *cfg,

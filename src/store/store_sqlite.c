@@ -94,6 +94,17 @@ static int v1_more_urls(sqlite3 *db)
                : -1;
 }
 
+/* Step 2: the native API (cancel, deleted outputs, named keys with their
+ * last use, pages by user). */
+static const char schema_v2[] =
+    "ALTER TABLE generations ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE generations ADD COLUMN outputs_deleted_ms INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE api_keys ADD COLUMN name TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE api_keys ADD COLUMN last_used_ms INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX generations_project ON generations(user_id, project_id);"
+    "CREATE INDEX api_keys_user ON api_keys(user_id);"
+    "CREATE INDEX ledger_user_id ON ledger(user_id, id);";
+
 /* Schema steps, in order. Append only. */
 static const struct {
     int version;
@@ -101,14 +112,18 @@ static const struct {
     int (*fix)(sqlite3 *db); /* then, when not NULL */
 } migrations[] = {
     {1, schema_v1, v1_more_urls},
+    {2, schema_v2, NULL},
 };
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
+
+/* The error of a cancelled generation (what the seed APIs' readers see). */
+#define CANCELLED_ERROR "cancelled"
 
 #define GEN_COLS                                                                                   \
     "id, task_id, uuid, project_id, user_id, api, state, progress, image_url, last_image_url,"     \
     " prompt, move, duration, resolution, width, height, fit_portrait, model, audio, audio_given," \
     " webhook, price, attempts, out_key, out_width, out_height, plan_prompt, error, created_ms,"   \
-    " started_ms, finished_ms, more_urls"
+    " started_ms, finished_ms, more_urls, cancel_requested, outputs_deleted_ms"
 
 enum {
     S_BEGIN,
@@ -151,6 +166,18 @@ enum {
     S_STATS_QUEUE,
     S_STATS_OWNERS,
     S_PING,
+    S_GEN_BY_PROJECT,
+    S_GEN_PAGE,
+    S_GEN_OWNED,
+    S_GEN_CANCEL_QUEUED,
+    S_GEN_CANCEL_ASK,
+    S_GEN_OUTPUTS_DEL,
+    S_LEDGER_PAGE,
+    S_KEY_INS_NAMED,
+    S_KEY_LIST,
+    S_KEY_REVOKE_OWN,
+    S_KEY_AUTH,
+    S_KEY_TOUCH,
     S_COUNT
 };
 
@@ -186,16 +213,22 @@ static const char *const sql[S_COUNT] = {
                     " lease_token=?2, lease_owner=?3, lease_expires_ms=?4, started_ms=?5"
                     " WHERE id=?1 AND state=0",
     [S_GEN_RENEW] = "UPDATE generations SET lease_expires_ms=?3, progress=MAX(progress, ?4)"
-                    " WHERE id=?1 AND state=1 AND lease_token=?2",
-    [S_GEN_DONE] =
-        "UPDATE generations SET state=?3, progress=?4, out_key=?5, out_width=?6,"
-        " out_height=?7, plan_prompt=?8, error=?9, finished_ms=?10, lease_token=NULL,"
-        " lease_expires_ms=NULL WHERE id=?1 AND state=1 AND (?2 IS NULL OR lease_token=?2)"
-        " RETURNING user_id, price",
+                    " WHERE id=?1 AND state=1 AND lease_token=?2 RETURNING cancel_requested",
+    /* A cancel-requested generation ends cancelled whatever the worker says. */
+    [S_GEN_DONE] = "UPDATE generations SET state=CASE WHEN cancel_requested<>0 THEN 4 ELSE ?3 END,"
+                   " progress=CASE WHEN cancel_requested<>0 THEN 0 ELSE ?4 END,"
+                   " out_key=CASE WHEN cancel_requested<>0 THEN '' ELSE ?5 END,"
+                   " out_width=CASE WHEN cancel_requested<>0 THEN 0 ELSE ?6 END,"
+                   " out_height=CASE WHEN cancel_requested<>0 THEN 0 ELSE ?7 END, plan_prompt=?8,"
+                   " error=CASE WHEN cancel_requested<>0 THEN '" CANCELLED_ERROR "' ELSE ?9 END,"
+                   " finished_ms=?10, lease_token=NULL, lease_expires_ms=NULL"
+                   " WHERE id=?1 AND state=1 AND (?2 IS NULL OR lease_token=?2)"
+                   " RETURNING user_id, price, state",
     [S_GEN_RELEASE] = "UPDATE generations SET state=0, progress=0, attempts=attempts-1,"
                       " lease_token=NULL, lease_expires_ms=NULL"
-                      " WHERE id=?1 AND state=1 AND lease_token=?2",
-    [S_GEN_EXPIRED] = "SELECT id, attempts FROM generations WHERE state=1 AND lease_expires_ms<?",
+                      " WHERE id=?1 AND state=1 AND lease_token=?2 AND cancel_requested=0",
+    [S_GEN_EXPIRED] = "SELECT id, attempts, cancel_requested FROM generations"
+                      " WHERE state=1 AND lease_expires_ms<?",
     [S_GEN_REQUEUE] = "UPDATE generations SET state=0, progress=0, lease_token=NULL,"
                       " lease_expires_ms=NULL WHERE id=? AND state=1",
     [S_HOOK_INS] = "INSERT INTO deliveries(generation, url, msg_id, next_ms)"
@@ -221,6 +254,33 @@ static const char *const sql[S_COUNT] = {
     [S_STATS_OWNERS] = "SELECT COALESCE(lease_owner,''), COUNT(*), MIN(lease_expires_ms)"
                        " FROM generations WHERE state=1 GROUP BY 1 ORDER BY 1 LIMIT ?",
     [S_PING] = "SELECT 1",
+    [S_GEN_BY_PROJECT] = "SELECT " GEN_COLS " FROM generations WHERE user_id=? AND project_id=?"
+                         " ORDER BY id DESC LIMIT 1",
+    [S_GEN_PAGE] = "SELECT " GEN_COLS ", CASE WHEN state=0 THEN"
+                   " (SELECT COUNT(*) FROM generations q WHERE q.state=0 AND q.id<g.id)"
+                   " + (SELECT COUNT(*) FROM generations r WHERE r.state=1) ELSE 0 END"
+                   " FROM generations g WHERE user_id=?1 AND (?2<0 OR state=?2)"
+                   " AND (?3=0 OR id<?3) ORDER BY id DESC LIMIT ?4",
+    [S_GEN_OWNED] = "SELECT state, price FROM generations WHERE id=?1 AND user_id=?2",
+    [S_GEN_CANCEL_QUEUED] = "UPDATE generations SET state=4, progress=0, cancel_requested=1,"
+                            " error='" CANCELLED_ERROR "', finished_ms=?2 WHERE id=?1 AND state=0",
+    [S_GEN_CANCEL_ASK] = "UPDATE generations SET cancel_requested=1 WHERE id=?1 AND state=1",
+    [S_GEN_OUTPUTS_DEL] =
+        "UPDATE generations SET outputs_deleted_ms=?2 WHERE id=?1 AND outputs_deleted_ms=0",
+    /* balance_after is the running sum of the user's ledger in id order */
+    [S_LEDGER_PAGE] =
+        "SELECT id, kind, amount, after, gen, note, created_ms FROM"
+        " (SELECT l.id, l.kind, l.amount, SUM(l.amount) OVER (ORDER BY l.id) AS after,"
+        " COALESCE(g.uuid, '') AS gen, COALESCE(l.note, '') AS note, l.created_ms"
+        " FROM ledger l LEFT JOIN generations g ON g.id=l.generation"
+        " WHERE l.user_id=?1) WHERE ?2=0 OR id<?2 ORDER BY id DESC LIMIT ?3",
+    [S_KEY_INS_NAMED] = "INSERT INTO api_keys(hash, prefix, user_id, created_ms, name)"
+                        " VALUES(?,?,?,?,?)",
+    [S_KEY_LIST] = "SELECT prefix, name, created_ms, last_used_ms, revoked FROM api_keys"
+                   " WHERE user_id=? ORDER BY created_ms DESC, rowid DESC",
+    [S_KEY_REVOKE_OWN] = "UPDATE api_keys SET revoked=1 WHERE user_id=?1 AND prefix=?2",
+    [S_KEY_AUTH] = "SELECT user_id, last_used_ms FROM api_keys WHERE hash=? AND revoked=0",
+    [S_KEY_TOUCH] = "UPDATE api_keys SET last_used_ms=?2 WHERE hash=?1 AND last_used_ms<=?3",
 };
 
 typedef struct conn {
@@ -402,6 +462,8 @@ static void read_gen(sqlite3_stmt *q, i2v_gen *g)
     g->started_ms = sqlite3_column_int64(q, 29);
     g->finished_ms = sqlite3_column_int64(q, 30);
     text(q, 31, g->more_urls, sizeof g->more_urls);
+    g->cancel_requested = sqlite3_column_int(q, 32);
+    g->outputs_deleted_ms = sqlite3_column_int64(q, 33);
 }
 
 #define SQ(s) ((sq_store *)(s))
@@ -729,13 +791,33 @@ static int hook_row(conn *c, int64_t id, int64_t now)
     return run(q) == SQLITE_DONE ? 0 : -1;
 }
 
+/* The refund of generation id (once: the UNIQUE (generation, kind)
+ * constraint makes a second one impossible), in the caller's transaction.
+ * 0 or -1. */
+static int refund_in_tx(conn *c, const char *user, int64_t price, int64_t id)
+{
+    int n = ledger_ins(c, user, price, "refund", id, NULL);
+    if (n < 0) return -1;
+    if (n == 1) {
+        sqlite3_stmt *q = st(c, S_BAL_ADD);
+        if (!q) return -1;
+        sqlite3_bind_text(q, 1, user, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 2, price);
+        if (run(q) != SQLITE_DONE) return -1;
+    }
+    return 0;
+}
+
 /* Writes the final state r of running generation id, fenced by token (NULL:
  * whoever holds it, for the reaper), in the caller's transaction: a failure
- * gets its refund, a webhook its delivery row. Returns 0, 1 when the
- * generation is not running under that token (lease lost), or -1. */
+ * or a cancel gets its refund, a webhook its delivery row; a generation
+ * whose owner asked to cancel it ends cancelled whatever r says. Returns 0,
+ * 1 when the generation is not running under that token (lease lost), 2
+ * when it was written cancelled though r said otherwise, or -1. */
 static int finish_in_tx(conn *c, int64_t id, const char *token, const i2v_gen *r, int64_t now)
 {
     const int ok = r->state == I2V_GEN_SUCCEEDED;
+    const int want = ok || r->state == I2V_GEN_CANCELLED ? r->state : I2V_GEN_FAILED;
     sqlite3_stmt *q = st(c, S_GEN_DONE);
     if (!q) return -1;
     sqlite3_bind_int64(q, 1, id);
@@ -743,17 +825,22 @@ static int finish_in_tx(conn *c, int64_t id, const char *token, const i2v_gen *r
         sqlite3_bind_text(q, 2, token, -1, SQLITE_STATIC);
     else
         sqlite3_bind_null(q, 2);
-    sqlite3_bind_int(q, 3, ok ? I2V_GEN_SUCCEEDED : I2V_GEN_FAILED);
+    sqlite3_bind_int(q, 3, want);
     sqlite3_bind_int(q, 4, ok ? 100 : 0);
     sqlite3_bind_text(q, 5, ok ? r->out_key : "", -1, SQLITE_STATIC);
     sqlite3_bind_int(q, 6, ok ? r->out_width : 0);
     sqlite3_bind_int(q, 7, ok ? r->out_height : 0);
     sqlite3_bind_text(q, 8, ok ? r->plan_prompt : "", -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 9, ok ? "" : r->error, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 9,
+                      ok                          ? ""
+                      : want == I2V_GEN_CANCELLED ? CANCELLED_ERROR
+                                                  : r->error,
+                      -1, SQLITE_STATIC);
     sqlite3_bind_int64(q, 10, now);
     int rc = sqlite3_step(q);
     char user[37] = "";
     int64_t price = 0;
+    int state = want;
     if (rc == SQLITE_DONE) { /* no row changed */
         sqlite3_reset(q);
         return 1;
@@ -761,43 +848,38 @@ static int finish_in_tx(conn *c, int64_t id, const char *token, const i2v_gen *r
     if (rc == SQLITE_ROW) { /* RETURNING the one row changed */
         text(q, 0, user, sizeof user);
         price = sqlite3_column_int64(q, 1);
+        state = sqlite3_column_int(q, 2);
         rc = sqlite3_step(q);
     }
     sqlite3_reset(q);
     if (rc != SQLITE_DONE) return -1;
-    if (!ok) {
-        /* The UNIQUE (generation, kind) constraint makes the refund once-only. */
-        int n = ledger_ins(c, user, price, "refund", id, NULL);
-        if (n < 0) return -1;
-        if (n == 1) {
-            q = st(c, S_BAL_ADD);
-            if (!q) return -1;
-            sqlite3_bind_text(q, 1, user, -1, SQLITE_STATIC);
-            sqlite3_bind_int64(q, 2, price);
-            if (run(q) != SQLITE_DONE) return -1;
-        }
-    }
-    return hook_row(c, id, now);
+    if (state != I2V_GEN_SUCCEEDED && refund_in_tx(c, user, price, id) != 0) return -1;
+    if (hook_row(c, id, now) != 0) return -1;
+    return state == I2V_GEN_CANCELLED && want != I2V_GEN_CANCELLED ? 2 : 0;
 }
 
 static int reap_in_tx(sq_store *s, conn *c, int64_t now)
 {
     int n = 0;
     int64_t ids[64];
-    int attempts[64], k = 0;
+    int attempts[64], cancel[64], k = 0;
     sqlite3_stmt *q = st(c, S_GEN_EXPIRED);
     if (!q) return -1;
     sqlite3_bind_int64(q, 1, now);
     while (k < 64 && sqlite3_step(q) == SQLITE_ROW) {
         ids[k] = sqlite3_column_int64(q, 0);
-        attempts[k++] = sqlite3_column_int(q, 1);
+        attempts[k] = sqlite3_column_int(q, 1);
+        cancel[k++] = sqlite3_column_int(q, 2);
     }
     sqlite3_reset(q);
     for (int i = 0; i < k; i++) {
-        if (attempts[i] >= s->cfg.max_attempts) {
+        if (cancel[i]) { /* its owner asked to cancel it: never requeued */
+            i2v_gen r = {.state = I2V_GEN_CANCELLED};
+            if (finish_in_tx(c, ids[i], NULL, &r, now) < 0) return -1;
+        } else if (attempts[i] >= s->cfg.max_attempts) {
             i2v_gen r = {.state = I2V_GEN_FAILED};
             snprintf(r.error, sizeof r.error, "lease expired %d times (worker lost)", attempts[i]);
-            if (finish_in_tx(c, ids[i], NULL, &r, now) != 0) return -1;
+            if (finish_in_tx(c, ids[i], NULL, &r, now) < 0) return -1;
         } else {
             q = st(c, S_GEN_REQUEUE);
             if (!q) return -1;
@@ -895,8 +977,15 @@ static int sq_gen_renew(i2v_store *base, int64_t id, const char *token, int64_t 
     sqlite3_bind_text(q, 2, token, -1, SQLITE_STATIC);
     sqlite3_bind_int64(q, 3, i2v__now_ms() + lease_ms);
     sqlite3_bind_int(q, 4, progress);
-    if (run(q) != SQLITE_DONE) return db_err(c->db, err, "renew");
-    if (sqlite3_changes(c->db) != 1) return i2v__err(err, I2V_ELOST, "lease lost");
+    int rc = sqlite3_step(q);
+    const int found = rc == SQLITE_ROW;
+    const int cancel = found && sqlite3_column_int(q, 0) != 0;
+    while (rc == SQLITE_ROW)
+        rc = sqlite3_step(q);
+    sqlite3_reset(q);
+    if (rc != SQLITE_DONE) return db_err(c->db, err, "renew");
+    if (!found) return i2v__err(err, I2V_ELOST, "lease lost");
+    if (cancel) return i2v__err(err, I2V_ECANCELLED, "cancel requested by its owner");
     return 0;
 }
 
@@ -909,8 +998,11 @@ static int sq_gen_finish(i2v_store *base, int64_t id, const char *token, const i
     if (e) return e;
     e = finish_in_tx(c, id, token, r, now);
     if (e < 0) return rollback(c, db_err(c->db, err, "finish"));
-    if (e > 0) return rollback(c, i2v__err(err, I2V_ELOST, "lease lost"));
-    return commit(c, err);
+    if (e == 1) return rollback(c, i2v__err(err, I2V_ELOST, "lease lost"));
+    const int cancelled = e == 2;
+    e = commit(c, err);
+    if (e) return e;
+    return cancelled ? i2v__err(err, I2V_ECANCELLED, "cancel requested: finished as cancelled") : 0;
 }
 
 static int sq_gen_release(i2v_store *base, int64_t id, const char *token, i2v_error *err)
@@ -921,8 +1013,16 @@ static int sq_gen_release(i2v_store *base, int64_t id, const char *token, i2v_er
     sqlite3_bind_int64(q, 1, id);
     sqlite3_bind_text(q, 2, token, -1, SQLITE_STATIC);
     if (run(q) != SQLITE_DONE) return db_err(c->db, err, "release");
-    if (sqlite3_changes(c->db) != 1) return i2v__err(err, I2V_ELOST, "lease lost");
-    return 0;
+    if (sqlite3_changes(c->db) == 1) return 0;
+    /* not released: the lease is lost, or cancel was requested (then it
+     * ends cancelled rather than going back to the queue) */
+    const i2v_gen r = {.state = I2V_GEN_CANCELLED};
+    int e = begin(c, err);
+    if (e) return e;
+    e = finish_in_tx(c, id, token, &r, i2v__now_ms());
+    if (e < 0) return rollback(c, db_err(c->db, err, "release"));
+    if (e == 1) return rollback(c, i2v__err(err, I2V_ELOST, "lease lost"));
+    return commit(c, err);
 }
 
 static int sq_hook_claim(i2v_store *base, int64_t lease_ms, i2v_delivery *d, i2v_error *err)
@@ -1013,6 +1113,7 @@ static int sq_queue_stats(i2v_store *base, i2v_queue_stats *qs, i2v_error *err)
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
         const int state = sqlite3_column_int(q, 0);
         if (state >= 0 && state < 4) qs->state_count[state] = sqlite3_column_int64(q, 1);
+        if (state == I2V_GEN_CANCELLED) qs->cancelled = sqlite3_column_int64(q, 1);
     }
     sqlite3_reset(q);
     if (rc != SQLITE_DONE) return rollback(c, db_err(c->db, err, "queue"));
@@ -1122,6 +1223,281 @@ newer:
                     SCHEMA_VERSION);
 }
 
+/* ---- the native API (schema version 2) ---- */
+
+/* A task id written in decimal, or -1. */
+static int64_t task_id_of(const char *id)
+{
+    int64_t v = 0;
+    if (!*id || strlen(id) > 16) return -1;
+    for (const char *p = id; *p; p++) {
+        if (*p < '0' || *p > '9') return -1;
+        v = v * 10 + (*p - '0');
+    }
+    return v;
+}
+
+static int sq_gen_find(i2v_store *s, const char *user, const char *id, i2v_gen *g, int *wait,
+                       i2v_error *err)
+{
+    CONN(s, err);
+    int r = I2V_ENOTFOUND;
+    const int64_t task = task_id_of(id);
+    sqlite3_stmt *q;
+    if (task > 0) {
+        q = st(c, S_GEN_BY_TASK);
+        if (!q) return db_err(c->db, err, "generation");
+        sqlite3_bind_int64(q, 1, task);
+        r = one_gen(c, q, g, err);
+    } else {
+        q = st(c, S_GEN_BY_UUID);
+        if (!q) return db_err(c->db, err, "generation");
+        sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+        r = one_gen(c, q, g, err);
+        if (r == I2V_ENOTFOUND || (r == 0 && strcmp(g->user_id, user) != 0)) {
+            q = st(c, S_GEN_BY_PROJECT);
+            if (!q) return db_err(c->db, err, "generation");
+            sqlite3_bind_text(q, 1, user, -1, SQLITE_STATIC);
+            sqlite3_bind_text(q, 2, id, -1, SQLITE_STATIC);
+            r = one_gen(c, q, g, err);
+        }
+    }
+    if (r == 0 && strcmp(g->user_id, user) != 0) r = I2V_ENOTFOUND;
+    if (r == I2V_ENOTFOUND) return i2v__err(err, I2V_ENOTFOUND, "no such generation");
+    if (r) return r;
+    if (wait) {
+        *wait = 0;
+        if (g->state == I2V_GEN_QUEUED && wait_of(c, g->id, wait) != 0)
+            return db_err(c->db, err, "queue");
+    }
+    return 0;
+}
+
+static int sq_gen_page(i2v_store *s, const char *user, int state, int64_t before, int limit,
+                       i2v_gen_page_fn fn, void *ud, i2v_error *err)
+{
+    CONN(s, err);
+    if (limit < 1 || limit > 1000) return i2v__err(err, I2V_EINVAL, "limit: 1 to 1000");
+    sqlite3_stmt *q = st(c, S_GEN_PAGE);
+    if (!q) return db_err(c->db, err, "generations");
+    sqlite3_bind_text(q, 1, user, -1, SQLITE_STATIC);
+    sqlite3_bind_int(q, 2, state);
+    sqlite3_bind_int64(q, 3, before > 0 ? before : 0);
+    sqlite3_bind_int(q, 4, limit);
+    i2v_gen *g = malloc(sizeof *g);
+    if (!g) {
+        sqlite3_reset(q);
+        return i2v__err(err, I2V_ENOMEM, "out of memory");
+    }
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        read_gen(q, g);
+        if (fn(ud, g, sqlite3_column_int(q, 34))) break;
+    }
+    free(g);
+    sqlite3_reset(q);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return db_err(c->db, err, "generations");
+    return 0;
+}
+
+/* The state and price of the user's generation id, in the caller's
+ * transaction: 0, I2V_ENOTFOUND, or -1. */
+static int owned(conn *c, const char *user, int64_t id, int *state, int64_t *price)
+{
+    sqlite3_stmt *q = st(c, S_GEN_OWNED);
+    if (!q) return -1;
+    sqlite3_bind_int64(q, 1, id);
+    sqlite3_bind_text(q, 2, user, -1, SQLITE_STATIC);
+    const int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) {
+        *state = sqlite3_column_int(q, 0);
+        *price = sqlite3_column_int64(q, 1);
+    }
+    sqlite3_reset(q);
+    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? I2V_ENOTFOUND : -1;
+}
+
+/* Reads generation id into g (when not NULL), in the caller's transaction. */
+static int reread(conn *c, int64_t id, i2v_gen *g, i2v_error *err)
+{
+    if (!g) return 0;
+    sqlite3_stmt *q = st(c, S_GEN_BY_ID);
+    if (!q) return db_err(c->db, err, "generation");
+    sqlite3_bind_int64(q, 1, id);
+    return one_gen(c, q, g, err);
+}
+
+static int sq_gen_cancel(i2v_store *s, const char *user, int64_t id, i2v_gen *g, i2v_error *err)
+{
+    CONN(s, err);
+    const int64_t now = i2v__now_ms();
+    int state = 0, r = begin(c, err);
+    int64_t price = 0;
+    if (r) return r;
+    r = owned(c, user, id, &state, &price);
+    if (r == I2V_ENOTFOUND) return rollback(c, i2v__err(err, r, "no such generation"));
+    if (r) return rollback(c, db_err(c->db, err, "cancel"));
+    if (state == I2V_GEN_QUEUED) {
+        sqlite3_stmt *q = st(c, S_GEN_CANCEL_QUEUED);
+        if (!q) return rollback(c, db_err(c->db, err, "cancel"));
+        sqlite3_bind_int64(q, 1, id);
+        sqlite3_bind_int64(q, 2, now);
+        if (run(q) != SQLITE_DONE || sqlite3_changes(c->db) != 1 ||
+            refund_in_tx(c, user, price, id) != 0 || hook_row(c, id, now) != 0)
+            return rollback(c, db_err(c->db, err, "cancel"));
+    } else if (state == I2V_GEN_RUNNING) {
+        sqlite3_stmt *q = st(c, S_GEN_CANCEL_ASK);
+        if (!q) return rollback(c, db_err(c->db, err, "cancel"));
+        sqlite3_bind_int64(q, 1, id);
+        if (run(q) != SQLITE_DONE) return rollback(c, db_err(c->db, err, "cancel"));
+    }
+    r = reread(c, id, g, err);
+    if (r) return rollback(c, r);
+    if (state != I2V_GEN_QUEUED && state != I2V_GEN_RUNNING)
+        return rollback(c, i2v__err(err, I2V_ESTATE, "the generation has finished (%s)",
+                                    i2v__gen_state_name(state)));
+    r = commit(c, err);
+    return r ? r : state == I2V_GEN_RUNNING;
+}
+
+static int sq_gen_delete_outputs(i2v_store *s, const char *user, int64_t id, i2v_gen *g,
+                                 i2v_error *err)
+{
+    CONN(s, err);
+    int state = 0, r = begin(c, err);
+    int64_t price = 0;
+    if (r) return r;
+    r = owned(c, user, id, &state, &price);
+    if (r == I2V_ENOTFOUND) return rollback(c, i2v__err(err, r, "no such generation"));
+    if (r) return rollback(c, db_err(c->db, err, "delete outputs"));
+    if (state == I2V_GEN_QUEUED || state == I2V_GEN_RUNNING) {
+        r = reread(c, id, g, err);
+        return rollback(c, r ? r
+                             : i2v__err(err, I2V_ESTATE, "the generation is %s: cancel it first",
+                                        i2v__gen_state_name(state)));
+    }
+    sqlite3_stmt *q = st(c, S_GEN_OUTPUTS_DEL);
+    if (!q) return rollback(c, db_err(c->db, err, "delete outputs"));
+    sqlite3_bind_int64(q, 1, id);
+    sqlite3_bind_int64(q, 2, i2v__now_ms());
+    if (run(q) != SQLITE_DONE) return rollback(c, db_err(c->db, err, "delete outputs"));
+    r = reread(c, id, g, err);
+    if (r) return rollback(c, r);
+    return commit(c, err);
+}
+
+static int sq_ledger_page(i2v_store *s, const char *user, int64_t before, int limit,
+                          i2v_ledger_fn fn, void *ud, i2v_error *err)
+{
+    CONN(s, err);
+    if (limit < 1 || limit > 1000) return i2v__err(err, I2V_EINVAL, "limit: 1 to 1000");
+    sqlite3_stmt *q = st(c, S_LEDGER_PAGE);
+    if (!q) return db_err(c->db, err, "ledger");
+    sqlite3_bind_text(q, 1, user, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, before > 0 ? before : 0);
+    sqlite3_bind_int(q, 3, limit);
+    i2v_ledger_row row;
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        memset(&row, 0, sizeof row);
+        row.id = sqlite3_column_int64(q, 0);
+        text(q, 1, row.kind, sizeof row.kind);
+        row.amount = sqlite3_column_int64(q, 2);
+        row.balance_after = sqlite3_column_int64(q, 3);
+        text(q, 4, row.generation, sizeof row.generation);
+        text(q, 5, row.note, sizeof row.note);
+        row.created_ms = sqlite3_column_int64(q, 6);
+        if (fn(ud, &row)) break;
+    }
+    sqlite3_reset(q);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return db_err(c->db, err, "ledger");
+    return 0;
+}
+
+static int sq_key_add_named(i2v_store *s, const char *user, const char *hash, const char *prefix,
+                            const char *name, i2v_error *err)
+{
+    CONN(s, err);
+    sqlite3_stmt *q = st(c, S_KEY_INS_NAMED);
+    if (!q) return db_err(c->db, err, "key");
+    sqlite3_bind_text(q, 1, hash, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, prefix, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 3, user, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 4, i2v__now_ms());
+    sqlite3_bind_text(q, 5, name ? name : "", -1, SQLITE_STATIC);
+    if (run(q) != SQLITE_DONE) {
+        if (sqlite3_extended_errcode(c->db) == SQLITE_CONSTRAINT_FOREIGNKEY)
+            return i2v__err(err, I2V_ENOTFOUND, "no user %s", user);
+        return db_err(c->db, err, "add key");
+    }
+    return 0;
+}
+
+static int sq_key_list(i2v_store *s, const char *user, i2v_key_fn fn, void *ud, i2v_error *err)
+{
+    CONN(s, err);
+    sqlite3_stmt *q = st(c, S_KEY_LIST);
+    if (!q) return db_err(c->db, err, "keys");
+    sqlite3_bind_text(q, 1, user, -1, SQLITE_STATIC);
+    i2v_key_info k;
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        memset(&k, 0, sizeof k);
+        text(q, 0, k.prefix, sizeof k.prefix);
+        text(q, 1, k.name, sizeof k.name);
+        k.created_ms = sqlite3_column_int64(q, 2);
+        k.last_used_ms = sqlite3_column_int64(q, 3);
+        k.revoked = sqlite3_column_int(q, 4) != 0;
+        if (fn(ud, &k)) break;
+    }
+    sqlite3_reset(q);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return db_err(c->db, err, "keys");
+    return 0;
+}
+
+static int sq_key_revoke_own(i2v_store *s, const char *user, const char *prefix, i2v_error *err)
+{
+    CONN(s, err);
+    sqlite3_stmt *q = st(c, S_KEY_REVOKE_OWN);
+    if (!q) return db_err(c->db, err, "key");
+    sqlite3_bind_text(q, 1, user, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, prefix, -1, SQLITE_STATIC);
+    if (run(q) != SQLITE_DONE) return db_err(c->db, err, "revoke key");
+    if (sqlite3_changes(c->db) == 0) return i2v__err(err, I2V_ENOTFOUND, "no key %s", prefix);
+    return 0;
+}
+
+#define KEY_TOUCH_MS 60000 /* a key's last use is written at most this often */
+
+static int sq_key_auth(i2v_store *s, const char *hash, char user[37], i2v_error *err)
+{
+    CONN(s, err);
+    sqlite3_stmt *q = st(c, S_KEY_AUTH);
+    if (!q) return db_err(c->db, err, "key");
+    sqlite3_bind_text(q, 1, hash, -1, SQLITE_STATIC);
+    const int rc = sqlite3_step(q);
+    int64_t last = 0;
+    if (rc == SQLITE_ROW) {
+        text(q, 0, user, 37);
+        last = sqlite3_column_int64(q, 1);
+    }
+    sqlite3_reset(q);
+    if (rc == SQLITE_DONE) return i2v__err(err, I2V_ENOTFOUND, "unknown API key");
+    if (rc != SQLITE_ROW) return db_err(c->db, err, "key");
+    const int64_t now = i2v__now_ms();
+    if (now - last >= KEY_TOUCH_MS) {
+        /* a bookkeeping write: when it cannot be made, the key still works */
+        q = st(c, S_KEY_TOUCH);
+        if (q) {
+            sqlite3_bind_text(q, 1, hash, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(q, 2, now);
+            sqlite3_bind_int64(q, 3, now - KEY_TOUCH_MS);
+            run(q);
+        }
+    }
+    return 0;
+}
+
 static const i2v_store_vt sqlite_vt = {
     .name = "sqlite",
     .close = sq_close,
@@ -1146,6 +1522,15 @@ static const i2v_store_vt sqlite_vt = {
     .listen = NULL, /* no notifications: workers poll */
     .queue_stats = sq_queue_stats,
     .ping = sq_ping,
+    .gen_find = sq_gen_find,
+    .gen_page = sq_gen_page,
+    .gen_cancel = sq_gen_cancel,
+    .gen_delete_outputs = sq_gen_delete_outputs,
+    .ledger_page = sq_ledger_page,
+    .key_add_named = sq_key_add_named,
+    .key_list = sq_key_list,
+    .key_revoke_own = sq_key_revoke_own,
+    .key_auth = sq_key_auth,
 };
 
 int i2v__store_open_sqlite(i2v_store **out, const char *path, const i2v_store_config *cfg,

@@ -40,9 +40,35 @@ static void test_resolutions(void **state)
     assert_int_equal(i2v__resolution_parse(NULL, &r), -1);
 }
 
+/* Any size: the tier whose pixel budget covers it; above 1080p, once per
+ * 1080p's pixels started; durations per 5 s started. */
+static void test_sizes(void **state)
+{
+    (void)state;
+    assert_int_equal(i2v__price_size(0, 0, 854, 480, 5), 10);
+    assert_int_equal(i2v__price_size(0, 0, 480, 854, 5), 10);
+    assert_int_equal(i2v__price_size(0, 0, 128, 128, 5), 10);
+    assert_int_equal(i2v__price_size(0, 0, 856, 480, 5), 20);
+    assert_int_equal(i2v__price_size(0, 0, 1280, 720, 5), 20);
+    assert_int_equal(i2v__price_size(0, 0, 1280, 768, 5), 20); /* Animation v2's size */
+    assert_int_equal(i2v__price_size(0, 0, 768, 1280, 10), 40);
+    assert_int_equal(i2v__price_size(0, 0, 1920, 1080, 5), 40);
+    assert_int_equal(i2v__price_size(1, 1, 1080, 1920, 5), 64);
+    assert_int_equal(i2v__price_size(0, 0, 1922, 1080, 5), 80);
+    assert_int_equal(i2v__price_size(0, 0, 3840, 2160, 5), 160);
+    assert_int_equal(i2v__price_size(0, 0, 4096, 4096, 5), 40 * 9);
+    /* 1..5 s one unit, 6..10 two, ... 30 s six */
+    assert_int_equal(i2v__price_size(0, 0, 854, 480, 1), 10);
+    assert_int_equal(i2v__price_size(0, 0, 854, 480, 6), 20);
+    assert_int_equal(i2v__price_size(1, 0, 1280, 720, 30), 16 * 6);
+    /* the same as the table for the seed's sizes */
+    assert_int_equal(i2v__price_size(1, 0, 1920, 1080, 10), i2v__price(1, 0, I2V_RES_1080P, 10));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_table),
-                                       cmocka_unit_test(test_resolutions)};
+                                       cmocka_unit_test(test_resolutions),
+                                       cmocka_unit_test(test_sizes)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -588,12 +588,12 @@ static void test_schema_versions(void **state)
 {
     fixture *f = *state;
     i2v_error e = {0};
-    assert_int_equal(count("SELECT COUNT(*) FROM schema_migrations"), 1);
-    assert_int_equal(count("SELECT MAX(version) FROM schema_migrations"), 1);
+    assert_int_equal(count("SELECT COUNT(*) FROM schema_migrations"), 2);
+    assert_int_equal(count("SELECT MAX(version) FROM schema_migrations"), 2);
     i2v_store *again = NULL;
     assert_int_equal(open_handle(&again, 2), 0);
     i2v__store_close(&again);
-    assert_int_equal(count("SELECT COUNT(*) FROM schema_migrations"), 1);
+    assert_int_equal(count("SELECT COUNT(*) FROM schema_migrations"), 2);
     assert_int_equal(be->sql(be->ctx, "INSERT INTO schema_migrations(version, applied_ms)"
                                       " VALUES(999, 0)"),
                      0);
@@ -601,7 +601,7 @@ static void test_schema_versions(void **state)
     assert_int_equal(be->open(be->ctx, &cfg, &again, &e), I2V_EDB);
     assert_null(again);
     assert_string_equal(e.message,
-                        "store: schema version 999 is newer than this i2v (1); upgrade i2v");
+                        "store: schema version 999 is newer than this i2v (2); upgrade i2v");
     /* the handle that was open goes on */
     i2v_user u;
     assert_int_equal(f->s->vt->user_get(f->s, f->u.id, &u, &e), 0);
@@ -644,8 +644,8 @@ static void test_open_together(void **state)
     pthread_barrier_destroy(&go);
     for (int i = 0; i < 8; i++)
         if (o[i].rc) fail_msg("open %d: %s", i, o[i].message);
-    assert_int_equal(count("SELECT COUNT(*) FROM schema_migrations"), 1);
-    assert_int_equal(count("SELECT COUNT(DISTINCT version) FROM schema_migrations"), 1);
+    assert_int_equal(count("SELECT COUNT(*) FROM schema_migrations"), 2);
+    assert_int_equal(count("SELECT COUNT(DISTINCT version) FROM schema_migrations"), 2);
     assert_int_equal(count("SELECT COUNT(*) FROM users"), 0);
 }
 
@@ -886,6 +886,478 @@ static void test_notifiers_share_deliveries(void **state)
     balanced(f, n / 2); /* the failed half was refunded */
 }
 
+/* ---- the native API (schema version 2) ---- */
+
+static int64_t refunds(const i2v_gen *g)
+{
+    char sql[160];
+    snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM ledger WHERE generation=%lld AND kind='refund'",
+             (long long)g->id);
+    return count(sql);
+}
+
+static int64_t deliveries(const i2v_gen *g)
+{
+    char sql[160];
+    snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM deliveries WHERE generation=%lld",
+             (long long)g->id);
+    return count(sql);
+}
+
+/* A queued generation is cancelled at once: refunded once, its delivery
+ * row written, never claimed; a second cancel is a conflict. */
+static void test_cancel_queued(void **state)
+{
+    fixture *f = *state;
+    i2v_store *s = f->s;
+    i2v_error e = {0};
+    int64_t bal;
+    i2v_gen g, got;
+    char tok[33];
+    i2v_user other;
+    assert_int_equal(s->vt->user_create(s, "o", &other, &e), 0);
+    s->vt->credit(s, f->u.id, 30, NULL, &bal, &e);
+    new_gen(f, &g, 20);
+    snprintf(g.webhook, sizeof g.webhook, "http://example.com/hook");
+    assert_int_equal(s->vt->gen_create(s, &g, &bal, &e), 0);
+    balanced(f, 10);
+    assert_int_equal(s->vt->gen_cancel(s, other.id, g.id, &got, &e), I2V_ENOTFOUND);
+    assert_int_equal(s->vt->gen_cancel(s, f->u.id, g.id + 1000, &got, &e), I2V_ENOTFOUND);
+    assert_int_equal(s->vt->gen_cancel(s, f->u.id, g.id, &got, &e), 0);
+    assert_int_equal(got.state, I2V_GEN_CANCELLED);
+    assert_int_equal(got.cancel_requested, 1);
+    assert_string_equal(got.error, "cancelled");
+    assert_true(got.finished_ms >= got.created_ms);
+    balanced(f, 30);
+    assert_int_equal(refunds(&g), 1);
+    assert_int_equal(deliveries(&g), 1);
+    i2v_error e2 = {0};
+    assert_int_equal(s->vt->gen_cancel(s, f->u.id, g.id, &got, &e2), I2V_ESTATE);
+    assert_int_equal(got.state, I2V_GEN_CANCELLED);
+    assert_non_null(strstr(e2.message, "cancelled"));
+    balanced(f, 30);
+    assert_int_equal(refunds(&g), 1);
+    assert_int_equal(s->vt->gen_claim(s, "w", 60000, &got, tok, &e), 0);
+    i2v_delivery d;
+    assert_int_equal(s->vt->hook_claim(s, 60000, &d, &e), 1);
+    assert_int_equal(d.generation, g.id);
+    assert_int_equal(s->vt->gen_get(s, 0, g.uuid, &got, NULL, &e), 0);
+    assert_int_equal(got.state, I2V_GEN_CANCELLED);
+    i2v_queue_stats qs;
+    assert_int_equal(s->vt->queue_stats(s, &qs, &e), 0);
+    assert_int_equal(qs.cancelled, 1);
+    assert_int_equal(qs.state_count[I2V_GEN_QUEUED], 0);
+}
+
+/* A running generation is marked: the worker's renewal says so, its finish
+ * as cancelled refunds once; then cancel is a conflict. */
+static void test_cancel_running(void **state)
+{
+    fixture *f = *state;
+    i2v_store *s = f->s;
+    i2v_error e = {0};
+    int64_t bal;
+    i2v_gen g, got;
+    char tok[33];
+    s->vt->credit(s, f->u.id, 30, NULL, &bal, &e);
+    new_gen(f, &g, 20);
+    snprintf(g.webhook, sizeof g.webhook, "http://example.com/hook");
+    assert_int_equal(s->vt->gen_create(s, &g, &bal, &e), 0);
+    assert_int_equal(s->vt->gen_claim(s, "w", 60000, &got, tok, &e), 1);
+    assert_int_equal(s->vt->gen_renew(s, g.id, tok, 60000, 10, &e), 0);
+    assert_int_equal(s->vt->gen_cancel(s, f->u.id, g.id, &got, &e), 1);
+    assert_int_equal(got.state, I2V_GEN_RUNNING);
+    assert_int_equal(got.cancel_requested, 1);
+    assert_int_equal(s->vt->gen_cancel(s, f->u.id, g.id, &got, &e), 1); /* again: still 1 */
+    balanced(f, 10); /* nothing refunded before the worker stops */
+    assert_int_equal(s->vt->gen_renew(s, g.id, tok, 60000, 20, &e), I2V_ECANCELLED);
+    assert_int_equal(s->vt->gen_renew(s, g.id, "stale", 60000, 20, &e), I2V_ELOST);
+    i2v_gen r = {0};
+    r.state = I2V_GEN_CANCELLED;
+    assert_int_equal(s->vt->gen_finish(s, g.id, tok, &r, &e), 0);
+    balanced(f, 30);
+    assert_int_equal(refunds(&g), 1);
+    assert_int_equal(deliveries(&g), 1);
+    assert_int_equal(s->vt->gen_finish(s, g.id, tok, &r, &e), I2V_ELOST);
+    assert_int_equal(s->vt->gen_cancel(s, f->u.id, g.id, &got, &e), I2V_ESTATE);
+    assert_int_equal(got.state, I2V_GEN_CANCELLED);
+    balanced(f, 30);
+    assert_int_equal(refunds(&g), 1);
+
+    /* a worker that finishes before it noticed: cancelled all the same */
+    new_gen(f, &g, 20);
+    assert_int_equal(s->vt->gen_create(s, &g, &bal, &e), 0);
+    assert_int_equal(s->vt->gen_claim(s, "w", 60000, &got, tok, &e), 1);
+    assert_int_equal(s->vt->gen_cancel(s, f->u.id, g.id, NULL, &e), 1);
+    r = (i2v_gen){.state = I2V_GEN_SUCCEEDED, .out_width = 854, .out_height = 480};
+    snprintf(r.out_key, sizeof r.out_key, "cccc");
+    i2v_error e2 = {0};
+    assert_int_equal(s->vt->gen_finish(s, g.id, tok, &r, &e2), I2V_ECANCELLED);
+    assert_int_equal(s->vt->gen_get(s, 0, g.uuid, &got, NULL, &e), 0);
+    assert_int_equal(got.state, I2V_GEN_CANCELLED);
+    assert_string_equal(got.out_key, "");
+    assert_int_equal(got.out_width, 0);
+    balanced(f, 30);
+    assert_int_equal(refunds(&g), 1);
+
+    /* a worker that shuts down: cancelled, not given back to the queue */
+    new_gen(f, &g, 20);
+    assert_int_equal(s->vt->gen_create(s, &g, &bal, &e), 0);
+    assert_int_equal(s->vt->gen_claim(s, "w", 60000, &got, tok, &e), 1);
+    assert_int_equal(s->vt->gen_cancel(s, f->u.id, g.id, NULL, &e), 1);
+    assert_int_equal(s->vt->gen_release(s, g.id, "stale", &e), I2V_ELOST);
+    assert_int_equal(s->vt->gen_release(s, g.id, tok, &e), 0);
+    assert_int_equal(s->vt->gen_get(s, 0, g.uuid, &got, NULL, &e), 0);
+    assert_int_equal(got.state, I2V_GEN_CANCELLED);
+    assert_int_equal(s->vt->gen_claim(s, "w", 60000, &got, tok, &e), 0);
+    balanced(f, 30);
+    assert_int_equal(refunds(&g), 1);
+}
+
+/* Finished generations cannot be cancelled; nothing changes. */
+static void test_cancel_finished(void **state)
+{
+    fixture *f = *state;
+    i2v_store *s = f->s;
+    i2v_error e = {0};
+    int64_t bal;
+    i2v_gen g[2], got;
+    char tok[33];
+    s->vt->credit(s, f->u.id, 40, NULL, &bal, &e);
+    for (int i = 0; i < 2; i++) {
+        new_gen(f, &g[i], 20);
+        assert_int_equal(s->vt->gen_create(s, &g[i], &bal, &e), 0);
+        assert_int_equal(s->vt->gen_claim(s, "w", 60000, &got, tok, &e), 1);
+        i2v_gen r = {.state = i ? I2V_GEN_FAILED : I2V_GEN_SUCCEEDED};
+        snprintf(r.out_key, sizeof r.out_key, "dddd");
+        snprintf(r.error, sizeof r.error, "boom");
+        assert_int_equal(s->vt->gen_finish(s, got.id, tok, &r, &e), 0);
+    }
+    balanced(f, 20);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(s->vt->gen_cancel(s, f->u.id, g[i].id, &got, &e), I2V_ESTATE);
+        assert_int_equal(got.state, i ? I2V_GEN_FAILED : I2V_GEN_SUCCEEDED);
+        assert_int_equal(got.cancel_requested, 0);
+    }
+    balanced(f, 20);
+    assert_int_equal(refunds(&g[1]), 1);
+}
+
+/* A cancel-requested generation whose worker died is reaped as cancelled
+ * with one refund, never put back in the queue (attempts are left). */
+static void test_cancel_reaped(void **state)
+{
+    fixture *f = *state;
+    i2v_store *s = f->s;
+    i2v_error e = {0};
+    int64_t bal;
+    i2v_gen g, got;
+    char tok[33];
+    s->vt->credit(s, f->u.id, 20, NULL, &bal, &e);
+    new_gen(f, &g, 20);
+    snprintf(g.webhook, sizeof g.webhook, "http://example.com/hook");
+    assert_int_equal(s->vt->gen_create(s, &g, &bal, &e), 0);
+    assert_int_equal(s->vt->gen_claim(s, "dies", 1, &got, tok, &e), 1); /* a 1 ms lease */
+    assert_int_equal(s->vt->gen_cancel(s, f->u.id, g.id, NULL, &e), 1);
+    usleep(20000);
+    assert_int_equal(s->vt->reap(s, &e), 1);
+    assert_int_equal(s->vt->gen_get(s, 0, g.uuid, &got, NULL, &e), 0);
+    assert_int_equal(got.state, I2V_GEN_CANCELLED);
+    assert_int_equal(got.attempts, 1);
+    assert_int_equal(s->vt->gen_claim(s, "w", 60000, &got, tok, &e), 0);
+    assert_int_equal(s->vt->reap(s, &e), 0);
+    balanced(f, 20);
+    assert_int_equal(refunds(&g), 1);
+    assert_int_equal(deliveries(&g), 1);
+    /* the same through a claim, which reaps first */
+    new_gen(f, &g, 20);
+    assert_int_equal(s->vt->gen_create(s, &g, &bal, &e), 0);
+    assert_int_equal(s->vt->gen_claim(s, "dies", 1, &got, tok, &e), 1);
+    assert_int_equal(s->vt->gen_cancel(s, f->u.id, g.id, NULL, &e), 1);
+    usleep(20000);
+    assert_int_equal(s->vt->gen_claim(s, "w", 60000, &got, tok, &e), 0);
+    assert_int_equal(s->vt->gen_get(s, g.task_id, NULL, &got, NULL, &e), 0);
+    assert_int_equal(got.state, I2V_GEN_CANCELLED);
+    balanced(f, 20);
+    assert_int_equal(refunds(&g), 1);
+}
+
+typedef struct page {
+    int64_t ids[64];
+    int waits[64];
+    int n;
+    int stop_after; /* 0: never */
+} page;
+
+static int page_row(void *user, const i2v_gen *g, int wait)
+{
+    page *p = user;
+    if (p->n < 64) {
+        p->ids[p->n] = g->id;
+        p->waits[p->n] = wait;
+        p->n++;
+    }
+    return p->stop_after && p->n >= p->stop_after;
+}
+
+/* Pages of a user's generations, newest first, by cursor and state; one
+ * by any of its three ids, another user's never. */
+static void test_pages_and_find(void **state)
+{
+    fixture *f = *state;
+    i2v_store *s = f->s;
+    i2v_error e = {0};
+    int64_t bal;
+    i2v_gen g[25], got, mine;
+    char tok[33];
+    i2v_user other;
+    assert_int_equal(s->vt->user_create(s, "o", &other, &e), 0);
+    s->vt->credit(s, f->u.id, 1000, NULL, &bal, &e);
+    s->vt->credit(s, other.id, 100, NULL, &bal, &e);
+    for (int i = 0; i < 25; i++) {
+        new_gen(f, &g[i], 10);
+        if (i == 3) snprintf(g[i].project_id, sizeof g[i].project_id, "%s", g[2].project_id);
+        assert_int_equal(s->vt->gen_create(s, &g[i], &bal, &e), 0);
+        if (i == 10) { /* another user's in between */
+            store_contract_gen(other.id, &got, 10);
+            assert_int_equal(s->vt->gen_create(s, &got, &bal, &e), 0);
+        }
+    }
+    /* 25 in pages of 10: 10, 10, 5, newest first, no repeats */
+    int64_t before = 0;
+    int total = 0;
+    for (int k = 0; k < 3; k++) {
+        page p = {0};
+        assert_int_equal(s->vt->gen_page(s, f->u.id, -1, before, 10, page_row, &p, &e), 0);
+        assert_int_equal(p.n, k < 2 ? 10 : 5);
+        for (int i = 0; i < p.n; i++) {
+            assert_int_equal(p.ids[i], g[24 - total].id);
+            /* queued: everything queued before it is ahead */
+            assert_int_equal(p.waits[i], 24 - total + (24 - total > 10 ? 1 : 0));
+            total++;
+        }
+        before = p.ids[p.n - 1];
+    }
+    page p = {0};
+    assert_int_equal(s->vt->gen_page(s, f->u.id, -1, before, 10, page_row, &p, &e), 0);
+    assert_int_equal(p.n, 0);
+    /* the callback can stop a page */
+    p = (page){.stop_after = 2};
+    assert_int_equal(s->vt->gen_page(s, f->u.id, -1, 0, 10, page_row, &p, &e), 0);
+    assert_int_equal(p.n, 2);
+    assert_int_equal(s->vt->gen_page(s, f->u.id, -1, 0, 0, page_row, &p, &e), I2V_EINVAL);
+    /* by state: the oldest is claimed (other's is older than g[11..]) */
+    assert_int_equal(s->vt->gen_claim(s, "w", 60000, &got, tok, &e), 1);
+    assert_int_equal(got.id, g[0].id);
+    p = (page){0};
+    assert_int_equal(s->vt->gen_page(s, f->u.id, I2V_GEN_RUNNING, 0, 10, page_row, &p, &e), 0);
+    assert_int_equal(p.n, 1);
+    assert_int_equal(p.ids[0], g[0].id);
+    assert_int_equal(p.waits[0], 0);
+    p = (page){0};
+    assert_int_equal(s->vt->gen_page(s, f->u.id, I2V_GEN_QUEUED, 0, 50, page_row, &p, &e), 0);
+    assert_int_equal(p.n, 24);
+    assert_int_equal(p.waits[23], 1); /* g[1]: the running one is ahead */
+    p = (page){0};
+    assert_int_equal(s->vt->gen_page(s, f->u.id, I2V_GEN_FAILED, 0, 10, page_row, &p, &e), 0);
+    assert_int_equal(p.n, 0);
+    p = (page){0};
+    assert_int_equal(s->vt->gen_page(s, other.id, -1, 0, 10, page_row, &p, &e), 0);
+    assert_int_equal(p.n, 1);
+
+    /* find: by uuid, task id, project id (the newest with it) */
+    int wait = -1;
+    assert_int_equal(s->vt->gen_find(s, f->u.id, g[5].uuid, &mine, &wait, &e), 0);
+    assert_int_equal(mine.id, g[5].id);
+    assert_int_equal(wait, 5);
+    char task[24];
+    snprintf(task, sizeof task, "%lld", (long long)g[6].task_id);
+    assert_int_equal(s->vt->gen_find(s, f->u.id, task, &mine, NULL, &e), 0);
+    assert_int_equal(mine.id, g[6].id);
+    assert_int_equal(s->vt->gen_find(s, f->u.id, g[7].project_id, &mine, NULL, &e), 0);
+    assert_int_equal(mine.id, g[7].id);
+    assert_int_equal(s->vt->gen_find(s, f->u.id, g[2].project_id, &mine, NULL, &e), 0);
+    assert_int_equal(mine.id, g[3].id);
+    /* another user's, by any id, and nonsense */
+    assert_int_equal(s->vt->gen_find(s, other.id, g[5].uuid, &mine, NULL, &e), I2V_ENOTFOUND);
+    assert_int_equal(s->vt->gen_find(s, other.id, task, &mine, NULL, &e), I2V_ENOTFOUND);
+    assert_int_equal(s->vt->gen_find(s, other.id, g[7].project_id, &mine, NULL, &e), I2V_ENOTFOUND);
+    assert_int_equal(s->vt->gen_find(s, f->u.id, "12345", &mine, NULL, &e), I2V_ENOTFOUND);
+    assert_int_equal(s->vt->gen_find(s, f->u.id, "nope", &mine, NULL, &e), I2V_ENOTFOUND);
+    assert_int_equal(s->vt->gen_find(s, f->u.id, "", &mine, NULL, &e), I2V_ENOTFOUND);
+}
+
+/* Outputs are marked deleted once; queued and running ones refuse. */
+static void test_delete_outputs(void **state)
+{
+    fixture *f = *state;
+    i2v_store *s = f->s;
+    i2v_error e = {0};
+    int64_t bal;
+    i2v_gen g, got;
+    char tok[33];
+    i2v_user other;
+    assert_int_equal(s->vt->user_create(s, "o", &other, &e), 0);
+    s->vt->credit(s, f->u.id, 20, NULL, &bal, &e);
+    new_gen(f, &g, 20);
+    assert_int_equal(s->vt->gen_create(s, &g, &bal, &e), 0);
+    assert_int_equal(s->vt->gen_delete_outputs(s, f->u.id, g.id, &got, &e), I2V_ESTATE);
+    assert_int_equal(got.state, I2V_GEN_QUEUED);
+    assert_int_equal(s->vt->gen_claim(s, "w", 60000, &got, tok, &e), 1);
+    assert_int_equal(s->vt->gen_delete_outputs(s, f->u.id, g.id, &got, &e), I2V_ESTATE);
+    i2v_gen r = {.state = I2V_GEN_SUCCEEDED, .out_width = 854, .out_height = 480};
+    snprintf(r.out_key, sizeof r.out_key, "eeee");
+    assert_int_equal(s->vt->gen_finish(s, g.id, tok, &r, &e), 0);
+    assert_int_equal(s->vt->gen_delete_outputs(s, other.id, g.id, &got, &e), I2V_ENOTFOUND);
+    const int64_t t0 = i2v__now_ms();
+    assert_int_equal(s->vt->gen_delete_outputs(s, f->u.id, g.id, &got, &e), 0);
+    assert_true(got.outputs_deleted_ms >= t0);
+    assert_string_equal(got.out_key, "eeee"); /* the caller removes the files it names */
+    assert_int_equal(got.state, I2V_GEN_SUCCEEDED);
+    const int64_t first = got.outputs_deleted_ms;
+    usleep(5000);
+    assert_int_equal(s->vt->gen_delete_outputs(s, f->u.id, g.id, &got, &e), 0);
+    assert_int_equal(got.outputs_deleted_ms, first);
+    assert_int_equal(s->vt->gen_get(s, 0, g.uuid, &got, NULL, &e), 0);
+    assert_int_equal(got.outputs_deleted_ms, first);
+    balanced(f, 0); /* the ledger is untouched */
+}
+
+typedef struct rows {
+    i2v_ledger_row r[16];
+    int n;
+} rows;
+
+static int ledger_row(void *user, const i2v_ledger_row *row)
+{
+    rows *p = user;
+    if (p->n < 16) p->r[p->n++] = *row;
+    return 0;
+}
+
+/* The ledger newest first with running balances, in pages. */
+static void test_ledger_page(void **state)
+{
+    fixture *f = *state;
+    i2v_store *s = f->s;
+    i2v_error e = {0};
+    int64_t bal;
+    i2v_gen g[2], got;
+    char tok[33];
+    assert_int_equal(s->vt->credit(s, f->u.id, 100, "welcome", &bal, &e), 0);
+    for (int i = 0; i < 2; i++) {
+        new_gen(f, &g[i], 30);
+        assert_int_equal(s->vt->gen_create(s, &g[i], &bal, &e), 0);
+    }
+    assert_int_equal(s->vt->gen_cancel(s, f->u.id, g[0].id, NULL, &e), 0);
+    /* topup 100 (100), charge -30 (70), charge -30 (40), refund 30 (70) */
+    rows p = {0};
+    assert_int_equal(s->vt->ledger_page(s, f->u.id, 0, 3, ledger_row, &p, &e), 0);
+    assert_int_equal(p.n, 3);
+    assert_string_equal(p.r[0].kind, "refund");
+    assert_int_equal(p.r[0].amount, 30);
+    assert_int_equal(p.r[0].balance_after, 70);
+    assert_string_equal(p.r[0].generation, g[0].uuid);
+    assert_string_equal(p.r[1].kind, "charge");
+    assert_int_equal(p.r[1].amount, -30);
+    assert_int_equal(p.r[1].balance_after, 40);
+    assert_string_equal(p.r[1].generation, g[1].uuid);
+    assert_int_equal(p.r[2].balance_after, 70);
+    assert_true(p.r[0].id > p.r[1].id && p.r[1].id > p.r[2].id);
+    assert_true(p.r[0].created_ms >= p.r[2].created_ms);
+    const int64_t before = p.r[2].id;
+    p = (rows){0};
+    assert_int_equal(s->vt->ledger_page(s, f->u.id, before, 3, ledger_row, &p, &e), 0);
+    assert_int_equal(p.n, 1);
+    assert_string_equal(p.r[0].kind, "topup");
+    assert_int_equal(p.r[0].amount, 100);
+    assert_int_equal(p.r[0].balance_after, 100);
+    assert_string_equal(p.r[0].generation, "");
+    assert_string_equal(p.r[0].note, "welcome");
+    balanced(f, 70);
+    /* another user's ledger is their own */
+    i2v_user other;
+    assert_int_equal(s->vt->user_create(s, "o", &other, &e), 0);
+    p = (rows){0};
+    assert_int_equal(s->vt->ledger_page(s, other.id, 0, 10, ledger_row, &p, &e), 0);
+    assert_int_equal(p.n, 0);
+    assert_int_equal(s->vt->ledger_page(s, other.id, 0, 1001, ledger_row, &p, &e), I2V_EINVAL);
+    (void)got;
+    (void)tok;
+}
+
+typedef struct keys {
+    i2v_key_info k[8];
+    int n;
+} keys;
+
+static int key_row(void *user, const i2v_key_info *k)
+{
+    keys *p = user;
+    if (p->n < 8) p->k[p->n++] = *k;
+    return 0;
+}
+
+/* Named keys listed by their owner, last use stamped at most once a
+ * minute, revoked only by their owner. */
+static void test_keys_native(void **state)
+{
+    fixture *f = *state;
+    i2v_store *s = f->s;
+    i2v_error e = {0};
+    char user[37];
+    i2v_user other;
+    assert_int_equal(s->vt->user_create(s, "o", &other, &e), 0);
+    assert_int_equal(s->vt->key_add_named(s, f->u.id, "hA", "i2v_AAAAAAAA", "laptop", &e), 0);
+    usleep(3000);
+    assert_int_equal(s->vt->key_add_named(s, f->u.id, "hB", "i2v_BBBBBBBB", "", &e), 0);
+    assert_int_equal(s->vt->key_add(s, other.id, "hC", "i2v_CCCCCCCC", &e), 0);
+    assert_int_equal(
+        s->vt->key_add_named(s, "00000000-0000-4000-8000-000000000000", "hD", "p", "x", &e),
+        I2V_ENOTFOUND);
+    keys p = {0};
+    assert_int_equal(s->vt->key_list(s, f->u.id, key_row, &p, &e), 0);
+    assert_int_equal(p.n, 2);
+    assert_string_equal(p.k[0].prefix, "i2v_BBBBBBBB"); /* newest first */
+    assert_string_equal(p.k[1].prefix, "i2v_AAAAAAAA");
+    assert_string_equal(p.k[1].name, "laptop");
+    assert_int_equal(p.k[1].last_used_ms, 0);
+    assert_int_equal(p.k[1].revoked, 0);
+    assert_true(p.k[1].created_ms > 0);
+    /* used: stamped; used again within the minute: not written again */
+    const int64_t t0 = i2v__now_ms();
+    assert_int_equal(s->vt->key_auth(s, "hA", user, &e), 0);
+    assert_string_equal(user, f->u.id);
+    assert_true(count("SELECT last_used_ms FROM api_keys WHERE hash='hA'") >= t0);
+    assert_int_equal(be->sql(be->ctx, "UPDATE api_keys SET last_used_ms=last_used_ms-30000"
+                                      " WHERE hash='hA'"),
+                     0);
+    const int64_t aged = count("SELECT last_used_ms FROM api_keys WHERE hash='hA'");
+    assert_int_equal(s->vt->key_auth(s, "hA", user, &e), 0);
+    assert_int_equal(count("SELECT last_used_ms FROM api_keys WHERE hash='hA'"), aged);
+    assert_int_equal(be->sql(be->ctx, "UPDATE api_keys SET last_used_ms=last_used_ms-31000"
+                                      " WHERE hash='hA'"),
+                     0);
+    assert_int_equal(s->vt->key_auth(s, "hA", user, &e), 0);
+    assert_true(count("SELECT last_used_ms FROM api_keys WHERE hash='hA'") >= t0);
+    assert_int_equal(s->vt->key_auth(s, "nope", user, &e), I2V_ENOTFOUND);
+    /* revoke: not another user's; one's own, twice */
+    assert_int_equal(s->vt->key_revoke_own(s, other.id, "i2v_AAAAAAAA", &e), I2V_ENOTFOUND);
+    assert_int_equal(s->vt->key_revoke_own(s, f->u.id, "i2v_CCCCCCCC", &e), I2V_ENOTFOUND);
+    assert_int_equal(s->vt->key_auth(s, "hC", user, &e), 0);
+    assert_int_equal(s->vt->key_revoke_own(s, f->u.id, "i2v_AAAAAAAA", &e), 0);
+    assert_int_equal(s->vt->key_revoke_own(s, f->u.id, "i2v_AAAAAAAA", &e), 0);
+    assert_int_equal(s->vt->key_auth(s, "hA", user, &e), I2V_ENOTFOUND);
+    assert_int_equal(s->vt->key_user(s, "hA", user, &e), I2V_ENOTFOUND);
+    assert_int_equal(s->vt->key_auth(s, "hB", user, &e), 0);
+    p = (keys){0};
+    assert_int_equal(s->vt->key_list(s, f->u.id, key_row, &p, &e), 0);
+    assert_int_equal(p.n, 2);
+    assert_int_equal(p.k[1].revoked, 1);
+    assert_true(p.k[1].last_used_ms >= t0);
+    assert_true(p.k[0].last_used_ms >= t0);
+}
+
 int store_contract_run(const store_backend *backend)
 {
     be = backend;
@@ -907,6 +1379,14 @@ int store_contract_run(const store_backend *backend)
         cmocka_unit_test_setup_teardown(test_claimers_share_a_queue, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reapers_race, setup, teardown),
         cmocka_unit_test_setup_teardown(test_notifiers_share_deliveries, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_queued, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_running, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_finished, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_reaped, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pages_and_find, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delete_outputs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ledger_page, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_keys_native, setup, teardown),
     };
     return _cmocka_run_group_tests(be->label, tests, sizeof tests / sizeof tests[0], NULL, NULL);
 }

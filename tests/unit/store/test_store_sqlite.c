@@ -117,7 +117,7 @@ static const char legacy_schema[] =
     " 5, 854, 480, 0, 0, 0, 0, 30, 2);";
 
 /* A database made before versions (and before tours) is version 1 with all
- * its rows; the next open applies nothing. */
+ * its rows, then gets step 2; the next open applies nothing. */
 static void test_legacy_database(void **state)
 {
     sq_ctx *c = *state;
@@ -152,7 +152,12 @@ static void test_legacy_database(void **state)
     assert_int_equal(bal, 60);
     i2v__store_close(&s);
     assert_int_equal(i2v__store_open(&s, url, NULL, &e), 0);
-    assert_int_equal(sq_sql_int(c, "SELECT COUNT(*) FROM schema_migrations"), 1);
+    assert_int_equal(sq_sql_int(c, "SELECT COUNT(*) FROM schema_migrations"), 2);
+    /* step 2's columns on the old rows */
+    i2v_gen old;
+    assert_int_equal(s->vt->gen_get(s, 1099511627777LL, NULL, &old, NULL, &e), 0);
+    assert_int_equal(old.cancel_requested, 0);
+    assert_int_equal(old.outputs_deleted_ms, 0);
     assert_int_equal(s->vt->gen_get(s, 0, g.uuid, &g, NULL, &e), 0);
     assert_string_equal(g.more_urls, "http://example.com/2.jpg");
     i2v__store_close(&s);
