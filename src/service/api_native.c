@@ -270,7 +270,8 @@ int i2v__native_request(json_t *body, i2v_gen *g, char *msg, size_t ml)
     if (mv && (!json_is_string(mv) || i2v_move_parse(json_string_value(mv), &move) != 0))
         return i2v__api_param(msg, ml,
                               "move: one of ZOOM_IN, ZOOM_OUT, PAN_RIGHT, PAN_LEFT, PAN_UP, "
-                              "PAN_DOWN, CAMERA_PUSH_OUT, AUTO_EFFECTS, AUTO_REVERSE");
+                              "PAN_DOWN, CAMERA_PUSH_OUT, AUTO_EFFECTS, AUTO_REVERSE, DOLLY_IN, "
+                              "DOLLY_OUT, TRUCK_LEFT, TRUCK_RIGHT, ORBIT");
     const char *prompt;
     if (i2v__api_prompt(body, &prompt, msg, ml) != 0) return -1;
     if (!mv) i2v_prompt_move(prompt, &move);

@@ -573,3 +573,31 @@ def test_keys(svc, photos_srv):
     listed = c.req("GET", "/keys").json()["data"]
     assert [x["revoked"] for x in listed if x["key_id"] == k["key_id"]] == [True]
     assert c.req("DELETE", f"/keys/{k['key_id']}").status_code == 200  # again: still revoked
+
+
+ROOMS = pathlib.Path(__file__).resolve().parents[1] / "rooms"
+
+
+def test_3d_camera_moves_on_a_room(svc, photos_srv):
+    """The rooms' 3D moves are native options: on a room with a confident layout
+    the camera walks in (the plan's prompt says 3D camera); on a landscape the
+    same option falls back to its 2D move and the prompt says why."""
+    photos_srv.extra_dir = ROOMS
+    c = new_client(svc, credits=100)
+    room = c.create({"image_url": photos_srv.url("dolly_00.png"), "move": "dolly_in",
+                     "duration": 1, "size": "640x360"})
+    assert room.status_code == 201, room.text
+    assert room.json()["input"]["move"] == "DOLLY_IN"
+    land = c.create({"image_url": photos_srv.url(LANDSCAPE), "move": "TRUCK_LEFT",
+                     "duration": 1, "size": "640x360"})
+    assert land.status_code == 201, land.text
+    g = c.wait(room.json()["id"])
+    assert g["state"] == "succeeded", svc.log_text()[-2000:]
+    assert "walk into the room" in g["prompt"] and "(3D camera)" in g["prompt"], g["prompt"]
+    assert requests.get(g["outputs"]["video"], timeout=30).status_code == 200
+    g = c.wait(land.json()["id"])
+    assert g["state"] == "succeeded", svc.log_text()[-2000:]
+    assert g["prompt"].startswith("PAN_LEFT") and "3D camera not used" in g["prompt"], g["prompt"]
+    bad = c.create({"image_url": photos_srv.url(LANDSCAPE), "move": "DOLLY_SIDEWAYS"})
+    assert bad.status_code == 400 and bad.json()["error"]["field"] == "move"
+    assert "DOLLY_IN" in bad.json()["error"]["message"]
