@@ -177,7 +177,7 @@ void i2v__opts_help(FILE *f, const i2v_option *t, int n)
             fprintf(f, " (%.0f..%.0f)", t[i].min, t[i].max);
         else if (t[i].type == I2V_OPT_NUMBER)
             fprintf(f, " (%g..%g)", t[i].min, t[i].max);
-        if (t[i].def) fprintf(f, " [default: %s]", t[i].def);
+        if (t[i].def && t[i].def[0]) fprintf(f, " [default: %s]", t[i].def);
         if (t[i].env) fprintf(f, " [env: %s]", t[i].env);
         fputc('\n', f);
     }
