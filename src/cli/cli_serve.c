@@ -37,8 +37,9 @@ static const i2v_option serve_opts[] = {
      "base URL of output links [default: http://LISTEN]"},
     {"workers", 0, I2V_OPT_INT, "1", 0, 64, NULL, "I2V_WORKERS",
      "render workers in this process (each renders on all cores)"},
-    {"http-threads", 0, I2V_OPT_INT, "2", 1, 64, NULL, "I2V_HTTP_THREADS",
-     "HTTP event-loop threads"},
+    {"http-threads", 0, I2V_OPT_INT, "0", 0, 64, NULL, "I2V_HTTP_THREADS",
+     "HTTP event-loop threads; 0: 2 on SQLite, 8 on PostgreSQL (its requests wait on the "
+     "network)"},
     {"render-threads", 0, I2V_OPT_INT, "0", 0, 64, NULL, "I2V_RENDER_THREADS",
      "threads per render, 0 = all cores"},
     {"worker-nice", 0, I2V_OPT_INT, "10", 0, 19, NULL, "I2V_WORKER_NICE",
@@ -198,6 +199,7 @@ static int run(int argc, char **argv, int http)
         i2v_http_config hc = {0};
         snprintf(hc.listen, sizeof hc.listen, "%s", i2v__opt_str(&o, "listen"));
         hc.threads = (int)i2v__opt_int(&o, "http-threads");
+        if (hc.threads == 0) hc.threads = strcmp(svc.store->vt->name, "postgres") == 0 ? 8 : 2;
         hc.connection_limit = (int)i2v__opt_int(&o, "connection-limit");
         hc.per_ip_limit = (int)i2v__opt_int(&o, "per-ip-limit");
         hc.timeout_s = (int)i2v__opt_int(&o, "conn-timeout");

@@ -5,9 +5,12 @@
  *
  * - A pool of connections (8, or pool=N in the URL's query or the conninfo,
  *   1..64), opened on first use and handed out under a mutex and condition
- *   variable, so any thread may call any function. Statements are
- *   PQexecParams with every value bound as a text parameter (nothing is
- *   prepared, so a reconnect has nothing to redo).
+ *   variable, so any thread may call any function. Every value is bound as
+ *   a text parameter. A statement with parameters is prepared on its first
+ *   use on a connection (named by a hash of its text) and executed prepared
+ *   after that, so PostgreSQL parses and plans it once per connection; a
+ *   reconnect starts with none. (Behind PgBouncer, use session pooling, or
+ *   transaction pooling with max_prepared_statements set.)
  * - Transactions are READ COMMITTED and short. Claims take the oldest queued
  *   row with FOR UPDATE SKIP LOCKED; reaping locks expired rows the same way
  *   (so processes reaping at once never take the same row) and every write
@@ -53,10 +56,9 @@
 #define TRIES 5             /* runs of a call that keeps meeting RETRY */
 #define POOL_DEFAULT 8
 #define POOL_MAX 64
-#define MIGRATE_LOCK 0x69327600LL
-#define ANSWER_MS                                                                                  \
-    60000 /* a statement unanswered for this long: the server is gone */ /* pg_advisory_xact_lock  \
-                                                                            key ("i2v") */
+#define MIGRATE_LOCK 0x69327600LL /* pg_advisory_xact_lock key ("i2v") */
+#define ANSWER_MS 60000           /* a statement unanswered for this long: the server is gone */
+#define PREPARED_MAX 160          /* statements prepared per connection */
 
 /* Schema steps, in order; a database records the ones it has. Append only. */
 static const char schema_v1[] =
@@ -146,9 +148,12 @@ typedef struct pg_store pg_store;
 typedef struct pconn {
     pg_store *s;
     PGconn *pg;
-    int bad;   /* broken: replaced before its next use */
-    int fresh; /* connected for this call */
-    int sent;  /* statements sent in this call */
+    int bad;     /* broken: replaced before its next use */
+    int fresh;   /* connected for this call */
+    int sent;    /* statements sent in this call */
+    int prepare; /* 1: prepare statements (the pool's connections) */
+    int nprepared;
+    uint64_t prepared[PREPARED_MAX]; /* hashes of the statements prepared on pg */
 } pconn;
 
 struct pg_store {
@@ -364,18 +369,70 @@ static int ready(pconn *c, int64_t end)
  * with p's parameters. Returns its result (rows, or done) or NULL with *rc
  * set by failed(). A server that gives no answer in ANSWER_MS counts as
  * gone: a hung server cannot hang the caller. */
+/* The last result of what was sent (the error, when a statement failed),
+ * or NULL with *rc set. */
+static PGresult *answer(pconn *c, const char *what, int64_t end, int *rc, i2v_error *err);
+
+static uint64_t fnv1a64(const char *s)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+    return h;
+}
+
+/* Is the statement with this hash prepared on c? */
+static int prepared(const pconn *c, uint64_t h)
+{
+    for (int i = 0; i < c->nprepared; i++)
+        if (c->prepared[i] == h) return 1;
+    return 0;
+}
+
+/* Prepares sql on c under name (once per connection). 0, 1 when it was not
+ * prepared (the table is full: run it unprepared), or a negative code. */
+static int prepare(pconn *c, const char *what, const char *sql, int nparams, char name[24],
+                   int64_t end, i2v_error *err)
+{
+    const uint64_t h = fnv1a64(sql);
+    snprintf(name, 24, "i2v_%016llx", (unsigned long long)h);
+    if (prepared(c, h)) return 0;
+    if (c->nprepared == PREPARED_MAX) return 1;
+    int rc;
+    if (!PQsendPrepare(c->pg, name, sql, nparams, NULL)) return failed(c, NULL, what, err);
+    PGresult *res = answer(c, what, end, &rc, err);
+    if (!res) return rc;
+    PQclear(res);
+    c->prepared[c->nprepared++] = h;
+    return 0;
+}
+
 static PGresult *ex(pconn *c, const char *what, const char *sql, const params *p, int *rc,
                     i2v_error *err)
 {
-    PGresult *res = NULL, *next;
     const int64_t end = mono_ms() + ANSWER_MS;
+    char name[24];
+    int sent, pr = p && c->prepare ? prepare(c, what, sql, p->n, name, end, err) : 1;
     c->sent++;
-    const int sent = p ? PQsendQueryParams(c->pg, sql, p->n, NULL, p->v, NULL, NULL, 0)
-                       : PQsendQuery(c->pg, sql);
+    if (pr < 0) {
+        *rc = pr;
+        return NULL;
+    }
+    if (pr == 0)
+        sent = PQsendQueryPrepared(c->pg, name, p->n, p->v, NULL, NULL, 0);
+    else
+        sent = p ? PQsendQueryParams(c->pg, sql, p->n, NULL, p->v, NULL, NULL, 0)
+                 : PQsendQuery(c->pg, sql);
     if (!sent) {
         *rc = failed(c, NULL, what, err); /* the connection is gone */
         return NULL;
     }
+    return answer(c, what, end, rc, err);
+}
+
+static PGresult *answer(pconn *c, const char *what, int64_t end, int *rc, i2v_error *err)
+{
+    PGresult *res = NULL, *next;
     for (;;) { /* the last result counts (the error, when a statement failed) */
         if (ready(c, end) != 0) goto broken;
         if (!(next = PQgetResult(c->pg))) break;
@@ -442,6 +499,8 @@ static int acquire(pg_store *s, pconn **out, i2v_error *err)
         if (c->pg) PQfinish(c->pg);
         c->pg = NULL;
         c->bad = 0;
+        c->prepare = 1;
+        c->nprepared = 0;
         int r = connect_one(s, 0, &c->pg, err);
         if (r) {
             release(s, c);
@@ -831,17 +890,32 @@ static int pg_gen_create(i2v_store *s, i2v_gen *g, int64_t *bal, i2v_error *err)
 }
 
 /* One generation by the query q (one parameter), or I2V_ENOTFOUND. */
-static int one_gen(pconn *c, const char *sql, const params *p, i2v_gen *g, i2v_error *err)
+/* A generation's place in the queue, as a last column after GEN_COLS: the
+ * generations queued before it and those running (0 unless it is queued). */
+#define WAIT_COL                                                                                   \
+    ", CASE WHEN state=0 THEN (SELECT COUNT(*) FROM generations a WHERE a.state=0"                 \
+    " AND a.id<generations.id) + (SELECT COUNT(*) FROM generations r WHERE r.state=1)"             \
+    " ELSE 0 END"
+
+/* One row of GEN_COLS into g (and, with wait, its WAIT_COL into *wait). */
+static int one_gen_wait(pconn *c, const char *sql, const params *p, i2v_gen *g, int *wait,
+                        i2v_error *err)
 {
     int r;
     PGresult *q = ex(c, "generation", sql, p, &r, err);
     if (!q) return r;
-    if (PQntuples(q) == 1)
+    if (PQntuples(q) == 1) {
         read_gen(q, 0, g);
-    else
+        if (wait) *wait = i32(q, 0, PQnfields(q) - 1);
+    } else
         r = i2v__err(err, I2V_ENOTFOUND, "no such generation");
     PQclear(q);
     return r;
+}
+
+static int one_gen(pconn *c, const char *sql, const params *p, i2v_gen *g, i2v_error *err)
+{
+    return one_gen_wait(c, sql, p, g, NULL, err);
 }
 
 typedef struct get_arg {
@@ -859,24 +933,16 @@ static int op_gen_get(pconn *c, void *arg, i2v_error *err)
         ps(&p, a->uuid);
     else
         pi(&p, a->task_id);
-    int r = one_gen(c,
-                    a->uuid ? "SELECT " GEN_COLS " FROM generations WHERE uuid=$1"
-                            : "SELECT " GEN_COLS " FROM generations WHERE task_id=$1",
-                    &p, a->g, err);
-    if (r || !a->wait) return r;
-    *a->wait = 0;
-    if (a->g->state != I2V_GEN_QUEUED) return 0;
-    /* ahead: queued before it, or running */
-    p = (params){0};
-    pi(&p, a->g->id);
-    PGresult *q = ex(c, "queue",
-                     "SELECT (SELECT COUNT(*) FROM generations WHERE state=0 AND id<$1)"
-                     " + (SELECT COUNT(*) FROM generations WHERE state=1)",
-                     &p, &r, err);
-    if (!q) return r;
-    *a->wait = i32(q, 0, 0);
-    PQclear(q);
-    return 0;
+    /* one statement: the row and, when asked, its place in the queue */
+    if (!a->wait)
+        return one_gen(c,
+                       a->uuid ? "SELECT " GEN_COLS " FROM generations WHERE uuid=$1"
+                               : "SELECT " GEN_COLS " FROM generations WHERE task_id=$1",
+                       &p, a->g, err);
+    return one_gen_wait(c,
+                        a->uuid ? "SELECT " GEN_COLS WAIT_COL " FROM generations WHERE uuid=$1"
+                                : "SELECT " GEN_COLS WAIT_COL " FROM generations WHERE task_id=$1",
+                        &p, a->g, a->wait, err);
 }
 
 static int pg_gen_get(i2v_store *s, int64_t task_id, const char *uuid, i2v_gen *g, int *wait,
@@ -1514,38 +1580,30 @@ static int op_gen_find(pconn *c, void *arg, i2v_error *err)
     find_arg *a = arg;
     params p = {0};
     int r;
+    int wait = 0; /* each statement also gives the row's place in the queue */
     const int64_t task = task_id_of(a->id);
     if (task > 0) {
         pi(&p, task);
-        r = one_gen(c, "SELECT " GEN_COLS " FROM generations WHERE task_id=$1", &p, a->g, err);
+        r = one_gen_wait(c, "SELECT " GEN_COLS WAIT_COL " FROM generations WHERE task_id=$1", &p,
+                         a->g, &wait, err);
     } else {
         ps(&p, a->id);
-        r = one_gen(c, "SELECT " GEN_COLS " FROM generations WHERE uuid=$1", &p, a->g, err);
+        r = one_gen_wait(c, "SELECT " GEN_COLS WAIT_COL " FROM generations WHERE uuid=$1", &p, a->g,
+                         &wait, err);
         if (r == I2V_ENOTFOUND || (r == 0 && strcmp(a->g->user_id, a->user) != 0)) {
             p = (params){0};
             ps(&p, a->user);
             ps(&p, a->id);
-            r = one_gen(c,
-                        "SELECT " GEN_COLS " FROM generations WHERE user_id=$1 AND project_id=$2"
-                        " ORDER BY id DESC LIMIT 1",
-                        &p, a->g, err);
+            r = one_gen_wait(c,
+                             "SELECT " GEN_COLS WAIT_COL " FROM generations"
+                             " WHERE user_id=$1 AND project_id=$2 ORDER BY id DESC LIMIT 1",
+                             &p, a->g, &wait, err);
         }
     }
     if (r == 0 && strcmp(a->g->user_id, a->user) != 0) r = I2V_ENOTFOUND;
     if (r == I2V_ENOTFOUND) return i2v__err(err, I2V_ENOTFOUND, "no such generation");
-    if (r || !a->wait) return r;
-    *a->wait = 0;
-    if (a->g->state != I2V_GEN_QUEUED) return 0;
-    p = (params){0};
-    pi(&p, a->g->id);
-    PGresult *q = ex(c, "queue",
-                     "SELECT (SELECT COUNT(*) FROM generations WHERE state=0 AND id<$1)"
-                     " + (SELECT COUNT(*) FROM generations WHERE state=1)",
-                     &p, &r, err);
-    if (!q) return r;
-    *a->wait = i32(q, 0, 0);
-    PQclear(q);
-    return 0;
+    if (r == 0 && a->wait) *a->wait = wait;
+    return r;
 }
 
 static int pg_gen_find(i2v_store *s, const char *user, const char *id, i2v_gen *g, int *wait,
