@@ -70,7 +70,8 @@ int i2v__native_error(i2v_req *r, i2v_api_kind kind, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    if (kind == I2V_API_PARAM || kind == I2V_API_IDEMPOTENCY) field_of(msg, field);
+    if (kind == I2V_API_PARAM || kind == I2V_API_IDEMPOTENCY || kind == I2V_API_TOO_LARGE)
+        field_of(msg, field);
     json_t *e = json_pack("{s:s, s:s, s:o}", "code", codes[kind].code, "message", msg, "field",
                           field[0] ? json_string(field) : json_null());
     return i2v__respond_json(r, codes[kind].status, json_pack("{s:o}", "error", e));
