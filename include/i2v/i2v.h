@@ -244,6 +244,12 @@ typedef struct i2v_output {
     void *progress_user;
     const volatile int *cancel; /* polled between frames; may be NULL */
     int threads;                /* render threads; 0 = number of cores */
+    /* JPEGs of nsamples frames spread evenly through the video (frame
+     * round(k * (frames - 1) / (nsamples + 1)) into sample_paths[k - 1],
+     * k = 1..nsamples: 25, 50 and 75% for three), as the cover is written;
+     * NULL / 0: none. On failure none is left. */
+    const char *const *sample_paths;
+    int nsamples;
 } i2v_output;
 
 /* Renders the plan to `out->video_path`. On failure no output file is left. */

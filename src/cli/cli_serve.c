@@ -24,6 +24,7 @@
 #include "service/http_server.h"
 #include "service/outputs.h"
 #include "service/service.h"
+#include "service/uploads.h"
 
 static const i2v_option serve_opts[] = {
     {"listen", 0, I2V_OPT_STRING, "127.0.0.1:8080", 0, 0, NULL, "I2V_LISTEN",
@@ -83,6 +84,15 @@ static const i2v_option serve_opts[] = {
      "seconds for one webhook attempt"},
     {"idempotency-hours", 0, I2V_OPT_NUMBER, "24", 24, 8760, NULL, "I2V_IDEMPOTENCY_HOURS",
      "how long Idempotency-Key answers are kept"},
+    {"upload-max-bytes", 0, I2V_OPT_NUMBER, "0", 0, 1e10, NULL, "I2V_UPLOAD_MAX_BYTES",
+     "largest photo upload (POST /api/i2v/v1/uploads) [default: --fetch-max-bytes]"},
+    {"upload-ttl", 0, I2V_OPT_NUMBER, "86400", 1, 31536000, NULL, "I2V_UPLOAD_TTL",
+     "seconds an uploaded photo can be used; then it is removed"},
+    {"output-review-command", 0, I2V_OPT_STRING, "", 0, 0, NULL, "I2V_OUTPUT_REVIEW_COMMAND",
+     "program (and arguments, split on spaces) run on the cover and sampled frames of every "
+     "finished video: exit 0 accepts, anything else refuses (9038) [default: off]"},
+    {"output-review-timeout", 0, I2V_OPT_NUMBER, "30", 0.1, 3600, NULL, "I2V_OUTPUT_REVIEW_TIMEOUT",
+     "seconds the output review command may run"},
     {"log-requests", 0, I2V_OPT_CHOICE, "on", 0, 0, "on|off", "I2V_LOG_REQUESTS",
      "one log line per HTTP request"},
     {"help", 'h', I2V_OPT_FLAG, NULL, 0, 0, NULL, NULL, "show this help"},
@@ -92,8 +102,13 @@ static const i2v_option serve_opts[] = {
 /* The output files answer errors in Animation API v2's shape. */
 static const i2v_api_family outputs_family = {"outputs", I2V_OUTPUTS_PREFIX, i2v__v2_error,
                                               i2v__outputs_routes, 1};
-static const i2v_api_family *const families[] = {&i2v__v1_family, &i2v__v2_family,
-                                                 &i2v__native_family, &outputs_family};
+/* Uploaded photos (their owner's preview) answer in the native API's shape. */
+static const i2v_api_family uploads_family = {"uploads", I2V_UPLOADS_PREFIX, i2v__native_error,
+                                              i2v__upload_routes, 1};
+static const i2v_api_family *const families[] = {
+    &i2v__v1_family, &i2v__v2_family, &i2v__native_family, &outputs_family, &uploads_family};
+/* Routes whose body is a photo (--upload-max-bytes instead of --body-max). */
+static const char *const file_paths[] = {I2V_UPLOADS_PATH};
 
 static volatile sig_atomic_t got_signal;
 static void on_signal(int sig)
@@ -135,6 +150,12 @@ static int setup(i2v_service *svc, i2v_backends *be, const i2v_opts *o, int http
     svc->worker_nice = (int)i2v__opt_int(o, "worker-nice");
     svc->v2_video_credits = (int)i2v__opt_int(o, "v2-video-credits");
     svc->body_max = (size_t)i2v__opt_int(o, "body-max");
+    svc->upload_max = (size_t)i2v__opt_num(o, "upload-max-bytes");
+    if (svc->upload_max == 0) svc->upload_max = svc->fetch.max_bytes;
+    svc->upload_ttl_ms = (int64_t)(i2v__opt_num(o, "upload-ttl") * 1000);
+    snprintf(svc->review_cmd, sizeof svc->review_cmd, "%s",
+             i2v__opt_str(o, "output-review-command"));
+    svc->review_timeout_s = i2v__opt_num(o, "output-review-timeout");
     svc->hook_first_delay_s = i2v__opt_num(o, "webhook-retry");
     svc->hook_attempts = (int)i2v__opt_int(o, "webhook-attempts");
     svc->hook_timeout_ms = (long)(i2v__opt_num(o, "webhook-timeout") * 1000);
@@ -208,6 +229,8 @@ static int run(int argc, char **argv, int http)
         hc.log_requests = strcasecmp(i2v__opt_str(&o, "log-requests"), "on") == 0;
         hc.families = families;
         hc.nfamilies = (int)(sizeof families / sizeof families[0]);
+        hc.file_paths = file_paths;
+        hc.nfile_paths = (int)(sizeof file_paths / sizeof file_paths[0]);
         if (i2v__http_start(&h, &svc, &hc, &err) != 0) {
             fprintf(stderr, "i2v %s: %s\n", cmd, err.message);
             goto out;

@@ -256,7 +256,7 @@ int i2v_render_multi(const i2v_photo *const *photos, int n, const i2v_plan *plan
     void *enc = NULL;
     const i2v_encoder_vt *vt = &i2v__encoder_libav;
     char *tmp_video = NULL, *tmp_cover = NULL;
-    int video_created = 0, cover_created = 0;
+    int video_created = 0, cover_created = 0, samples_created = 0;
     uint8_t *tmp_mem = NULL;
     float *cov_mem = NULL, *audio = NULL;
     uint16_t *vignette = NULL;
@@ -401,6 +401,13 @@ int i2v_render_multi(const i2v_photo *const *photos, int n, const i2v_plan *plan
             rc = write_cover(&yuv, tmp_cover, err);
             if (rc) goto out;
         }
+        /* the samples, in order: frame indexes only grow */
+        while (samples_created < out->nsamples &&
+               i == (int)llround((double)(samples_created + 1) * (plan->frames - 1) /
+                                 (out->nsamples + 1))) {
+            rc = write_cover(&yuv, out->sample_paths[samples_created++], err);
+            if (rc) goto out;
+        }
         rc = vt->submit(enc, err);
         if (rc) goto out;
         if (out->progress && out->progress(out->progress_user, i + 1, plan->frames)) {
@@ -424,10 +431,13 @@ int i2v_render_multi(const i2v_photo *const *photos, int n, const i2v_plan *plan
         }
         cover_created = 0;
     }
+    samples_created = 0; /* they stay: the caller's */
 out:
     if (enc) vt->close(&enc);
     if (video_created) unlink(tmp_video);
     if (cover_created) unlink(tmp_cover);
+    for (int k = 0; k < samples_created; k++)
+        unlink(out->sample_paths[k]);
     i2v__pool_free(&pool);
     for (int i = 0; i < MAX_WORKERS; i++)
         i2v__rscratch_release(&f->scratch[i]);

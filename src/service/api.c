@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/crypto.h"
 
@@ -61,6 +62,27 @@ json_t *i2v__api_parse(const char *body, size_t len, char *msg, size_t ml)
     return j;
 }
 
+json_t *i2v__api_time(int64_t ms)
+{
+    if (ms <= 0) return json_null();
+    char buf[96]; /* roomy: the compiler cannot bound tm's fields */
+    const time_t sec = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&sec, &tm);
+    snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+    return json_string(buf);
+}
+
+int i2v__idem_key_ok(const char *key)
+{
+    const size_t n = strlen(key);
+    int ok = n >= 1 && n <= I2V_IDEM_KEY_MAX;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = key[i] > ' ' && key[i] < 0x7f;
+    return ok;
+}
+
 /* Answers from the generation the key made, if there is one: 1 (answered,
  * *ret set) or 0. */
 static int idem_replay(i2v_service *svc, i2v_req *r, const char *user, const i2v_gen *g,
@@ -101,10 +123,7 @@ static int idempotency(i2v_service *svc, i2v_req *r, const char *user, json_t *b
     const char *key = i2v__req_header(r, "Idempotency-Key");
     if (!key) return 0;
     const size_t n = strlen(key);
-    int ok = n >= 1 && n <= I2V_IDEM_KEY_MAX;
-    for (size_t i = 0; ok && i < n; i++)
-        ok = key[i] > ' ' && key[i] < 0x7f;
-    if (!ok) {
+    if (!i2v__idem_key_ok(key)) {
         *ret = fail(r, I2V_API_PARAM,
                     "Idempotency-Key: 1 to %d printable ASCII characters without spaces",
                     I2V_IDEM_KEY_MAX);
@@ -158,12 +177,14 @@ int i2v__api_generate(i2v_service *svc, i2v_req *r, const char *user, json_t *bo
     if (!g) {
         ret = fail(r, I2V_API_INTERNAL, "out of memory");
     } else if (!idempotency(svc, r, user, body, g, reply, fail, &ret)) {
-        if (read(svc, body, g, msg, sizeof msg) != 0) {
+        snprintf(g->user_id, sizeof g->user_id, "%s", user);
+        const int rd = read(svc, body, g, msg, sizeof msg);
+        if (rd == I2V_API_READ_UNAVAILABLE)
+            ret = fail(r, I2V_API_UNAVAILABLE, "%s", msg);
+        else if (rd != 0)
             ret = fail(r, I2V_API_PARAM, "%s", msg);
-        } else {
-            snprintf(g->user_id, sizeof g->user_id, "%s", user);
+        else
             ret = submit(svc, r, g, reply, fail);
-        }
     }
     free(g);
     json_decref(body);

@@ -47,8 +47,10 @@ const char *i2v__v2_status(int state);
 /* The answer to a created generation (g, and the balance after its charge):
  * a function of what the store keeps, so a replay gives the same bytes. */
 typedef int (*i2v_api_reply_fn)(i2v_service *svc, i2v_req *r, const i2v_gen *g, int64_t balance);
-/* Reads and validates a generate body into g (all but the user): 0, or -1
- * with a message naming the field. */
+/* Reads and validates a generate body into g (g->user_id is set): 0, or -1
+ * with a message naming the field, or I2V_API_READ_UNAVAILABLE when the
+ * store could not be asked (a photo URL naming an upload). */
+#define I2V_API_READ_UNAVAILABLE (-2)
 typedef int (*i2v_api_read_fn)(const i2v_service *svc, json_t *body, i2v_gen *g, char *msg,
                                size_t msglen);
 /* The generate flow both APIs share once the key and body are known (body is
@@ -60,6 +62,10 @@ typedef int (*i2v_api_read_fn)(const i2v_service *svc, json_t *body, i2v_gen *g,
  * too few credits (with the store's message), an internal error. */
 int i2v__api_generate(i2v_service *svc, i2v_req *r, const char *user, json_t *body,
                       i2v_api_read_fn read, i2v_api_reply_fn reply, i2v_api_error_fn fail);
+
+/* Checks an Idempotency-Key header value: 1 to I2V_IDEM_KEY_MAX printable
+ * ASCII characters without spaces. */
+int i2v__idem_key_ok(const char *key);
 
 /* Writes a field's error message to msg; returns -1. */
 int i2v__api_param(char *msg, size_t msglen, const char *fmt, ...)
@@ -92,5 +98,11 @@ int i2v__native_error(i2v_req *r, i2v_api_kind kind, const char *fmt, ...)
  * with a message that names the field. */
 int i2v__native_request(json_t *body, i2v_gen *g, char *msg, size_t msglen);
 extern const i2v_api_family i2v__native_family;
+/* The native API's caller (its key or session): 0, or 1 after answering in
+ * the native shape (*ret set). For handlers outside api_native.c. */
+int i2v__native_auth(i2v_service *svc, i2v_req *r, char user[37], int *ret);
+/* A time as the native API writes it: ISO 8601 UTC with milliseconds, or
+ * null for 0. */
+json_t *i2v__api_time(int64_t ms);
 
 #endif

@@ -21,6 +21,7 @@
 #include "common/log.h"
 #include "fetch.h"
 #include "price.h"
+#include "uploads.h"
 
 #define PAGE_DEFAULT 20
 #define PAGE_MAX 100
@@ -69,7 +70,8 @@ int i2v__native_error(i2v_req *r, i2v_api_kind kind, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    if (kind == I2V_API_PARAM || kind == I2V_API_IDEMPOTENCY) field_of(msg, field);
+    if (kind == I2V_API_PARAM || kind == I2V_API_IDEMPOTENCY || kind == I2V_API_TOO_LARGE)
+        field_of(msg, field);
     json_t *e = json_pack("{s:s, s:s, s:o}", "code", codes[kind].code, "message", msg, "field",
                           field[0] ? json_string(field) : json_null());
     return i2v__respond_json(r, codes[kind].status, json_pack("{s:o}", "error", e));
@@ -95,17 +97,15 @@ static int auth(i2v_service *svc, i2v_req *r, char user[37], int *ret)
                              ret);
 }
 
+int i2v__native_auth(i2v_service *svc, i2v_req *r, char user[37], int *ret)
+{
+    return auth(svc, r, user, ret);
+}
+
 /* ISO 8601 UTC with milliseconds, or null for 0. */
 static json_t *iso(int64_t ms)
 {
-    if (ms <= 0) return json_null();
-    char buf[96]; /* roomy: the compiler cannot bound tm's fields */
-    const time_t sec = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&sec, &tm);
-    snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
-    return json_string(buf);
+    return i2v__api_time(ms);
 }
 
 static json_t *str_or_null(const char *s)
@@ -139,6 +139,20 @@ static json_t *input_json(const i2v_gen *g)
     json_object_set_new(in, "audio", json_boolean(g->audio));
     json_object_set_new(in, "webhook", str_or_null(g->webhook));
     return in;
+}
+
+/* A finished generation's error_code: prohibited_content (the output review
+ * refused it), cancelled, failed; NULL while it has not failed. */
+static const char *error_code(int state, const i2v_gen *g)
+{
+    if (state == I2V_GEN_CANCELLED) return "cancelled";
+    if (state != I2V_GEN_FAILED) return NULL;
+    return g->error_code == I2V_ERROR_PROHIBITED ? "prohibited_content" : "failed";
+}
+
+static json_t *json_string_or_null(const char *s)
+{
+    return s ? json_string(s) : json_null();
 }
 
 /* The generation object (docs/native-api.md). as_created: the generation
@@ -177,6 +191,7 @@ static json_t *gen_json(const i2v_service *svc, const i2v_gen *g, int wait, int 
                         state == I2V_GEN_FAILED || state == I2V_GEN_CANCELLED
                             ? json_string(g->error[0] ? g->error : "failed")
                             : json_null());
+    json_object_set_new(o, "error_code", json_string_or_null(error_code(state, g)));
     json_object_set_new(o, "created_at", iso(g->created_ms));
     json_object_set_new(o, "started_at", iso(as_created ? 0 : g->started_ms));
     json_object_set_new(o, "finished_at", iso(as_created ? 0 : g->finished_ms));
@@ -353,8 +368,11 @@ int i2v__native_request(json_t *body, i2v_gen *g, char *msg, size_t ml)
 
 static int native_read(const i2v_service *svc, json_t *body, i2v_gen *g, char *msg, size_t ml)
 {
-    (void)svc;
-    return i2v__native_request(body, g, msg, ml);
+    if (i2v__native_request(body, g, msg, ml) != 0) return -1;
+    /* an upload's URL: its owner's, not expired */
+    const int list = given(body, "image_urls") != NULL;
+    return i2v__upload_check_gen(svc, g, list ? "image_urls[0]" : "image_url", "image_urls[%d]", 1,
+                                 "last_image_url", msg, ml);
 }
 
 static int native_created(i2v_service *svc, i2v_req *r, const i2v_gen *g, int64_t balance)
@@ -763,6 +781,151 @@ static int key_item(i2v_service *svc, i2v_req *r)
     return i2v__respond_json(r, 200, k);
 }
 
+/* ---- webhooks: the secret and the delivery log ---- */
+
+static int webhooks(i2v_service *svc, i2v_req *r)
+{
+    char user[37];
+    int ret;
+    if (auth(svc, r, user, &ret)) return ret;
+    i2v_user u;
+    i2v_error e = {0};
+    const int s = svc->store->vt->user_get(svc->store, user, &u, &e);
+    if (s) return i2v__api_store_error(r, s, i2v__native_error);
+    json_t *ans = json_pack("{s:s}", "secret", u.webhook_secret);
+    memset(&u, 0, sizeof u);
+    return i2v__respond_json(r, 200, ans);
+}
+
+/* POST /webhooks/secret: a new secret; the next attempt of every delivery
+ * signs with it (the notifier reads the secret at each attempt). */
+static int webhook_secret(i2v_service *svc, i2v_req *r)
+{
+    char user[37], secret[64];
+    int ret;
+    if (auth(svc, r, user, &ret)) return ret;
+    if (r->body_len) {
+        char msg[256];
+        json_t *body = i2v__api_body(r, msg, sizeof msg);
+        if (!body) return i2v__native_error(r, I2V_API_PARAM, "%s", msg);
+        const char *k = NULL;
+        json_t *v;
+        json_object_foreach(body, k, v) break;
+        ret = k ? i2v__native_error(r, I2V_API_PARAM, "%.64s: unknown field", k) : 0;
+        json_decref(body);
+        if (k) return ret;
+    }
+    i2v__new_webhook_secret(secret);
+    i2v_error e = {0};
+    const int s = svc->store->vt->user_set_secret(svc->store, user, secret, &e);
+    if (s) return i2v__api_store_error(r, s, i2v__native_error);
+    i2v__log(I2V_LOG_INFO, "webhook_secret_rotated", " user=%s", user);
+    json_t *ans = json_pack("{s:s}", "secret", secret);
+    memset(secret, 0, sizeof secret);
+    return i2v__respond_json(r, 200, ans);
+}
+
+static json_t *delivery_json(const i2v_delivery_info *d)
+{
+    static const char *const state[] = {"pending", "delivered", "failed"};
+    const char *type = d->gen_state == I2V_GEN_SUCCEEDED   ? "generation.succeeded"
+                       : d->gen_state == I2V_GEN_CANCELLED ? "generation.cancelled"
+                                                           : "generation.failed";
+    return json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:i, s:o, s:o, s:o, s:o, s:o}", "id",
+                     (json_int_t)d->id, "generation_id", d->generation, "url", d->url, "webhook_id",
+                     d->msg_id, "event_type", type, "state",
+                     d->state >= 0 && d->state <= 2 ? state[d->state] : "failed", "attempts",
+                     d->attempts, "last_status",
+                     d->last_status ? json_integer((json_int_t)d->last_status) : json_null(),
+                     "last_error", str_or_null(d->last_error), "next_attempt_at",
+                     iso(d->state == I2V_HOOK_PENDING ? d->next_ms : 0), "delivered_at",
+                     iso(d->delivered_ms), "created_at", iso(d->created_ms));
+}
+
+typedef struct hook_page {
+    json_t *data;
+    int limit, n, more;
+    int64_t last;
+} hook_page;
+
+static int hook_row(void *user, const i2v_delivery_info *d)
+{
+    hook_page *p = user;
+    if (p->n == p->limit) {
+        p->more = 1;
+        return 1;
+    }
+    json_array_append_new(p->data, delivery_json(d));
+    p->n++;
+    p->last = d->id;
+    return 0;
+}
+
+/* GET /webhooks/deliveries?generation=: newest first, in pages. */
+static int deliveries(i2v_service *svc, i2v_req *r)
+{
+    char user[37], id[ID_MAX + 1];
+    int ret, limit;
+    int64_t before, gen = 0;
+    if (auth(svc, r, user, &ret)) return ret;
+    if (page_query(r, 'd', &limit, &before, &ret) != 0) return ret;
+    const char *q = i2v__req_query(r, "generation");
+    if (q && *q) {
+        if (path_id(q, strlen(q), id) != 0)
+            return i2v__native_error(r, I2V_API_PARAM,
+                                     "generation: a generation's id, task_id or project_id");
+        i2v_gen *g = malloc(sizeof *g);
+        if (!g) return i2v__native_error(r, I2V_API_INTERNAL, "out of memory");
+        i2v_error e = {0};
+        const int s = svc->store->vt->gen_find(svc->store, user, id, g, NULL, &e);
+        gen = s ? 0 : g->id;
+        free(g);
+        if (s == I2V_ENOTFOUND) return not_found(r, "generation", id);
+        if (s) return i2v__api_store_error(r, s, i2v__native_error);
+    }
+    hook_page p = {json_array(), limit, 0, 0, 0};
+    i2v_error e = {0};
+    const int s =
+        svc->store->vt->delivery_page(svc->store, user, gen, before, limit + 1, hook_row, &p, &e);
+    if (s) {
+        json_decref(p.data);
+        return i2v__api_store_error(r, s, i2v__native_error);
+    }
+    return i2v__respond_json(r, 200, page_json(p.data, 'd', p.more, p.last));
+}
+
+/* POST /webhooks/deliveries/{id}/redeliver: 202 with the delivery. */
+static int redeliver(i2v_service *svc, i2v_req *r)
+{
+    char user[37];
+    int ret;
+    const char *rest = r->path + strlen(I2V_NATIVE_PREFIX "webhooks/deliveries/");
+    const char *slash = strchr(rest, '/');
+    char *end = NULL;
+    const long long id = slash && slash > rest && *rest != '0' ? strtoll(rest, &end, 10) : 0;
+    if (!slash || strcmp(slash, "/redeliver") != 0 || end != slash || id <= 0)
+        return i2v__native_error(r, I2V_API_NOTFOUND, "%s %.200s: no such endpoint", r->method,
+                                 r->path);
+    if (auth(svc, r, user, &ret)) return ret;
+    i2v_delivery_info *d = malloc(sizeof *d);
+    if (!d) return i2v__native_error(r, I2V_API_INTERNAL, "out of memory");
+    i2v_error e = {0};
+    const int s = svc->store->vt->delivery_redeliver(svc->store, user, id, d, &e);
+    if (s == I2V_ENOTFOUND) {
+        free(d);
+        return i2v__native_error(r, I2V_API_NOTFOUND, "delivery %lld: not found", id);
+    }
+    if (s) {
+        free(d);
+        return i2v__api_store_error(r, s, i2v__native_error);
+    }
+    i2v__log(I2V_LOG_INFO, "webhook_redeliver", " user=%s delivery=%lld webhook_id=%s", user, id,
+             d->msg_id);
+    ret = i2v__respond_json(r, 202, delivery_json(d));
+    free(d);
+    return ret;
+}
+
 static const i2v_route routes[] = {
     {"GET POST", I2V_NATIVE_PREFIX "generations", gens},
     {"GET POST DELETE", I2V_NATIVE_PREFIX "generations/", gen_item},
@@ -770,6 +933,11 @@ static const i2v_route routes[] = {
     {"GET", I2V_NATIVE_PREFIX "ledger", ledger},
     {"GET POST", I2V_NATIVE_PREFIX "keys", keys},
     {"DELETE", I2V_NATIVE_PREFIX "keys/", key_item},
+    {"POST", I2V_NATIVE_PREFIX "uploads", i2v__upload_post},
+    {"GET", I2V_NATIVE_PREFIX "webhooks", webhooks},
+    {"POST", I2V_NATIVE_PREFIX "webhooks/secret", webhook_secret},
+    {"GET", I2V_NATIVE_PREFIX "webhooks/deliveries", deliveries},
+    {"POST", I2V_NATIVE_PREFIX "webhooks/deliveries/", redeliver},
 };
 
 const i2v_api_family i2v__native_family = {"native", I2V_NATIVE_PREFIX, i2v__native_error, routes,

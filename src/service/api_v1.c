@@ -13,6 +13,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "price.h"
+#include "uploads.h"
 #include "i2v/i2v.h"
 
 /* Error kinds to this API's HTTP status and code (seed 003's table). */
@@ -119,8 +120,9 @@ int i2v__v1_request(json_t *body, i2v_gen *g, char *msg, size_t ml)
 
 static int v1_read(const i2v_service *svc, json_t *body, i2v_gen *g, char *msg, size_t ml)
 {
-    (void)svc;
-    return i2v__v1_request(body, g, msg, ml);
+    if (i2v__v1_request(body, g, msg, ml) != 0) return -1;
+    /* an upload's URL: its owner's, not expired */
+    return i2v__upload_check_gen(svc, g, "imageUrl", "imageUrl", 0, "lastImageUrl", msg, ml);
 }
 
 int i2v__v1_generate(i2v_service *svc, i2v_req *r)
@@ -189,8 +191,12 @@ int i2v__v1_result(i2v_service *svc, i2v_req *r)
                              "status", i2v__v1_status(g->state), "waitNumber", wait, "percentage",
                              g->state >= I2V_GEN_FAILED ? 0 : g->progress, "input", v1_input(g),
                              "output", output);
-    ret = i2v__respond_json(
-        r, 200, json_pack("{s:i, s:s, s:o}", "code", 0, "message", "success", "data", data));
+    /* A task whose output the review refused answers with 9038
+     * (PROHIBITED_CONTENT) and its reason, the task beside it. */
+    const int refused = g->state == I2V_GEN_FAILED && g->error_code == I2V_ERROR_PROHIBITED;
+    ret = i2v__respond_json(r, 200,
+                            json_pack("{s:i, s:s, s:o}", "code", refused ? I2V_ERROR_PROHIBITED : 0,
+                                      "message", refused ? g->error : "success", "data", data));
 out:
     free(g);
     return ret;

@@ -14,6 +14,7 @@
 #include "common/crypto.h"
 #include "common/error.h"
 #include "fetch.h"
+#include "uploads.h"
 
 #define V2_MAX_IMAGES 20
 
@@ -162,7 +163,10 @@ int i2v__v2_request(json_t *body, int video_credits, i2v_gen *g, char *msg, size
 
 static int v2_read(const i2v_service *svc, json_t *body, i2v_gen *g, char *msg, size_t ml)
 {
-    return i2v__v2_request(body, svc->v2_video_credits, g, msg, ml);
+    if (i2v__v2_request(body, svc->v2_video_credits, g, msg, ml) != 0) return -1;
+    /* an upload's URL: its owner's, not expired */
+    return i2v__upload_check_gen(svc, g, "image_urls[0]", "image_urls[%d]", 1, "image_urls[0]", msg,
+                                 ml);
 }
 
 int i2v__v2_generate(i2v_service *svc, i2v_req *r)
@@ -212,6 +216,11 @@ int i2v__v2_get(i2v_service *svc, i2v_req *r)
         i2v__output_urls(svc, g, video, cover);
         json_object_set_new(ans, "urls", json_pack("[s]", video));
     }
+    /* why the output review refused it (API v1's 9038) */
+    if (g->state == I2V_GEN_FAILED && g->error_code == I2V_ERROR_PROHIBITED)
+        json_object_set_new(
+            ans, "error",
+            json_pack("{s:s, s:s}", "code", "prohibited_content", "message", g->error));
     ret = i2v__respond_json(r, 200, ans);
 out:
     free(g);

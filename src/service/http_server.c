@@ -179,6 +179,14 @@ int i2v__req_error(i2v_req *r, i2v_api_kind kind, const char *msg)
     return r->family->error(r, kind, "%s", msg);
 }
 
+/* 1 when path's body is a file (cfg.file_paths). */
+static int file_path(const i2v_http *h, const char *path)
+{
+    for (int i = 0; i < h->cfg.nfile_paths; i++)
+        if (strcmp(path, h->cfg.file_paths[i]) == 0) return h->svc->upload_max > 0;
+    return 0;
+}
+
 /* 1 when m is one of the space-separated methods. */
 static int method_in(const char *methods, const char *m)
 {
@@ -193,6 +201,13 @@ static int route_matches(const i2v_route *rt, const char *path)
     const size_t n = strlen(rt->path);
     return n && rt->path[n - 1] == '/' ? strncmp(path, rt->path, n) == 0
                                        : strcmp(path, rt->path) == 0;
+}
+
+static const i2v_route *route_of(const i2v_api_family *f, const char *path)
+{
+    for (int i = 0; i < f->nroutes; i++)
+        if (route_matches(&f->routes[i], path)) return &f->routes[i];
+    return NULL;
 }
 
 /* 404 / 405. */
@@ -216,14 +231,13 @@ static int dispatch(i2v_http *h, i2v_req *r)
                    : route_error(r, I2V_API_METHOD);
     r->family = family_of(h, r->path);
     if (!r->family) return route_error(r, I2V_API_NOTFOUND);
-    const i2v_route *found = NULL;
-    for (int i = 0; i < r->family->nroutes && !found; i++)
-        if (route_matches(&r->family->routes[i], r->path)) found = &r->family->routes[i];
+    const i2v_route *found = route_of(r->family, r->path);
     if (!found) return route_error(r, I2V_API_NOTFOUND);
     if (!method_in(found->methods, m)) return route_error(r, I2V_API_METHOD);
     if (r->too_large) {
         char msg[64];
-        snprintf(msg, sizeof msg, "body: larger than %zu bytes", h->svc->body_max);
+        snprintf(msg, sizeof msg, "body: larger than %zu bytes",
+                 file_path(h, r->path) ? h->svc->upload_max : r->body_max);
         return i2v__req_error(r, I2V_API_TOO_LARGE, msg);
     }
     return found->fn(h->svc, r);
@@ -244,8 +258,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->path = url;
         r->t0 = i2v__mono();
         *con_cls = r;
+        const int file = file_path(h, url);
+        r->body_max = file ? h->svc->upload_max + I2V_UPLOAD_SLACK : h->svc->body_max;
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
-        if (cl && strtoull(cl, NULL, 10) > h->svc->body_max) {
+        const unsigned long long len = cl ? strtoull(cl, NULL, 10) : 0;
+        if (file && len > 0 && len <= r->body_max) /* a large file gets the time it needs */
+            set_deadline(h, conn,
+                         r->t0 + h->cfg.read_timeout_s + (double)len / I2V_UPLOAD_MIN_RATE);
+        if (len > r->body_max) {
             /* Refused before the body is read; MHD closes the connection. */
             r->too_large = 1;
             set_deadline(h, conn, 0);
@@ -259,7 +279,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (*upload_size) {
         if (!r->too_large) {
-            if (r->body_len + *upload_size > h->svc->body_max) {
+            if (r->body_len + *upload_size > r->body_max) {
                 r->too_large = 1;
                 free(r->body);
                 r->body = NULL;

@@ -34,7 +34,16 @@ typedef struct i2v_http_config {
      * belongs to the family with the longest matching prefix. */
     const i2v_api_family *const *families;
     int nfamilies;
+    /* Exact paths whose body is a file (a photo upload): it may be as large
+     * as the service's upload_max (plus I2V_UPLOAD_SLACK for a multipart
+     * form's headers) instead of body_max, and its read deadline grows with
+     * its Content-Length (I2V_UPLOAD_MIN_RATE bytes a second). Borrowed. */
+    const char *const *file_paths;
+    int nfile_paths;
 } i2v_http_config;
+
+#define I2V_UPLOAD_SLACK 65536
+#define I2V_UPLOAD_MIN_RATE 262144.0
 
 typedef struct i2v_http i2v_http;
 int i2v__http_start(i2v_http **out, i2v_service *svc, const i2v_http_config *cfg, i2v_error *err);
@@ -48,6 +57,7 @@ typedef struct i2v_req {
     const char *method, *path;
     char *body; /* NUL-terminated */
     size_t body_len;
+    size_t body_max; /* the route's limit: --body-max, or --upload-max-bytes for a file */
     int too_large;
     int status;   /* set when a response is queued */
     int replayed; /* the answer repeats an earlier one (Idempotent-Replayed) */

@@ -36,6 +36,12 @@ typedef struct i2v_service {
     int worker_nice; /* nice value of worker (render) threads */
     int v2_video_credits;
     size_t body_max;
+    /* uploads (uploads.h) */
+    size_t upload_max;     /* largest photo upload in bytes; 0: uploads refused */
+    int64_t upload_ttl_ms; /* how long an upload can be used */
+    /* the output review (review_output.h); "" : off */
+    char review_cmd[1024];
+    double review_timeout_s;
     /* webhooks */
     double hook_first_delay_s;
     int hook_attempts;

@@ -6,8 +6,9 @@
  * 2xx, else retried after a growing delay until the attempts run out.
  * Redirects are not followed; targets pass the same address guard as photos.
  * The body is built from the finished generation, so every attempt carries
- * the same bytes and the same webhook-id. The thread also reaps expired
- * worker leases every few seconds.
+ * the same bytes and the same webhook-id; the secret is read at every
+ * attempt, so a rotated secret signs the very next one. The thread also
+ * reaps expired worker leases every few seconds and removes expired uploads.
  */
 #include <jansson.h>
 #include <math.h>
@@ -21,6 +22,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "service.h"
+#include "uploads.h"
 
 struct i2v_notifier {
     i2v_service *svc;
@@ -127,7 +129,11 @@ static void *notifier_main(void *arg)
 {
     i2v_notifier *n = arg;
     i2v_service *svc = n->svc;
-    double last_reap = 0;
+    double last_reap = 0, last_sweep = 0;
+    /* expired uploads are looked for every minute (sooner when they live
+     * less than four) */
+    double sweep_s = (double)svc->upload_ttl_ms / 4000.0;
+    sweep_s = sweep_s < 1 ? 1 : sweep_s > 60 ? 60 : sweep_s;
     while (!svc->stop) {
         struct timespec t;
         clock_gettime(CLOCK_MONOTONIC, &t);
@@ -137,6 +143,10 @@ static void *notifier_main(void *arg)
             last_reap = now;
             int r = svc->store->vt->reap(svc->store, &e);
             if (r > 0) i2v__log(I2V_LOG_WARN, "leases_expired", " count=%d", r);
+        }
+        if (svc->upload_ttl_ms > 0 && now - last_sweep > sweep_s) {
+            last_sweep = now;
+            i2v__uploads_sweep(svc);
         }
         i2v_delivery d;
         /* the claim outlasts one attempt's timeout */

@@ -27,7 +27,9 @@
 #include "common/crypto.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "output_review.h"
 #include "service.h"
+#include "uploads.h"
 
 typedef struct wthread {
     struct i2v_workers *pool;
@@ -239,6 +241,35 @@ static void remove_outputs(i2v_service *svc, const char *key)
     i2v__blob_remove(svc->blobs, name, NULL);
 }
 
+/* The output review of a rendered generation: 0 accepted; else -1 with the
+ * failure in err (and r->error_code I2V_ERROR_PROHIBITED when refused). */
+static int review(job *j, const char *cover, const char *const *samples, int nsamples, i2v_gen *r,
+                  i2v_error *err)
+{
+    const char *files[1 + I2V_REVIEW_SAMPLES];
+    char reason[I2V_REVIEW_REASON_MAX + 1], why[300];
+    files[0] = cover;
+    for (int k = 0; k < nsamples && k < I2V_REVIEW_SAMPLES; k++)
+        files[1 + k] = samples[k];
+    const double t0 = i2v__mono();
+    const int rc =
+        i2v__output_review(j->svc, j->g, files, 1 + nsamples, &j->w->cancel, reason, err);
+    if (rc == 1) {
+        r->error_code = I2V_ERROR_PROHIBITED;
+        i2v__err(err, I2V_EDENIED, "Generated output image contains prohibited content: %s",
+                 reason);
+    }
+    i2v__log(rc == 0 ? I2V_LOG_INFO : I2V_LOG_WARN, "output_review",
+             " task_id=%lld generation_id=%s verdict=%s seconds=%.2f%s%s", (long long)j->g->task_id,
+             j->g->uuid,
+             rc == 0   ? "accepted"
+             : rc == 1 ? "refused"
+                       : "error",
+             i2v__mono() - t0, rc ? " reason=" : "",
+             rc ? i2v__log_str(why, sizeof why, rc == 1 ? reason : err->message) : "");
+    return rc == 0 ? 0 : -1;
+}
+
 /* Runs one claimed generation; fills r (state, outputs or error). */
 static void run_job(job *j, i2v_gen *r)
 {
@@ -250,7 +281,9 @@ static void run_job(job *j, i2v_gen *r)
     i2v_photo *photos[I2V_PHOTOS_MAX] = {0};
     int n = 0;
     i2v_plan *plan = NULL;
-    char video[1200], cover[1200];
+    char video[1200], cover[1200], sample[I2V_REVIEW_SAMPLES][1200];
+    const char *samples[I2V_REVIEW_SAMPLES];
+    int nsamples = 0;
     video[0] = cover[0] = '\0';
 
     r->state = I2V_GEN_FAILED;
@@ -271,7 +304,16 @@ static void run_job(job *j, i2v_gen *r)
     i2v_fetch_limits fetch = svc->fetch;
     fetch.cancel = &j->w->cancel; /* a cancel stops a slow download too */
     for (n = 0; n < nurls;) {
-        if (i2v__fetch(urls[n], &fetch, &bytes, &len, &err) != 0) {
+        /* an upload is read from the blob store; anything else fetched */
+        const size_t upload_max =
+            svc->upload_max > fetch.max_bytes ? svc->upload_max : fetch.max_bytes;
+        int got = i2v__upload_read(svc, g->user_id, urls[n], upload_max, &bytes, &len, &err);
+        if (got == 0) lim.max_bytes = upload_max;
+        if (got == 1) {
+            lim.max_bytes = fetch.max_bytes;
+            got = i2v__fetch(urls[n], &fetch, &bytes, &len, &err);
+        }
+        if (got != 0) {
             if (nurls > 1) {
                 const size_t l = strlen(err.message);
                 snprintf(err.message + l, sizeof err.message - l, " (photo %d)", n + 1);
@@ -339,7 +381,18 @@ static void run_job(job *j, i2v_gen *r)
     out.progress_user = j;
     out.cancel = &j->w->cancel;
     out.threads = svc->render_threads;
+    if (svc->review_cmd[0]) { /* frames for the output review */
+        for (int k = 0; k < I2V_REVIEW_SAMPLES; k++) {
+            snprintf(sample[k], sizeof sample[k], "%s/%s-%d.jpg", svc->scratch_dir, r->out_key,
+                     k + 1);
+            samples[k] = sample[k];
+        }
+        out.sample_paths = samples;
+        out.nsamples = I2V_REVIEW_SAMPLES;
+    }
     if (i2v_render_multi(list, n, plan, &out, &err) != 0) goto out;
+    nsamples = out.nsamples; /* written: removed below, whatever happens */
+    if (nsamples && review(j, cover, samples, nsamples, r, &err) != 0) goto out;
     if (stopped(j) || put_with_retries(j, r->out_key, video, cover, &err) != 0) goto out;
     r->state = I2V_GEN_SUCCEEDED;
     r->out_width = i2v_plan_width(plan);
@@ -351,6 +404,8 @@ out:
         if (video[0]) unlink(video);
         if (cover[0]) unlink(cover);
     }
+    for (int k = 0; k < nsamples; k++)
+        unlink(sample[k]);
     free(bytes);
     i2v_plan_free(&plan);
     for (int i = 0; i < n; i++)

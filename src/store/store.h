@@ -89,7 +89,13 @@ typedef struct i2v_gen {
     /* since schema version 2 */
     int cancel_requested;       /* 1: its owner asked to cancel it */
     int64_t outputs_deleted_ms; /* 0, or when its output files were deleted */
+    /* since schema version 3 */
+    int error_code; /* a failure's API v1 code (I2V_ERROR_PROHIBITED), 0: a plain failure */
 } i2v_gen;
+
+/* error_code of a generation whose output the output review refused (API
+ * v1's 9038 PROHIBITED_CONTENT). */
+#define I2V_ERROR_PROHIBITED 9038
 
 typedef struct i2v_user {
     char id[37];
@@ -103,8 +109,39 @@ typedef struct i2v_delivery {
     int64_t id, generation, task_id;
     char url[I2V_URL_MAX + 1];
     char msg_id[48];
-    int attempts; /* made before this one */
+    int attempts; /* made before this one since it was queued (or redelivered) */
 } i2v_delivery;
+
+/* One webhook delivery as its owner sees it (schema version 3). */
+typedef enum { I2V_HOOK_PENDING = 0, I2V_HOOK_DELIVERED = 1, I2V_HOOK_FAILED = 2 } i2v_hook_state;
+typedef struct i2v_delivery_info {
+    int64_t id;
+    char generation[37]; /* the generation's uuid */
+    int gen_state;       /* its final state: the event's type */
+    char url[I2V_URL_MAX + 1];
+    char msg_id[48];  /* the webhook-id, the same for every attempt */
+    int state;        /* i2v_hook_state */
+    int attempts;     /* made in all */
+    long last_status; /* HTTP status of the last attempt; 0: none (or no answer) */
+    char last_error[256];
+    int64_t next_ms;      /* pending: when the next attempt is due (or in flight until) */
+    int64_t delivered_ms; /* when it was last delivered; 0: never */
+    int64_t created_ms;
+} i2v_delivery_info;
+
+/* A photo uploaded to i2v (schema version 3). */
+typedef struct i2v_upload {
+    char id[33];      /* public, random: the upload URL's last part */
+    char user_id[37]; /* its owner: only they may use it */
+    char blob[64];    /* the blob store name of its bytes */
+    char format[8];   /* "jpeg", "png", "webp", "heic" (from the bytes) */
+    int64_t bytes;
+    int width, height; /* upright */
+    int64_t created_ms, expires_ms;
+    /* upload_add only: the request's Idempotency-Key ("" : none) and hash */
+    char idem_key[I2V_IDEM_KEY_MAX + 1];
+    char idem_hash[65];
+} i2v_upload;
 
 /* What `i2v admin queue` shows. */
 #define I2V_QUEUE_OWNERS_MAX 64
@@ -147,6 +184,8 @@ typedef int (*i2v_gen_fn)(void *user, const i2v_gen *g);
 typedef int (*i2v_gen_page_fn)(void *user, const i2v_gen *g, int wait);
 typedef int (*i2v_key_fn)(void *user, const i2v_key_info *k);
 typedef int (*i2v_ledger_fn)(void *user, const i2v_ledger_row *row);
+typedef int (*i2v_delivery_fn)(void *user, const i2v_delivery_info *d);
+typedef int (*i2v_upload_fn)(void *user, const i2v_upload *u);
 
 typedef struct i2v_store_vt {
     const char *name;
@@ -246,6 +285,36 @@ typedef struct i2v_store_vt {
      * old or more (a read decides; the write is conditional), so that
      * requests stay cheap. */
     int (*key_auth)(i2v_store *s, const char *hash, char user_id[37], i2v_error *err);
+
+    /* ---- appended with schema version 3: uploads, deliveries, review ---- */
+
+    /* Records an upload (every field of u but the idempotency ones is the
+     * caller's). With u->idem_key, a second add with the user's key adds
+     * nothing: I2V_EDUPLICATE with *found the first upload and found's
+     * idem_hash the first request's hash. found may be NULL without a key. */
+    int (*upload_add)(i2v_store *s, const i2v_upload *u, i2v_upload *found, i2v_error *err);
+    /* By id, whoever owns it, expired or not; I2V_ENOTFOUND. */
+    int (*upload_get)(i2v_store *s, const char *id, i2v_upload *u, i2v_error *err);
+    /* Uploads with expires_ms < before, oldest first, at most limit
+     * (1..1000), each to fn (nonzero stops). */
+    int (*upload_expired)(i2v_store *s, int64_t before, int limit, i2v_upload_fn fn, void *user,
+                          i2v_error *err);
+    /* Removes the record (again: I2V_ENOTFOUND); its blob is the caller's. */
+    int (*upload_remove)(i2v_store *s, const char *id, i2v_error *err);
+    /* Replaces the user's webhook secret: the next attempt signs with it. */
+    int (*user_set_secret)(i2v_store *s, const char *user_id, const char *secret, i2v_error *err);
+    /* The deliveries of the user's generations, newest first: id < before
+     * (0: from the newest), of generation (its internal id) when > 0; at
+     * most limit (1..1000). */
+    int (*delivery_page)(i2v_store *s, const char *user_id, int64_t generation, int64_t before,
+                         int limit, i2v_delivery_fn fn, void *user, i2v_error *err);
+    /* Queues the user's delivery id again, with the same webhook-id and a
+     * new round of attempts: a delivered or failed one becomes pending, due
+     * now; a pending one is made due now unless an attempt is in flight.
+     * Another user's or none: I2V_ENOTFOUND. d (may be NULL) gets the row
+     * as it is after. */
+    int (*delivery_redeliver)(i2v_store *s, const char *user_id, int64_t id, i2v_delivery_info *d,
+                              i2v_error *err);
 } i2v_store_vt;
 
 struct i2v_store {

@@ -125,14 +125,34 @@ static const char schema_v2[] =
     "CREATE INDEX api_keys_user ON api_keys(user_id);"
     "CREATE INDEX ledger_user_id ON ledger(user_id, id);";
 
+/* Step 3: uploads, the webhook delivery log (with its owner, creation time,
+ * rounds of attempts and in-flight claims) and a failure's API v1 code. */
+static const char schema_v3[] =
+    "ALTER TABLE generations ADD COLUMN error_code INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE deliveries ADD COLUMN user_id TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE deliveries ADD COLUMN created_ms BIGINT NOT NULL DEFAULT 0;"
+    "ALTER TABLE deliveries ADD COLUMN round_start INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE deliveries ADD COLUMN claimed_until BIGINT NOT NULL DEFAULT 0;"
+    "UPDATE deliveries d SET user_id=g.user_id, created_ms=g.finished_ms"
+    " FROM generations g WHERE g.id=d.generation;"
+    "CREATE INDEX deliveries_user ON deliveries(user_id, id);"
+    "CREATE TABLE uploads("
+    " id TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES users(id), blob TEXT NOT NULL,"
+    " format TEXT NOT NULL, bytes BIGINT NOT NULL, width INTEGER NOT NULL,"
+    " height INTEGER NOT NULL, created_ms BIGINT NOT NULL, expires_ms BIGINT NOT NULL,"
+    " idem_key TEXT NOT NULL DEFAULT '', idem_hash TEXT NOT NULL DEFAULT '');"
+    "CREATE INDEX uploads_expiry ON uploads(expires_ms);"
+    "CREATE UNIQUE INDEX uploads_idem ON uploads(user_id, idem_key) WHERE idem_key<>'';";
+
 static const struct {
     int version;
     const char *sql;
 } migrations[] = {
     {1, schema_v1},
     {2, schema_v2},
+    {3, schema_v3},
 };
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 
 /* The error of a cancelled generation (what the seed APIs' readers see). */
 #define CANCELLED_ERROR "cancelled"
@@ -141,7 +161,7 @@ static const struct {
     "id, task_id, uuid, project_id, user_id, api, state, progress, image_url, last_image_url,"     \
     " prompt, move, duration, resolution, width, height, fit_portrait, model, audio, audio_given," \
     " webhook, price, attempts, out_key, out_width, out_height, plan_prompt, error, created_ms,"   \
-    " started_ms, finished_ms, more_urls, cancel_requested, outputs_deleted_ms"
+    " started_ms, finished_ms, more_urls, cancel_requested, outputs_deleted_ms, error_code"
 
 typedef struct pg_store pg_store;
 
@@ -249,6 +269,7 @@ static void read_gen(const PGresult *q, int row, i2v_gen *g)
     txt(q, row, 31, g->more_urls, sizeof g->more_urls);
     g->cancel_requested = i32(q, row, 32);
     g->outputs_deleted_ms = i64(q, row, 33);
+    g->error_code = i32(q, row, 34);
 }
 
 /* ---- messages ---- */
@@ -1012,8 +1033,9 @@ static int hook_row(pconn *c, int64_t id, int64_t now, i2v_error *err)
     pi(&p, id);
     pi(&p, now);
     int e = cmd(c, "delivery",
-                "INSERT INTO deliveries(generation, url, msg_id, next_ms)"
-                " SELECT id, webhook, 'msg_' || uuid, $2::bigint FROM generations"
+                "INSERT INTO deliveries(generation, url, msg_id, next_ms, user_id, created_ms)"
+                " SELECT id, webhook, 'msg_' || uuid, $2::bigint, user_id, $2::bigint"
+                " FROM generations"
                 " WHERE id=$1 AND webhook<>'' ON CONFLICT DO NOTHING",
                 &p, err);
     return e < 0 ? e : 0;
@@ -1043,6 +1065,7 @@ static int finish_in_tx(pconn *c, int64_t id, const char *token, const i2v_gen *
     ps(&p, ok ? r->plan_prompt : "");
     ps(&p, ok ? "" : want == I2V_GEN_CANCELLED ? CANCELLED_ERROR : r->error);
     pi(&p, now);
+    pi(&p, ok || want == I2V_GEN_CANCELLED ? 0 : r->error_code);
     PGresult *q =
         ex(c, "finish",
            "UPDATE generations SET state=CASE WHEN cancel_requested<>0 THEN 4 ELSE"
@@ -1051,7 +1074,8 @@ static int finish_in_tx(pconn *c, int64_t id, const char *token, const i2v_gen *
            " out_width=CASE WHEN cancel_requested<>0 THEN 0 ELSE $6::int END,"
            " out_height=CASE WHEN cancel_requested<>0 THEN 0 ELSE $7::int END,"
            " plan_prompt=$8, error=CASE WHEN cancel_requested<>0 THEN '" CANCELLED_ERROR
-           "' ELSE $9::text END, finished_ms=$10, lease_token=NULL,"
+           "' ELSE $9::text END, error_code=CASE WHEN cancel_requested<>0 THEN 0 ELSE"
+           " $11::int END, finished_ms=$10, lease_token=NULL,"
            " lease_expires_ms=NULL WHERE id=$1 AND state=1"
            " AND ($2::text IS NULL OR lease_token=$2::text) RETURNING user_id, price, state",
            &p, &e, err);
@@ -1310,10 +1334,11 @@ static int op_hook_claim(pconn *c, void *arg, i2v_error *err)
     /* The claim is a lease: the row is not due again until lease_ms, and
      * SKIP LOCKED keeps two notifiers off one row meanwhile. */
     PGresult *q = ex(c, "deliveries",
-                     "UPDATE deliveries d SET next_ms=$2 FROM generations g"
+                     "UPDATE deliveries d SET next_ms=$2, claimed_until=$2 FROM generations g"
                      " WHERE d.id=(SELECT id FROM deliveries WHERE state=0 AND next_ms<=$1"
                      " ORDER BY next_ms LIMIT 1 FOR UPDATE SKIP LOCKED) AND g.id=d.generation"
-                     " RETURNING d.id, d.generation, d.url, d.msg_id, d.attempts, g.task_id",
+                     " RETURNING d.id, d.generation, d.url, d.msg_id, d.attempts - d.round_start,"
+                     " g.task_id",
                      &p, &r, err);
     if (!q) return r;
     r = PQntuples(q) == 1;
@@ -1349,7 +1374,8 @@ static int op_hook_done(pconn *c, void *arg, i2v_error *err)
     pi(&p, a->ok ? i2v__now_ms() : 0);
     int r = cmd(c, "deliveries",
                 "UPDATE deliveries SET state=$2, attempts=attempts+1, next_ms=$3,"
-                " last_status=$4, last_error=$5, delivered_ms=$6 WHERE id=$1",
+                " last_status=$4, last_error=$5, delivered_ms=CASE WHEN $6::bigint>0 THEN"
+                " $6::bigint ELSE delivered_ms END, claimed_until=0 WHERE id=$1",
                 &p, err);
     return r < 0 ? r : 0;
 }
@@ -1654,7 +1680,7 @@ static int pg_gen_page(i2v_store *s, const char *user, int state, int64_t before
     }
     for (int i = 0; i < PQntuples(a.rows); i++) {
         read_gen(a.rows, i, g);
-        if (fn(ud, g, i32(a.rows, i, 34))) break;
+        if (fn(ud, g, i32(a.rows, i, 35))) break;
     }
 out:
     free(g);
@@ -2213,6 +2239,272 @@ out:
     return r;
 }
 
+/* ---- uploads, the delivery log, webhook secrets (schema version 3) ---- */
+
+#define UPLOAD_COLS                                                                                \
+    "id, user_id, blob, format, bytes, width, height, created_ms, expires_ms, idem_hash"
+#define HOOK_COLS                                                                                  \
+    "d.id, g.uuid, g.state, d.url, d.msg_id, d.state, d.attempts, d.last_status, d.last_error,"    \
+    " d.next_ms, d.delivered_ms, d.created_ms"
+
+static void read_upload(const PGresult *q, int row, i2v_upload *u)
+{
+    memset(u, 0, sizeof *u);
+    txt(q, row, 0, u->id, sizeof u->id);
+    txt(q, row, 1, u->user_id, sizeof u->user_id);
+    txt(q, row, 2, u->blob, sizeof u->blob);
+    txt(q, row, 3, u->format, sizeof u->format);
+    u->bytes = i64(q, row, 4);
+    u->width = i32(q, row, 5);
+    u->height = i32(q, row, 6);
+    u->created_ms = i64(q, row, 7);
+    u->expires_ms = i64(q, row, 8);
+    txt(q, row, 9, u->idem_hash, sizeof u->idem_hash);
+}
+
+typedef struct upload_arg {
+    const i2v_upload *u;
+    i2v_upload *found;
+    const char *id;
+    int64_t before;
+    int limit;
+    PGresult *rows;
+} upload_arg;
+
+static int op_upload_add(pconn *c, void *arg, i2v_error *err)
+{
+    upload_arg *a = arg;
+    const i2v_upload *u = a->u;
+    params p = {0};
+    ps(&p, u->id);
+    ps(&p, u->user_id);
+    ps(&p, u->blob);
+    ps(&p, u->format);
+    pi(&p, u->bytes);
+    pi(&p, u->width);
+    pi(&p, u->height);
+    pi(&p, u->created_ms);
+    pi(&p, u->expires_ms);
+    ps(&p, u->idem_key);
+    ps(&p, u->idem_key[0] ? u->idem_hash : "");
+    int r = cmd(c, "upload",
+                "INSERT INTO uploads(id, user_id, blob, format, bytes, width, height, created_ms,"
+                " expires_ms, idem_key, idem_hash) SELECT $1::text, id, $3::text, $4::text,"
+                " $5::bigint, $6::int, $7::int, $8::bigint, $9::bigint, $10::text, $11::text"
+                " FROM users WHERE id=$2 ON CONFLICT DO NOTHING",
+                &p, err);
+    if (r < 0) return r;
+    if (r == 1) return 0;
+    /* nothing inserted: no such user, or the user's idempotency key is taken */
+    p = (params){0};
+    ps(&p, u->user_id);
+    ps(&p, u->idem_key);
+    PGresult *q = ex(c, "upload",
+                     "SELECT " UPLOAD_COLS " FROM uploads WHERE user_id=$1 AND idem_key=$2"
+                     " AND idem_key<>''",
+                     &p, &r, err);
+    if (!q) return r;
+    const int n = PQntuples(q);
+    i2v_upload tmp;
+    if (n == 1) read_upload(q, 0, a->found ? a->found : &tmp);
+    PQclear(q);
+    if (n == 1) return i2v__err(err, I2V_EDUPLICATE, "Idempotency-Key: already used");
+    if (!u->idem_key[0]) return i2v__err(err, I2V_ENOTFOUND, "no user %s", u->user_id);
+    return i2v__err(err, I2V_ENOTFOUND, "no user %s (or the upload id is taken)", u->user_id);
+}
+
+static int pg_upload_add(i2v_store *s, const i2v_upload *u, i2v_upload *found, i2v_error *err)
+{
+    upload_arg a = {.u = u, .found = found};
+    return call(PG(s), TX, "upload", op_upload_add, &a, err);
+}
+
+static int op_upload_get(pconn *c, void *arg, i2v_error *err)
+{
+    upload_arg *a = arg;
+    params p = {0};
+    int r;
+    ps(&p, a->id);
+    PGresult *q = ex(c, "upload", "SELECT " UPLOAD_COLS " FROM uploads WHERE id=$1", &p, &r, err);
+    if (!q) return r;
+    const int n = PQntuples(q);
+    if (n == 1) read_upload(q, 0, a->found);
+    PQclear(q);
+    return n == 1 ? 0 : i2v__err(err, I2V_ENOTFOUND, "no such upload");
+}
+
+static int pg_upload_get(i2v_store *s, const char *id, i2v_upload *u, i2v_error *err)
+{
+    upload_arg a = {.found = u, .id = id};
+    return call(PG(s), RO, "upload", op_upload_get, &a, err);
+}
+
+static int op_upload_expired(pconn *c, void *arg, i2v_error *err)
+{
+    upload_arg *a = arg;
+    params p = {0};
+    int r;
+    pi(&p, a->before);
+    pi(&p, a->limit);
+    a->rows = ex(c, "uploads",
+                 "SELECT " UPLOAD_COLS " FROM uploads WHERE expires_ms<$1"
+                 " ORDER BY expires_ms LIMIT $2",
+                 &p, &r, err);
+    return r;
+}
+
+static int pg_upload_expired(i2v_store *s, int64_t before, int limit, i2v_upload_fn fn, void *ud,
+                             i2v_error *err)
+{
+    if (limit < 1 || limit > 1000) return i2v__err(err, I2V_EINVAL, "limit: 1 to 1000");
+    upload_arg a = {.before = before, .limit = limit};
+    int r = call(PG(s), RO, "uploads", op_upload_expired, &a, err);
+    if (r) return r;
+    i2v_upload u;
+    for (int i = 0; i < PQntuples(a.rows); i++) {
+        read_upload(a.rows, i, &u);
+        if (fn(ud, &u)) break;
+    }
+    PQclear(a.rows);
+    return 0;
+}
+
+static int op_upload_remove(pconn *c, void *arg, i2v_error *err)
+{
+    upload_arg *a = arg;
+    params p = {0};
+    ps(&p, a->id);
+    const int r = cmd(c, "upload", "DELETE FROM uploads WHERE id=$1", &p, err);
+    if (r == 0) return i2v__err(err, I2V_ENOTFOUND, "no such upload");
+    return r < 0 ? r : 0;
+}
+
+static int pg_upload_remove(i2v_store *s, const char *id, i2v_error *err)
+{
+    upload_arg a = {.id = id};
+    return call(PG(s), 0, "upload", op_upload_remove, &a, err);
+}
+
+static int op_user_set_secret(pconn *c, void *arg, i2v_error *err)
+{
+    named_key_arg *a = arg;
+    params p = {0};
+    ps(&p, a->user);
+    ps(&p, a->name);
+    const int r = cmd(c, "user", "UPDATE users SET webhook_secret=$2 WHERE id=$1", &p, err);
+    if (r == 0) return i2v__err(err, I2V_ENOTFOUND, "no user %s", a->user);
+    return r < 0 ? r : 0;
+}
+
+static int pg_user_set_secret(i2v_store *s, const char *user, const char *secret, i2v_error *err)
+{
+    named_key_arg a = {user, NULL, NULL, secret};
+    return call(PG(s), 0, "user", op_user_set_secret, &a, err);
+}
+
+static void read_hook(const PGresult *q, int row, i2v_delivery_info *d)
+{
+    memset(d, 0, sizeof *d);
+    d->id = i64(q, row, 0);
+    txt(q, row, 1, d->generation, sizeof d->generation);
+    d->gen_state = i32(q, row, 2);
+    txt(q, row, 3, d->url, sizeof d->url);
+    txt(q, row, 4, d->msg_id, sizeof d->msg_id);
+    d->state = i32(q, row, 5);
+    d->attempts = i32(q, row, 6);
+    d->last_status = (long)i64(q, row, 7);
+    txt(q, row, 8, d->last_error, sizeof d->last_error);
+    d->next_ms = i64(q, row, 9);
+    d->delivered_ms = i64(q, row, 10);
+    d->created_ms = i64(q, row, 11);
+}
+
+typedef struct hook_page_arg {
+    const char *user;
+    int64_t gen, before, id;
+    int limit;
+    PGresult *rows;
+    i2v_delivery_info *d;
+} hook_page_arg;
+
+static int op_delivery_page(pconn *c, void *arg, i2v_error *err)
+{
+    hook_page_arg *a = arg;
+    params p = {0};
+    int r;
+    ps(&p, a->user);
+    pi(&p, a->gen > 0 ? a->gen : 0);
+    pi(&p, a->before > 0 ? a->before : 0);
+    pi(&p, a->limit);
+    a->rows = ex(c, "deliveries",
+                 "SELECT " HOOK_COLS " FROM deliveries d JOIN generations g ON g.id=d.generation"
+                 " WHERE d.user_id=$1 AND ($2::bigint=0 OR d.generation=$2::bigint)"
+                 " AND ($3::bigint=0 OR d.id<$3::bigint) ORDER BY d.id DESC LIMIT $4",
+                 &p, &r, err);
+    return r;
+}
+
+static int pg_delivery_page(i2v_store *s, const char *user, int64_t gen, int64_t before, int limit,
+                            i2v_delivery_fn fn, void *ud, i2v_error *err)
+{
+    if (limit < 1 || limit > 1000) return i2v__err(err, I2V_EINVAL, "limit: 1 to 1000");
+    hook_page_arg a = {.user = user, .gen = gen, .before = before, .limit = limit};
+    int r = call(PG(s), RO, "deliveries", op_delivery_page, &a, err);
+    if (r) return r;
+    i2v_delivery_info *d = malloc(sizeof *d);
+    if (!d) r = i2v__err(err, I2V_ENOMEM, "out of memory");
+    for (int i = 0; d && i < PQntuples(a.rows); i++) {
+        read_hook(a.rows, i, d);
+        if (fn(ud, d)) break;
+    }
+    free(d);
+    PQclear(a.rows);
+    return r;
+}
+
+static int op_delivery_redeliver(pconn *c, void *arg, i2v_error *err)
+{
+    hook_page_arg *a = arg;
+    const int64_t now = i2v__now_ms();
+    params p = {0};
+    int r;
+    pi(&p, a->id);
+    ps(&p, a->user);
+    pi(&p, now);
+    /* a delivered or failed one again, with a new round of attempts; else a
+     * pending one sooner, unless an attempt is in flight */
+    r = cmd(c, "deliveries",
+            "UPDATE deliveries SET state=0, next_ms=$3, round_start=attempts"
+            " WHERE id=$1 AND user_id=$2 AND state<>0",
+            &p, err);
+    if (r == 0)
+        r = cmd(c, "deliveries",
+                "UPDATE deliveries SET next_ms=LEAST(next_ms, $3::bigint)"
+                " WHERE id=$1 AND user_id=$2 AND state=0 AND claimed_until<=$3::bigint",
+                &p, err);
+    if (r < 0) return r;
+    p = (params){0};
+    pi(&p, a->id);
+    ps(&p, a->user);
+    PGresult *q = ex(c, "deliveries",
+                     "SELECT " HOOK_COLS " FROM deliveries d JOIN generations g"
+                     " ON g.id=d.generation WHERE d.id=$1 AND d.user_id=$2",
+                     &p, &r, err);
+    if (!q) return r;
+    const int n = PQntuples(q);
+    if (n == 1) read_hook(q, 0, a->d);
+    PQclear(q);
+    return n == 1 ? 0 : i2v__err(err, I2V_ENOTFOUND, "no such delivery");
+}
+
+static int pg_delivery_redeliver(i2v_store *s, const char *user, int64_t id, i2v_delivery_info *d,
+                                 i2v_error *err)
+{
+    i2v_delivery_info tmp;
+    hook_page_arg a = {.user = user, .id = id, .d = d ? d : &tmp};
+    return call(PG(s), TX, "deliveries", op_delivery_redeliver, &a, err);
+}
+
 static const i2v_store_vt pg_vt = {
     .name = "postgres",
     .close = pg_close,
@@ -2246,6 +2538,13 @@ static const i2v_store_vt pg_vt = {
     .key_list = pg_key_list,
     .key_revoke_own = pg_key_revoke_own,
     .key_auth = pg_key_auth,
+    .upload_add = pg_upload_add,
+    .upload_get = pg_upload_get,
+    .upload_expired = pg_upload_expired,
+    .upload_remove = pg_upload_remove,
+    .user_set_secret = pg_user_set_secret,
+    .delivery_page = pg_delivery_page,
+    .delivery_redeliver = pg_delivery_redeliver,
 };
 
 int i2v__store_open_pg(i2v_store **out, const char *conninfo, const i2v_store_config *cfg,

@@ -105,6 +105,26 @@ static const char schema_v2[] =
     "CREATE INDEX api_keys_user ON api_keys(user_id);"
     "CREATE INDEX ledger_user_id ON ledger(user_id, id);";
 
+/* Step 3: uploads, the webhook delivery log (with its owner, creation time,
+ * rounds of attempts and in-flight claims) and a failure's API v1 code. */
+static const char schema_v3[] =
+    "ALTER TABLE generations ADD COLUMN error_code INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE deliveries ADD COLUMN user_id TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE deliveries ADD COLUMN created_ms INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE deliveries ADD COLUMN round_start INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE deliveries ADD COLUMN claimed_until INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE deliveries SET"
+    " user_id=(SELECT g.user_id FROM generations g WHERE g.id=deliveries.generation),"
+    " created_ms=(SELECT g.finished_ms FROM generations g WHERE g.id=deliveries.generation);"
+    "CREATE INDEX deliveries_user ON deliveries(user_id, id);"
+    "CREATE TABLE uploads("
+    " id TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES users(id), blob TEXT NOT NULL,"
+    " format TEXT NOT NULL, bytes INTEGER NOT NULL, width INTEGER NOT NULL,"
+    " height INTEGER NOT NULL, created_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL,"
+    " idem_key TEXT NOT NULL DEFAULT '', idem_hash TEXT NOT NULL DEFAULT '');"
+    "CREATE INDEX uploads_expiry ON uploads(expires_ms);"
+    "CREATE UNIQUE INDEX uploads_idem ON uploads(user_id, idem_key) WHERE idem_key<>'';";
+
 /* Schema steps, in order. Append only. */
 static const struct {
     int version;
@@ -113,8 +133,9 @@ static const struct {
 } migrations[] = {
     {1, schema_v1, v1_more_urls},
     {2, schema_v2, NULL},
+    {3, schema_v3, NULL},
 };
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 
 /* The error of a cancelled generation (what the seed APIs' readers see). */
 #define CANCELLED_ERROR "cancelled"
@@ -123,7 +144,13 @@ static const struct {
     "id, task_id, uuid, project_id, user_id, api, state, progress, image_url, last_image_url,"     \
     " prompt, move, duration, resolution, width, height, fit_portrait, model, audio, audio_given," \
     " webhook, price, attempts, out_key, out_width, out_height, plan_prompt, error, created_ms,"   \
-    " started_ms, finished_ms, more_urls, cancel_requested, outputs_deleted_ms"
+    " started_ms, finished_ms, more_urls, cancel_requested, outputs_deleted_ms, error_code"
+
+#define UPLOAD_COLS                                                                                \
+    "id, user_id, blob, format, bytes, width, height, created_ms, expires_ms, idem_hash"
+#define HOOK_COLS                                                                                  \
+    "d.id, g.uuid, g.state, d.url, d.msg_id, d.state, d.attempts, d.last_status, d.last_error,"    \
+    " d.next_ms, d.delivered_ms, d.created_ms"
 
 enum {
     S_BEGIN,
@@ -178,6 +205,16 @@ enum {
     S_KEY_REVOKE_OWN,
     S_KEY_AUTH,
     S_KEY_TOUCH,
+    S_UPLOAD_INS,
+    S_UPLOAD_BY_IDEM,
+    S_UPLOAD_GET,
+    S_UPLOAD_EXPIRED,
+    S_UPLOAD_DEL,
+    S_USER_SECRET,
+    S_HOOK_PAGE,
+    S_HOOK_AGAIN,
+    S_HOOK_SOONER,
+    S_HOOK_GET,
     S_COUNT
 };
 
@@ -221,6 +258,7 @@ static const char *const sql[S_COUNT] = {
                    " out_width=CASE WHEN cancel_requested<>0 THEN 0 ELSE ?6 END,"
                    " out_height=CASE WHEN cancel_requested<>0 THEN 0 ELSE ?7 END, plan_prompt=?8,"
                    " error=CASE WHEN cancel_requested<>0 THEN '" CANCELLED_ERROR "' ELSE ?9 END,"
+                   " error_code=CASE WHEN cancel_requested<>0 THEN 0 ELSE ?11 END,"
                    " finished_ms=?10, lease_token=NULL, lease_expires_ms=NULL"
                    " WHERE id=?1 AND state=1 AND (?2 IS NULL OR lease_token=?2)"
                    " RETURNING user_id, price, state",
@@ -231,15 +269,18 @@ static const char *const sql[S_COUNT] = {
                       " WHERE state=1 AND lease_expires_ms<?",
     [S_GEN_REQUEUE] = "UPDATE generations SET state=0, progress=0, lease_token=NULL,"
                       " lease_expires_ms=NULL WHERE id=? AND state=1",
-    [S_HOOK_INS] = "INSERT INTO deliveries(generation, url, msg_id, next_ms)"
-                   " SELECT id, webhook, 'msg_' || uuid, ?2 FROM generations"
+    [S_HOOK_INS] = "INSERT INTO deliveries(generation, url, msg_id, next_ms, user_id, created_ms)"
+                   " SELECT id, webhook, 'msg_' || uuid, ?2, user_id, ?2 FROM generations"
                    " WHERE id=?1 AND webhook<>'' ON CONFLICT DO NOTHING",
-    [S_HOOK_DUE] = "SELECT d.id, d.generation, d.url, d.msg_id, d.attempts, g.task_id"
-                   " FROM deliveries d JOIN generations g ON g.id=d.generation"
+    [S_HOOK_DUE] = "SELECT d.id, d.generation, d.url, d.msg_id, d.attempts - d.round_start,"
+                   " g.task_id FROM deliveries d JOIN generations g ON g.id=d.generation"
                    " WHERE d.state=0 AND d.next_ms<=? ORDER BY d.next_ms LIMIT 1",
-    [S_HOOK_LEASE] = "UPDATE deliveries SET next_ms=?2 WHERE id=?1 AND state=0",
+    [S_HOOK_LEASE] = "UPDATE deliveries SET next_ms=?2, claimed_until=?2 WHERE id=?1 AND state=0",
+    /* delivered_ms keeps the last delivery when an attempt of a redelivery fails */
     [S_HOOK_DONE] = "UPDATE deliveries SET state=?2, attempts=attempts+1, next_ms=?3,"
-                    " last_status=?4, last_error=?5, delivered_ms=?6 WHERE id=?1",
+                    " last_status=?4, last_error=?5,"
+                    " delivered_ms=CASE WHEN ?6>0 THEN ?6 ELSE delivered_ms END, claimed_until=0"
+                    " WHERE id=?1",
     [S_IDEM_HAS] = "SELECT 1 FROM idempotency WHERE user_id=? AND key=?",
     [S_IDEM_INS] = "INSERT INTO idempotency(user_id, key, hash, generation, balance, created_ms)"
                    " VALUES(?,?,?,?,?,?)",
@@ -281,6 +322,24 @@ static const char *const sql[S_COUNT] = {
     [S_KEY_REVOKE_OWN] = "UPDATE api_keys SET revoked=1 WHERE user_id=?1 AND prefix=?2",
     [S_KEY_AUTH] = "SELECT user_id, last_used_ms FROM api_keys WHERE hash=? AND revoked=0",
     [S_KEY_TOUCH] = "UPDATE api_keys SET last_used_ms=?2 WHERE hash=?1 AND last_used_ms<=?3",
+    [S_UPLOAD_INS] = "INSERT INTO uploads(id, user_id, blob, format, bytes, width, height,"
+                     " created_ms, expires_ms, idem_key, idem_hash)"
+                     " VALUES(?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
+    [S_UPLOAD_BY_IDEM] = "SELECT " UPLOAD_COLS " FROM uploads WHERE user_id=? AND idem_key=?",
+    [S_UPLOAD_GET] = "SELECT " UPLOAD_COLS " FROM uploads WHERE id=?",
+    [S_UPLOAD_EXPIRED] = "SELECT " UPLOAD_COLS " FROM uploads WHERE expires_ms<?"
+                         " ORDER BY expires_ms LIMIT ?",
+    [S_UPLOAD_DEL] = "DELETE FROM uploads WHERE id=?",
+    [S_USER_SECRET] = "UPDATE users SET webhook_secret=?2 WHERE id=?1",
+    [S_HOOK_PAGE] = "SELECT " HOOK_COLS " FROM deliveries d JOIN generations g"
+                    " ON g.id=d.generation WHERE d.user_id=?1 AND (?2=0 OR d.generation=?2)"
+                    " AND (?3=0 OR d.id<?3) ORDER BY d.id DESC LIMIT ?4",
+    [S_HOOK_AGAIN] = "UPDATE deliveries SET state=0, next_ms=?3, round_start=attempts"
+                     " WHERE id=?1 AND user_id=?2 AND state<>0",
+    [S_HOOK_SOONER] = "UPDATE deliveries SET next_ms=MIN(next_ms, ?3)"
+                      " WHERE id=?1 AND user_id=?2 AND state=0 AND claimed_until<=?3",
+    [S_HOOK_GET] = "SELECT " HOOK_COLS " FROM deliveries d JOIN generations g"
+                   " ON g.id=d.generation WHERE d.id=?1 AND d.user_id=?2",
 };
 
 typedef struct conn {
@@ -464,6 +523,7 @@ static void read_gen(sqlite3_stmt *q, i2v_gen *g)
     text(q, 31, g->more_urls, sizeof g->more_urls);
     g->cancel_requested = sqlite3_column_int(q, 32);
     g->outputs_deleted_ms = sqlite3_column_int64(q, 33);
+    g->error_code = sqlite3_column_int(q, 34);
 }
 
 #define SQ(s) ((sq_store *)(s))
@@ -837,6 +897,7 @@ static int finish_in_tx(conn *c, int64_t id, const char *token, const i2v_gen *r
                                                   : r->error,
                       -1, SQLITE_STATIC);
     sqlite3_bind_int64(q, 10, now);
+    sqlite3_bind_int(q, 11, ok || want == I2V_GEN_CANCELLED ? 0 : r->error_code);
     int rc = sqlite3_step(q);
     char user[37] = "";
     int64_t price = 0;
@@ -1292,7 +1353,7 @@ static int sq_gen_page(i2v_store *s, const char *user, int state, int64_t before
     int rc;
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
         read_gen(q, g);
-        if (fn(ud, g, sqlite3_column_int(q, 34))) break;
+        if (fn(ud, g, sqlite3_column_int(q, 35))) break;
     }
     free(g);
     sqlite3_reset(q);
@@ -1498,6 +1559,204 @@ static int sq_key_auth(i2v_store *s, const char *hash, char user[37], i2v_error 
     return 0;
 }
 
+/* ---- uploads, the delivery log, webhook secrets (schema version 3) ---- */
+
+static void read_upload(sqlite3_stmt *q, i2v_upload *u)
+{
+    memset(u, 0, sizeof *u);
+    text(q, 0, u->id, sizeof u->id);
+    text(q, 1, u->user_id, sizeof u->user_id);
+    text(q, 2, u->blob, sizeof u->blob);
+    text(q, 3, u->format, sizeof u->format);
+    u->bytes = sqlite3_column_int64(q, 4);
+    u->width = sqlite3_column_int(q, 5);
+    u->height = sqlite3_column_int(q, 6);
+    u->created_ms = sqlite3_column_int64(q, 7);
+    u->expires_ms = sqlite3_column_int64(q, 8);
+    text(q, 9, u->idem_hash, sizeof u->idem_hash);
+}
+
+/* One upload from a prepared query: 0, I2V_ENOTFOUND, or a database error. */
+static int one_upload(conn *c, sqlite3_stmt *q, i2v_upload *u, i2v_error *err)
+{
+    const int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) read_upload(q, u);
+    sqlite3_reset(q);
+    if (rc == SQLITE_ROW) return 0;
+    if (rc == SQLITE_DONE) return i2v__err(err, I2V_ENOTFOUND, "no such upload");
+    return db_err(c->db, err, "upload");
+}
+
+static int sq_upload_add(i2v_store *s, const i2v_upload *u, i2v_upload *found, i2v_error *err)
+{
+    CONN(s, err);
+    int r = begin(c, err);
+    if (r) return r;
+    sqlite3_stmt *q = st(c, S_UPLOAD_INS);
+    if (!q) return rollback(c, db_err(c->db, err, "upload"));
+    sqlite3_bind_text(q, 1, u->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, u->user_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 3, u->blob, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 4, u->format, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 5, u->bytes);
+    sqlite3_bind_int(q, 6, u->width);
+    sqlite3_bind_int(q, 7, u->height);
+    sqlite3_bind_int64(q, 8, u->created_ms);
+    sqlite3_bind_int64(q, 9, u->expires_ms);
+    sqlite3_bind_text(q, 10, u->idem_key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 11, u->idem_key[0] ? u->idem_hash : "", -1, SQLITE_STATIC);
+    if (run(q) != SQLITE_DONE) {
+        const int fk = sqlite3_extended_errcode(c->db) == SQLITE_CONSTRAINT_FOREIGNKEY;
+        r = fk ? i2v__err(err, I2V_ENOTFOUND, "no user %s", u->user_id)
+               : db_err(c->db, err, "upload");
+        return rollback(c, r);
+    }
+    if (sqlite3_changes(c->db) == 1) return commit(c, err);
+    /* nothing inserted: the user's idempotency key is taken (ids are random) */
+    i2v_upload tmp;
+    q = st(c, S_UPLOAD_BY_IDEM);
+    if (!q) return rollback(c, db_err(c->db, err, "upload"));
+    sqlite3_bind_text(q, 1, u->user_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, u->idem_key, -1, SQLITE_STATIC);
+    r = one_upload(c, q, found ? found : &tmp, err);
+    if (r == I2V_ENOTFOUND) r = i2v__err(err, I2V_EDB, "upload: id %s already taken", u->id);
+    rollback(c, 0);
+    return r ? r : i2v__err(err, I2V_EDUPLICATE, "Idempotency-Key: already used");
+}
+
+static int sq_upload_get(i2v_store *s, const char *id, i2v_upload *u, i2v_error *err)
+{
+    CONN(s, err);
+    sqlite3_stmt *q = st(c, S_UPLOAD_GET);
+    if (!q) return db_err(c->db, err, "upload");
+    sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+    return one_upload(c, q, u, err);
+}
+
+static int sq_upload_expired(i2v_store *s, int64_t before, int limit, i2v_upload_fn fn, void *ud,
+                             i2v_error *err)
+{
+    CONN(s, err);
+    if (limit < 1 || limit > 1000) return i2v__err(err, I2V_EINVAL, "limit: 1 to 1000");
+    sqlite3_stmt *q = st(c, S_UPLOAD_EXPIRED);
+    if (!q) return db_err(c->db, err, "uploads");
+    sqlite3_bind_int64(q, 1, before);
+    sqlite3_bind_int(q, 2, limit);
+    /* the rows first, then the callbacks: fn may call the store */
+    i2v_upload *rows = malloc((size_t)limit * sizeof *rows);
+    if (!rows) {
+        sqlite3_reset(q);
+        return i2v__err(err, I2V_ENOMEM, "out of memory");
+    }
+    int rc, n = 0;
+    while (n < limit && (rc = sqlite3_step(q)) == SQLITE_ROW)
+        read_upload(q, &rows[n++]);
+    if (n == limit) rc = SQLITE_DONE;
+    sqlite3_reset(q);
+    if (rc != SQLITE_DONE) {
+        free(rows);
+        return db_err(c->db, err, "uploads");
+    }
+    for (int i = 0; i < n; i++)
+        if (fn(ud, &rows[i])) break;
+    free(rows);
+    return 0;
+}
+
+static int sq_upload_remove(i2v_store *s, const char *id, i2v_error *err)
+{
+    CONN(s, err);
+    sqlite3_stmt *q = st(c, S_UPLOAD_DEL);
+    if (!q) return db_err(c->db, err, "upload");
+    sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+    if (run(q) != SQLITE_DONE) return db_err(c->db, err, "upload");
+    return sqlite3_changes(c->db) ? 0 : i2v__err(err, I2V_ENOTFOUND, "no such upload");
+}
+
+static int sq_user_set_secret(i2v_store *s, const char *user, const char *secret, i2v_error *err)
+{
+    CONN(s, err);
+    sqlite3_stmt *q = st(c, S_USER_SECRET);
+    if (!q) return db_err(c->db, err, "user");
+    sqlite3_bind_text(q, 1, user, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, secret, -1, SQLITE_STATIC);
+    if (run(q) != SQLITE_DONE) return db_err(c->db, err, "user");
+    return sqlite3_changes(c->db) ? 0 : i2v__err(err, I2V_ENOTFOUND, "no user %s", user);
+}
+
+static void read_hook(sqlite3_stmt *q, i2v_delivery_info *d)
+{
+    memset(d, 0, sizeof *d);
+    d->id = sqlite3_column_int64(q, 0);
+    text(q, 1, d->generation, sizeof d->generation);
+    d->gen_state = sqlite3_column_int(q, 2);
+    text(q, 3, d->url, sizeof d->url);
+    text(q, 4, d->msg_id, sizeof d->msg_id);
+    d->state = sqlite3_column_int(q, 5);
+    d->attempts = sqlite3_column_int(q, 6);
+    d->last_status = (long)sqlite3_column_int64(q, 7);
+    text(q, 8, d->last_error, sizeof d->last_error);
+    d->next_ms = sqlite3_column_int64(q, 9);
+    d->delivered_ms = sqlite3_column_int64(q, 10);
+    d->created_ms = sqlite3_column_int64(q, 11);
+}
+
+static int sq_delivery_page(i2v_store *s, const char *user, int64_t gen, int64_t before, int limit,
+                            i2v_delivery_fn fn, void *ud, i2v_error *err)
+{
+    CONN(s, err);
+    if (limit < 1 || limit > 1000) return i2v__err(err, I2V_EINVAL, "limit: 1 to 1000");
+    sqlite3_stmt *q = st(c, S_HOOK_PAGE);
+    if (!q) return db_err(c->db, err, "deliveries");
+    sqlite3_bind_text(q, 1, user, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, gen > 0 ? gen : 0);
+    sqlite3_bind_int64(q, 3, before > 0 ? before : 0);
+    sqlite3_bind_int(q, 4, limit);
+    i2v_delivery_info *d = malloc(sizeof *d);
+    if (!d) {
+        sqlite3_reset(q);
+        return i2v__err(err, I2V_ENOMEM, "out of memory");
+    }
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        read_hook(q, d);
+        if (fn(ud, d)) break;
+    }
+    free(d);
+    sqlite3_reset(q);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return db_err(c->db, err, "deliveries");
+    return 0;
+}
+
+static int sq_delivery_redeliver(i2v_store *s, const char *user, int64_t id, i2v_delivery_info *d,
+                                 i2v_error *err)
+{
+    CONN(s, err);
+    const int64_t now = i2v__now_ms();
+    int r = begin(c, err);
+    if (r) return r;
+    for (int k = 0; k < 2; k++) { /* a finished one again, or a pending one sooner */
+        sqlite3_stmt *q = st(c, k ? S_HOOK_SOONER : S_HOOK_AGAIN);
+        if (!q) return rollback(c, db_err(c->db, err, "deliveries"));
+        sqlite3_bind_int64(q, 1, id);
+        sqlite3_bind_text(q, 2, user, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 3, now);
+        if (run(q) != SQLITE_DONE) return rollback(c, db_err(c->db, err, "deliveries"));
+        if (sqlite3_changes(c->db)) break;
+    }
+    sqlite3_stmt *q = st(c, S_HOOK_GET);
+    if (!q) return rollback(c, db_err(c->db, err, "deliveries"));
+    sqlite3_bind_int64(q, 1, id);
+    sqlite3_bind_text(q, 2, user, -1, SQLITE_STATIC);
+    i2v_delivery_info tmp;
+    const int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) read_hook(q, d ? d : &tmp);
+    sqlite3_reset(q);
+    if (rc == SQLITE_DONE) return rollback(c, i2v__err(err, I2V_ENOTFOUND, "no such delivery"));
+    if (rc != SQLITE_ROW) return rollback(c, db_err(c->db, err, "deliveries"));
+    return commit(c, err);
+}
+
 static const i2v_store_vt sqlite_vt = {
     .name = "sqlite",
     .close = sq_close,
@@ -1531,6 +1790,13 @@ static const i2v_store_vt sqlite_vt = {
     .key_list = sq_key_list,
     .key_revoke_own = sq_key_revoke_own,
     .key_auth = sq_key_auth,
+    .upload_add = sq_upload_add,
+    .upload_get = sq_upload_get,
+    .upload_expired = sq_upload_expired,
+    .upload_remove = sq_upload_remove,
+    .user_set_secret = sq_user_set_secret,
+    .delivery_page = sq_delivery_page,
+    .delivery_redeliver = sq_delivery_redeliver,
 };
 
 int i2v__store_open_sqlite(i2v_store **out, const char *path, const i2v_store_config *cfg,

@@ -139,8 +139,8 @@ def test_create_get_and_outputs(svc, photos_srv, tmp_path):
     g = r.json()
     assert set(g) == {"id", "task_id", "project_id", "source", "state", "progress",
                       "queue_position", "cancel_requested", "price", "input", "outputs",
-                      "outputs_deleted_at", "prompt", "error", "created_at", "started_at",
-                      "finished_at"}
+                      "outputs_deleted_at", "prompt", "error", "error_code", "created_at",
+                      "started_at", "finished_at"}
     assert g["state"] == "queued" and g["progress"] == 0 and g["source"] == "native"
     assert g["price"] == 10 and g["outputs"] is None and g["error"] is None
     assert isinstance(g["task_id"], int) and 0 < g["task_id"] < 2 ** 53

@@ -588,12 +588,12 @@ static void test_schema_versions(void **state)
 {
     fixture *f = *state;
     i2v_error e = {0};
-    assert_int_equal(count("SELECT COUNT(*) FROM schema_migrations"), 2);
-    assert_int_equal(count("SELECT MAX(version) FROM schema_migrations"), 2);
+    assert_int_equal(count("SELECT COUNT(*) FROM schema_migrations"), 3);
+    assert_int_equal(count("SELECT MAX(version) FROM schema_migrations"), 3);
     i2v_store *again = NULL;
     assert_int_equal(open_handle(&again, 2), 0);
     i2v__store_close(&again);
-    assert_int_equal(count("SELECT COUNT(*) FROM schema_migrations"), 2);
+    assert_int_equal(count("SELECT COUNT(*) FROM schema_migrations"), 3);
     assert_int_equal(be->sql(be->ctx, "INSERT INTO schema_migrations(version, applied_ms)"
                                       " VALUES(999, 0)"),
                      0);
@@ -601,7 +601,7 @@ static void test_schema_versions(void **state)
     assert_int_equal(be->open(be->ctx, &cfg, &again, &e), I2V_EDB);
     assert_null(again);
     assert_string_equal(e.message,
-                        "store: schema version 999 is newer than this i2v (2); upgrade i2v");
+                        "store: schema version 999 is newer than this i2v (3); upgrade i2v");
     /* the handle that was open goes on */
     i2v_user u;
     assert_int_equal(f->s->vt->user_get(f->s, f->u.id, &u, &e), 0);
@@ -644,8 +644,8 @@ static void test_open_together(void **state)
     pthread_barrier_destroy(&go);
     for (int i = 0; i < 8; i++)
         if (o[i].rc) fail_msg("open %d: %s", i, o[i].message);
-    assert_int_equal(count("SELECT COUNT(*) FROM schema_migrations"), 2);
-    assert_int_equal(count("SELECT COUNT(DISTINCT version) FROM schema_migrations"), 2);
+    assert_int_equal(count("SELECT COUNT(*) FROM schema_migrations"), 3);
+    assert_int_equal(count("SELECT COUNT(DISTINCT version) FROM schema_migrations"), 3);
     assert_int_equal(count("SELECT COUNT(*) FROM users"), 0);
 }
 
@@ -1358,6 +1358,291 @@ static void test_keys_native(void **state)
     assert_true(p.k[0].last_used_ms >= t0);
 }
 
+/* ---- uploads, the delivery log, secrets, error codes (schema version 3) ---- */
+
+static void upload_of(i2v_upload *u, const char *user, const char *id, int64_t expires_ms)
+{
+    memset(u, 0, sizeof *u);
+    snprintf(u->id, sizeof u->id, "%s", id);
+    snprintf(u->user_id, sizeof u->user_id, "%s", user);
+    snprintf(u->blob, sizeof u->blob, "u-%s.jpg", id);
+    snprintf(u->format, sizeof u->format, "jpeg");
+    u->bytes = 12345;
+    u->width = 640;
+    u->height = 480;
+    u->created_ms = i2v__now_ms();
+    u->expires_ms = expires_ms;
+}
+
+typedef struct uploads {
+    i2v_upload u[8];
+    int n, stop_at;
+} uploads;
+
+static int upload_row(void *user, const i2v_upload *u)
+{
+    uploads *p = user;
+    if (p->n < 8) p->u[p->n++] = *u;
+    return p->stop_at && p->n == p->stop_at;
+}
+
+/* Uploads are recorded, read back by id (whoever asks: the caller checks the
+ * owner), listed once expired (oldest first), removed once; an
+ * Idempotency-Key makes one upload per user and key. */
+static void test_uploads(void **state)
+{
+    fixture *f = *state;
+    i2v_store *s = f->s;
+    i2v_error e = {0};
+    i2v_user other;
+    assert_int_equal(s->vt->user_create(s, "o", &other, &e), 0);
+    const int64_t now = i2v__now_ms();
+    i2v_upload u, got;
+    upload_of(&u, f->u.id, "aaaa", now + 60000);
+    assert_int_equal(s->vt->upload_add(s, &u, NULL, &e), 0);
+    assert_int_equal(s->vt->upload_get(s, "aaaa", &got, &e), 0);
+    assert_string_equal(got.user_id, f->u.id);
+    assert_string_equal(got.blob, "u-aaaa.jpg");
+    assert_string_equal(got.format, "jpeg");
+    assert_int_equal(got.bytes, 12345);
+    assert_int_equal(got.width, 640);
+    assert_int_equal(got.height, 480);
+    assert_int_equal(got.created_ms, u.created_ms);
+    assert_int_equal(got.expires_ms, now + 60000);
+    assert_int_equal(s->vt->upload_get(s, "nope", &got, &e), I2V_ENOTFOUND);
+    /* no such user */
+    upload_of(&u, "00000000-0000-4000-8000-000000000000", "bbbb", now);
+    assert_int_not_equal(s->vt->upload_add(s, &u, NULL, &e), 0);
+    assert_int_equal(s->vt->upload_get(s, "bbbb", &got, &e), I2V_ENOTFOUND);
+    /* an idempotency key: the second add gives the first upload back */
+    upload_of(&u, f->u.id, "cccc", now - 3000);
+    snprintf(u.idem_key, sizeof u.idem_key, "k1");
+    snprintf(u.idem_hash, sizeof u.idem_hash, "h1");
+    assert_int_equal(s->vt->upload_add(s, &u, NULL, &e), 0);
+    upload_of(&u, f->u.id, "dddd", now - 2000);
+    snprintf(u.idem_key, sizeof u.idem_key, "k1");
+    snprintf(u.idem_hash, sizeof u.idem_hash, "h2");
+    memset(&got, 0, sizeof got);
+    assert_int_equal(s->vt->upload_add(s, &u, &got, &e), I2V_EDUPLICATE);
+    assert_string_equal(got.id, "cccc");
+    assert_string_equal(got.idem_hash, "h1");
+    assert_int_equal(s->vt->upload_get(s, "dddd", &got, &e), I2V_ENOTFOUND);
+    /* the key is per user */
+    upload_of(&u, other.id, "eeee", now - 1000);
+    snprintf(u.idem_key, sizeof u.idem_key, "k1");
+    assert_int_equal(s->vt->upload_add(s, &u, NULL, &e), 0);
+    upload_of(&u, other.id, "ffff", now - 4000);
+    assert_int_equal(s->vt->upload_add(s, &u, NULL, &e), 0);
+    /* expired ones, oldest first, at most limit; fn may stop early */
+    uploads p = {0};
+    assert_int_equal(s->vt->upload_expired(s, now, 10, upload_row, &p, &e), 0);
+    assert_int_equal(p.n, 3);
+    assert_string_equal(p.u[0].id, "ffff");
+    assert_string_equal(p.u[1].id, "cccc");
+    assert_string_equal(p.u[2].id, "eeee");
+    p = (uploads){0};
+    assert_int_equal(s->vt->upload_expired(s, now, 2, upload_row, &p, &e), 0);
+    assert_int_equal(p.n, 2);
+    p = (uploads){.stop_at = 1};
+    assert_int_equal(s->vt->upload_expired(s, now, 10, upload_row, &p, &e), 0);
+    assert_int_equal(p.n, 1);
+    assert_int_equal(s->vt->upload_expired(s, now, 0, upload_row, &p, &e), I2V_EINVAL);
+    /* removed once */
+    assert_int_equal(s->vt->upload_remove(s, "ffff", &e), 0);
+    assert_int_equal(s->vt->upload_remove(s, "ffff", &e), I2V_ENOTFOUND);
+    assert_int_equal(s->vt->upload_get(s, "ffff", &got, &e), I2V_ENOTFOUND);
+    p = (uploads){0};
+    assert_int_equal(s->vt->upload_expired(s, now, 10, upload_row, &p, &e), 0);
+    assert_int_equal(p.n, 2);
+    /* once the upload is gone, its key is free again */
+    assert_int_equal(s->vt->upload_remove(s, "cccc", &e), 0);
+    upload_of(&u, f->u.id, "gggg", now + 1000);
+    snprintf(u.idem_key, sizeof u.idem_key, "k1");
+    assert_int_equal(s->vt->upload_add(s, &u, NULL, &e), 0);
+}
+
+typedef struct hooks {
+    i2v_delivery_info d[8];
+    int n;
+} hooks;
+
+static int hook_row_fn(void *user, const i2v_delivery_info *d)
+{
+    hooks *p = user;
+    if (p->n < 8) p->d[p->n++] = *d;
+    return 0;
+}
+
+/* A finished generation with a webhook, of user u: its internal id. */
+static int64_t hooked(fixture *f, const char *user, int ok, i2v_gen *g)
+{
+    i2v_store *s = f->s;
+    i2v_error e = {0};
+    int64_t bal;
+    char tok[33];
+    store_contract_gen(user, g, 1);
+    snprintf(g->webhook, sizeof g->webhook, "http://example.com/hook");
+    assert_int_equal(s->vt->gen_create(s, g, &bal, &e), 0);
+    i2v_gen c;
+    assert_int_equal(s->vt->gen_claim(s, "w", 60000, &c, tok, &e), 1);
+    assert_int_equal(c.id, g->id);
+    i2v_gen r = {.state = ok ? I2V_GEN_SUCCEEDED : I2V_GEN_FAILED};
+    snprintf(r.out_key, sizeof r.out_key, "k");
+    snprintf(r.error, sizeof r.error, "x");
+    assert_int_equal(s->vt->gen_finish(s, g->id, tok, &r, &e), 0);
+    return g->id;
+}
+
+/* The delivery log: a user's deliveries newest first, by generation, in
+ * pages; attempts and their outcome recorded; a redelivery queues the same
+ * webhook-id again with a new round of attempts, also after it gave up; a
+ * pending one in flight is left alone; another user's is not found. */
+static void test_delivery_log(void **state)
+{
+    fixture *f = *state;
+    i2v_store *s = f->s;
+    i2v_error e = {0};
+    int64_t bal;
+    i2v_user other;
+    assert_int_equal(s->vt->user_create(s, "o", &other, &e), 0);
+    assert_int_equal(s->vt->credit(s, f->u.id, 10, NULL, &bal, &e), 0);
+    assert_int_equal(s->vt->credit(s, other.id, 10, NULL, &bal, &e), 0);
+    const int64_t t0 = i2v__now_ms();
+    i2v_gen g1, g2, g3;
+    hooked(f, f->u.id, 1, &g1);
+    hooked(f, other.id, 0, &g2);
+    hooked(f, f->u.id, 0, &g3);
+    hooks p = {0};
+    assert_int_equal(s->vt->delivery_page(s, f->u.id, 0, 0, 10, hook_row_fn, &p, &e), 0);
+    assert_int_equal(p.n, 2);
+    assert_string_equal(p.d[0].generation, g3.uuid); /* newest first */
+    assert_string_equal(p.d[1].generation, g1.uuid);
+    assert_int_equal(p.d[0].gen_state, I2V_GEN_FAILED);
+    assert_int_equal(p.d[1].gen_state, I2V_GEN_SUCCEEDED);
+    assert_string_equal(p.d[1].url, "http://example.com/hook");
+    char want[64];
+    snprintf(want, sizeof want, "msg_%s", g1.uuid);
+    assert_string_equal(p.d[1].msg_id, want);
+    assert_int_equal(p.d[1].state, I2V_HOOK_PENDING);
+    assert_int_equal(p.d[1].attempts, 0);
+    assert_true(p.d[1].created_ms >= t0 && p.d[1].next_ms >= t0);
+    assert_int_equal(p.d[1].delivered_ms, 0);
+    const int64_t d1 = p.d[1].id, d3 = p.d[0].id;
+    /* a page, the next page, one generation's */
+    p = (hooks){0};
+    assert_int_equal(s->vt->delivery_page(s, f->u.id, 0, d3, 10, hook_row_fn, &p, &e), 0);
+    assert_int_equal(p.n, 1);
+    assert_int_equal(p.d[0].id, d1);
+    p = (hooks){0};
+    assert_int_equal(s->vt->delivery_page(s, f->u.id, 0, 0, 1, hook_row_fn, &p, &e), 0);
+    assert_int_equal(p.n, 1);
+    assert_int_equal(p.d[0].id, d3);
+    p = (hooks){0};
+    assert_int_equal(s->vt->delivery_page(s, f->u.id, g1.id, 0, 10, hook_row_fn, &p, &e), 0);
+    assert_int_equal(p.n, 1);
+    assert_int_equal(p.d[0].id, d1);
+    p = (hooks){0};
+    assert_int_equal(s->vt->delivery_page(s, f->u.id, g2.id, 0, 10, hook_row_fn, &p, &e), 0);
+    assert_int_equal(p.n, 0); /* another user's generation */
+
+    /* d1: attempted twice and given up (claims made one by one) */
+    assert_int_equal(be->sql(be->ctx, "UPDATE deliveries SET next_ms=next_ms+100000000"), 0);
+    char sql[200];
+    snprintf(sql, sizeof sql, "UPDATE deliveries SET next_ms=0 WHERE id=%lld", (long long)d1);
+    i2v_delivery d;
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(be->sql(be->ctx, sql), 0);
+        assert_int_equal(s->vt->hook_claim(s, 60000, &d, &e), 1);
+        assert_int_equal(d.id, d1);
+        assert_int_equal(d.attempts, i);
+        assert_int_equal(s->vt->hook_done(s, d1, 0, i ? -1 : t0 + 5000, 500 + i, "HTTP status", &e),
+                         0);
+    }
+    p = (hooks){0};
+    assert_int_equal(s->vt->delivery_page(s, f->u.id, g1.id, 0, 10, hook_row_fn, &p, &e), 0);
+    assert_int_equal(p.d[0].state, I2V_HOOK_FAILED);
+    assert_int_equal(p.d[0].attempts, 2);
+    assert_int_equal(p.d[0].last_status, 501);
+    assert_string_equal(p.d[0].last_error, "HTTP status");
+    /* redelivered: pending, due now, a new round, the same webhook-id */
+    i2v_delivery_info info;
+    const int64_t t1 = i2v__now_ms();
+    assert_int_equal(s->vt->delivery_redeliver(s, other.id, d1, &info, &e), I2V_ENOTFOUND);
+    assert_int_equal(s->vt->delivery_redeliver(s, f->u.id, 999999, &info, &e), I2V_ENOTFOUND);
+    assert_int_equal(s->vt->delivery_redeliver(s, f->u.id, d1, &info, &e), 0);
+    assert_int_equal(info.id, d1);
+    assert_int_equal(info.state, I2V_HOOK_PENDING);
+    assert_int_equal(info.attempts, 2);
+    assert_true(info.next_ms >= t1 && info.next_ms <= i2v__now_ms());
+    assert_int_equal(s->vt->hook_claim(s, 60000, &d, &e), 1);
+    assert_int_equal(d.id, d1);
+    assert_int_equal(d.attempts, 0);
+    assert_string_equal(d.msg_id, want);
+    /* in flight: a redelivery leaves it alone */
+    assert_int_equal(s->vt->delivery_redeliver(s, f->u.id, d1, &info, &e), 0);
+    assert_true(info.next_ms >= t1 + 50000);
+    assert_int_equal(s->vt->hook_claim(s, 60000, &d, &e), 0);
+    const int64_t t2 = i2v__now_ms();
+    assert_int_equal(s->vt->hook_done(s, d1, 1, -1, 200, NULL, &e), 0);
+    p = (hooks){0};
+    assert_int_equal(s->vt->delivery_page(s, f->u.id, g1.id, 0, 10, hook_row_fn, &p, &e), 0);
+    assert_int_equal(p.d[0].state, I2V_HOOK_DELIVERED);
+    assert_int_equal(p.d[0].attempts, 3);
+    assert_int_equal(p.d[0].last_status, 200);
+    assert_true(p.d[0].delivered_ms >= t2);
+    const int64_t delivered = p.d[0].delivered_ms;
+    /* a delivered one again: its failing attempt keeps the last delivery time */
+    assert_int_equal(s->vt->delivery_redeliver(s, f->u.id, d1, &info, &e), 0);
+    assert_int_equal(info.state, I2V_HOOK_PENDING);
+    assert_int_equal(s->vt->hook_claim(s, 60000, &d, &e), 1);
+    assert_int_equal(d.attempts, 0);
+    assert_int_equal(s->vt->hook_done(s, d1, 0, t0 + 100000000, 0, "refused", &e), 0);
+    /* pending and not in flight: due now */
+    assert_int_equal(s->vt->delivery_redeliver(s, f->u.id, d1, &info, &e), 0);
+    assert_int_equal(info.state, I2V_HOOK_PENDING);
+    assert_int_equal(info.attempts, 4);
+    assert_int_equal(info.delivered_ms, delivered);
+    assert_true(info.next_ms <= i2v__now_ms());
+    assert_int_equal(s->vt->hook_claim(s, 60000, &d, &e), 1);
+    assert_int_equal(d.id, d1);
+    assert_int_equal(d.attempts, 1);
+}
+
+/* A new webhook secret replaces the old one; a failure's code is kept, but
+ * not on a success or a cancel. */
+static void test_secret_and_error_code(void **state)
+{
+    fixture *f = *state;
+    i2v_store *s = f->s;
+    i2v_error e = {0};
+    int64_t bal;
+    i2v_user u;
+    assert_int_equal(s->vt->user_set_secret(s, f->u.id, "whsec_bmV3", &e), 0);
+    assert_int_equal(s->vt->user_get(s, f->u.id, &u, &e), 0);
+    assert_string_equal(u.webhook_secret, "whsec_bmV3");
+    assert_int_equal(
+        s->vt->user_set_secret(s, "00000000-0000-4000-8000-000000000000", "whsec_eA==", &e),
+        I2V_ENOTFOUND);
+    assert_int_equal(s->vt->credit(s, f->u.id, 10, NULL, &bal, &e), 0);
+    const int states[3] = {I2V_GEN_FAILED, I2V_GEN_SUCCEEDED, I2V_GEN_CANCELLED};
+    for (int i = 0; i < 3; i++) {
+        i2v_gen g, c;
+        char tok[33];
+        new_gen(f, &g, 1);
+        assert_int_equal(s->vt->gen_create(s, &g, &bal, &e), 0);
+        assert_int_equal(s->vt->gen_claim(s, "w", 60000, &c, tok, &e), 1);
+        i2v_gen r = {.state = states[i], .error_code = I2V_ERROR_PROHIBITED};
+        snprintf(r.out_key, sizeof r.out_key, "k");
+        snprintf(r.error, sizeof r.error, "refused: mostly red");
+        assert_int_equal(s->vt->gen_finish(s, g.id, tok, &r, &e), 0);
+        assert_int_equal(s->vt->gen_get(s, g.task_id, NULL, &c, NULL, &e), 0);
+        assert_int_equal(c.state, states[i]);
+        assert_int_equal(c.error_code, i ? 0 : I2V_ERROR_PROHIBITED);
+        if (!i) assert_string_equal(c.error, "refused: mostly red");
+    }
+    balanced(f, 9);
+}
+
 int store_contract_run(const store_backend *backend)
 {
     be = backend;
@@ -1387,6 +1672,9 @@ int store_contract_run(const store_backend *backend)
         cmocka_unit_test_setup_teardown(test_delete_outputs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ledger_page, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keys_native, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_uploads, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delivery_log, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_secret_and_error_code, setup, teardown),
     };
     return _cmocka_run_group_tests(be->label, tests, sizeof tests / sizeof tests[0], NULL, NULL);
 }

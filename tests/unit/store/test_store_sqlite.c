@@ -152,7 +152,7 @@ static void test_legacy_database(void **state)
     assert_int_equal(bal, 60);
     i2v__store_close(&s);
     assert_int_equal(i2v__store_open(&s, url, NULL, &e), 0);
-    assert_int_equal(sq_sql_int(c, "SELECT COUNT(*) FROM schema_migrations"), 2);
+    assert_int_equal(sq_sql_int(c, "SELECT COUNT(*) FROM schema_migrations"), 3);
     /* step 2's columns on the old rows */
     i2v_gen old;
     assert_int_equal(s->vt->gen_get(s, 1099511627777LL, NULL, &old, NULL, &e), 0);
