@@ -22,6 +22,7 @@
 #include "common/options.h"
 #include "service/api.h"
 #include "service/http_server.h"
+#include "service/openapi.h"
 #include "service/outputs.h"
 #include "service/service.h"
 
@@ -91,8 +92,8 @@ static const i2v_option serve_opts[] = {
 /* The output files answer errors in Animation API v2's shape. */
 static const i2v_api_family outputs_family = {"outputs", I2V_OUTPUTS_PREFIX, i2v__v2_error,
                                               i2v__outputs_routes, 1};
-static const i2v_api_family *const families[] = {&i2v__v1_family, &i2v__v2_family,
-                                                 &i2v__native_family, &outputs_family};
+static const i2v_api_family *const families[] = {
+    &i2v__v1_family, &i2v__v2_family, &i2v__native_family, &outputs_family, &i2v__openapi_family};
 
 static volatile sig_atomic_t got_signal;
 static void on_signal(int sig)
