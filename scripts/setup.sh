@@ -11,7 +11,7 @@ PACKAGES=(
   libsqlite3-dev libcurl4-openssl-dev libmicrohttpd-dev libjansson-dev libssl-dev
   libcmocka-dev ffmpeg python3 python3-pytest python3-numpy python3-requests wrk
   libheif-examples clang libclang-rt-14-dev
-  libpq-dev postgresql python3-psycopg2 curl
+  libpq-dev postgresql python3-psycopg2 curl python3-jsonschema
 )
 # Node.js runs the S3 test server (tests/s3): Debian's, unless one is installed.
 command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs npm)
@@ -34,6 +34,13 @@ if [ ! -f tests/s3/node_modules/.package-lock.json ] ||
    ! cmp -s tests/s3/package-lock.json tests/s3/.installed-lock.json; then
   npm ci --prefix tests/s3 --no-audit --no-fund --loglevel=error
   cp tests/s3/package-lock.json tests/s3/.installed-lock.json
+fi
+
+# The OpenAPI document's validator (tests/openapi), as its package-lock.json pins it.
+if [ ! -f tests/openapi/node_modules/.package-lock.json ] ||
+   ! cmp -s tests/openapi/package-lock.json tests/openapi/.installed-lock.json; then
+  npm ci --prefix tests/openapi --no-audit --no-fund --loglevel=error
+  cp tests/openapi/package-lock.json tests/openapi/.installed-lock.json
 fi
 
 [ -f build/build.ninja ] || meson setup build --buildtype=release

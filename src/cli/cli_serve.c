@@ -22,6 +22,7 @@
 #include "common/options.h"
 #include "service/api.h"
 #include "service/http_server.h"
+#include "service/openapi.h"
 #include "service/outputs.h"
 #include "service/service.h"
 #include "service/uploads.h"
@@ -106,7 +107,8 @@ static const i2v_api_family outputs_family = {"outputs", I2V_OUTPUTS_PREFIX, i2v
 static const i2v_api_family uploads_family = {"uploads", I2V_UPLOADS_PREFIX, i2v__native_error,
                                               i2v__upload_routes, 1};
 static const i2v_api_family *const families[] = {
-    &i2v__v1_family, &i2v__v2_family, &i2v__native_family, &outputs_family, &uploads_family};
+    &i2v__v1_family, &i2v__v2_family, &i2v__native_family, &outputs_family, &uploads_family,
+    &i2v__openapi_family};
 /* Routes whose body is a photo (--upload-max-bytes instead of --body-max). */
 static const char *const file_paths[] = {I2V_UPLOADS_PATH};
 
