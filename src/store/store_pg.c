@@ -2155,6 +2155,72 @@ out:
     return r;
 }
 
+/* ---- live progress ---- */
+
+typedef struct watch_arg {
+    const char *ids, *users;
+    int64_t after, max_id;
+    PGresult *rows;
+} watch_arg;
+
+static int op_gen_watch(pconn *c, void *arg, i2v_error *err)
+{
+    watch_arg *a = arg;
+    int r;
+    /* the largest id first: a row committed after it is above it */
+    PGresult *m = ex(c, "watch", "SELECT COALESCE(MAX(id),0) FROM generations", NULL, &r, err);
+    if (!m) return r;
+    a->max_id = i64(m, 0, 0);
+    PQclear(m);
+    params p = {0};
+    ps(&p, a->ids);
+    ps(&p, a->users);
+    pi(&p, a->after);
+    a->rows = ex(c, "watch",
+                 "SELECT " GEN_COLS ", CASE WHEN state=0 THEN"
+                 " (SELECT COUNT(*) FROM generations q WHERE q.state=0 AND q.id<g.id)"
+                 " + (SELECT COUNT(*) FROM generations r WHERE r.state=1) ELSE 0 END"
+                 " FROM generations g WHERE g.id IN (SELECT unnest($1::bigint[])"
+                 " UNION SELECT x.id FROM generations x WHERE x.state IN (0,1)"
+                 " AND x.user_id = ANY($2::text[])"
+                 " UNION SELECT x.id FROM generations x"
+                 " WHERE x.user_id = ANY($2::text[]) AND x.id > $3::bigint)"
+                 " ORDER BY g.id",
+                 &p, &r, err);
+    return r;
+}
+
+static int pg_gen_watch(i2v_store *s, const int64_t *ids, int nids, const char *const *users,
+                        int nusers, int64_t after, int64_t *max_id, i2v_gen_page_fn fn, void *ud,
+                        i2v_error *err)
+{
+    watch_arg a = {NULL, NULL, after, 0, NULL};
+    int r = 0;
+    i2v_gen *g = NULL;
+    if (!(a.ids = i2v__store_watch_list(ids, NULL, nids, '{', '}', err)) ||
+        !(a.users = i2v__store_watch_list(NULL, users, nusers, '{', '}', err))) {
+        r = err ? err->code : I2V_EINVAL;
+        goto out;
+    }
+    r = call(PG(s), RO, "watch", op_gen_watch, &a, err);
+    if (r) goto out;
+    if (max_id) *max_id = a.max_id;
+    if (!(g = malloc(sizeof *g))) {
+        r = i2v__err(err, I2V_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (int i = 0; i < PQntuples(a.rows); i++) {
+        read_gen(a.rows, i, g);
+        if (fn(ud, g, i32(a.rows, i, 34))) break;
+    }
+out:
+    free(g);
+    PQclear(a.rows);
+    free((char *)a.ids);
+    free((char *)a.users);
+    return r;
+}
+
 static const i2v_store_vt pg_vt = {
     .name = "postgres",
     .close = pg_close,
@@ -2188,6 +2254,7 @@ static const i2v_store_vt pg_vt = {
     .key_list = pg_key_list,
     .key_revoke_own = pg_key_revoke_own,
     .key_auth = pg_key_auth,
+    .gen_watch = pg_gen_watch,
 };
 
 int i2v__store_open_pg(i2v_store **out, const char *conninfo, const i2v_store_config *cfg,

@@ -178,6 +178,8 @@ enum {
     S_KEY_REVOKE_OWN,
     S_KEY_AUTH,
     S_KEY_TOUCH,
+    S_WATCH_MAX,
+    S_WATCH,
     S_COUNT
 };
 
@@ -281,6 +283,17 @@ static const char *const sql[S_COUNT] = {
     [S_KEY_REVOKE_OWN] = "UPDATE api_keys SET revoked=1 WHERE user_id=?1 AND prefix=?2",
     [S_KEY_AUTH] = "SELECT user_id, last_used_ms FROM api_keys WHERE hash=? AND revoked=0",
     [S_KEY_TOUCH] = "UPDATE api_keys SET last_used_ms=?2 WHERE hash=?1 AND last_used_ms<=?3",
+    [S_WATCH_MAX] = "SELECT COALESCE(MAX(id),0) FROM generations",
+    /* ?1: JSON array of ids, ?2: JSON array of user ids, ?3: after */
+    [S_WATCH] = "SELECT " GEN_COLS ", CASE WHEN state=0 THEN"
+                " (SELECT COUNT(*) FROM generations q WHERE q.state=0 AND q.id<g.id)"
+                " + (SELECT COUNT(*) FROM generations r WHERE r.state=1) ELSE 0 END"
+                " FROM generations g WHERE g.id IN (SELECT value FROM json_each(?1)"
+                " UNION SELECT x.id FROM generations x WHERE x.state IN (0,1)"
+                " AND x.user_id IN (SELECT value FROM json_each(?2))"
+                " UNION SELECT x.id FROM generations x"
+                " WHERE x.user_id IN (SELECT value FROM json_each(?2)) AND x.id>?3)"
+                " ORDER BY g.id",
 };
 
 typedef struct conn {
@@ -1498,6 +1511,58 @@ static int sq_key_auth(i2v_store *s, const char *hash, char user[37], i2v_error 
     return 0;
 }
 
+/* ---- live progress ---- */
+
+static int sq_gen_watch(i2v_store *s, const int64_t *ids, int nids, const char *const *users,
+                        int nusers, int64_t after, int64_t *max_id, i2v_gen_page_fn fn, void *ud,
+                        i2v_error *err)
+{
+    char *idl = i2v__store_watch_list(ids, NULL, nids, '[', ']', err);
+    char *ul = idl ? i2v__store_watch_list(NULL, users, nusers, '[', ']', err) : NULL;
+    i2v_gen *g = ul ? malloc(sizeof *g) : NULL;
+    int r = 0, rc;
+    conn *c = g ? get(SQ(s), err) : NULL;
+    if (!c) {
+        r = !ul  ? (err ? err->code : I2V_EINVAL)
+            : !g ? i2v__err(err, I2V_ENOMEM, "out of memory")
+                 : I2V_EDB;
+        goto out;
+    }
+    /* one read transaction: the largest id and the rows of one snapshot */
+    if (run(st(c, S_BEGIN_READ)) != SQLITE_DONE) {
+        r = db_err(c->db, err, "watch");
+        goto out;
+    }
+    sqlite3_stmt *q = st(c, S_WATCH_MAX);
+    if (!q || sqlite3_step(q) != SQLITE_ROW) {
+        r = rollback(c, db_err(c->db, err, "watch"));
+        goto out;
+    }
+    if (max_id) *max_id = sqlite3_column_int64(q, 0);
+    sqlite3_reset(q);
+    if (!(q = st(c, S_WATCH))) {
+        r = rollback(c, db_err(c->db, err, "watch"));
+        goto out;
+    }
+    sqlite3_bind_text(q, 1, idl, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, ul, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 3, after);
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        read_gen(q, g);
+        if (fn(ud, g, sqlite3_column_int(q, 34))) break;
+    }
+    sqlite3_reset(q);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        r = rollback(c, db_err(c->db, err, "watch"));
+    else
+        r = commit(c, err);
+out:
+    free(g);
+    free(ul);
+    free(idl);
+    return r;
+}
+
 static const i2v_store_vt sqlite_vt = {
     .name = "sqlite",
     .close = sq_close,
@@ -1531,6 +1596,7 @@ static const i2v_store_vt sqlite_vt = {
     .key_list = sq_key_list,
     .key_revoke_own = sq_key_revoke_own,
     .key_auth = sq_key_auth,
+    .gen_watch = sq_gen_watch,
 };
 
 int i2v__store_open_sqlite(i2v_store **out, const char *path, const i2v_store_config *cfg,
