@@ -92,5 +92,9 @@ int i2v__native_error(i2v_req *r, i2v_api_kind kind, const char *fmt, ...)
  * with a message that names the field. */
 int i2v__native_request(json_t *body, i2v_gen *g, char *msg, size_t msglen);
 extern const i2v_api_family i2v__native_family;
+/* The generation object of the native API (docs/native-api.md), wait its
+ * wait number; live progress events carry it as GET /generations/{id}
+ * answers it. */
+json_t *i2v__native_gen_json(const i2v_service *svc, const i2v_gen *g, int wait);
 
 #endif
