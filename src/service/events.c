@@ -580,6 +580,10 @@ void i2v__events_close(i2v_events *ev)
 {
     if (!ev) return;
     pthread_mutex_lock(&ev->lock);
+    if (ev->closing) {
+        pthread_mutex_unlock(&ev->lock);
+        return;
+    }
     ev->closing = 1;
     pthread_cond_broadcast(&ev->wake);
     pthread_mutex_unlock(&ev->lock);
