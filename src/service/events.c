@@ -3,6 +3,7 @@
 
 #include <inttypes.h>
 #include <microhttpd.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -83,8 +84,10 @@ typedef struct sub {
     struct MHD_Connection *conn;
     atomic_int refs;
     atomic_int closed; /* the response was freed: the connection is gone */
+    int fd;            /* the connection's socket */
     /* under ev->lock */
     int suspended, ended, overflow;
+    int gone; /* the client hung up while the connection was parked */
     char user[37];
     int64_t gen;  /* one generation's stream: its internal id; 0: the user's */
     int64_t mark; /* a user's stream: ids above it are new to it */
@@ -239,7 +242,7 @@ static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
     i2v_events *ev = s->ev;
     (void)pos;
     pthread_mutex_lock(&ev->lock);
-    if (s->overflow) {
+    if (s->overflow || s->gone) {
         pthread_mutex_unlock(&ev->lock);
         return MHD_CONTENT_READER_END_WITH_ERROR;
     }
@@ -424,8 +427,9 @@ static void hub_pass(i2v_events *ev)
     const char **users = NULL;
     int nids = 0, nusers = 0;
     int64_t after = INT64_MAX;
-    sub **wake = NULL;
-    int nwake = 0;
+    sub **wake = NULL, **psub = NULL;
+    struct pollfd *pfd = NULL;
+    int nwake = 0, npfd = 0;
     const double now = i2v__mono();
 
     /* what the streams follow */
@@ -435,8 +439,16 @@ static void hub_pass(i2v_events *ev)
         cap_ids += s->gen ? 1 : s->nt;
     ids = malloc(((size_t)cap_ids + 1) * sizeof *ids);
     users = malloc(((size_t)ev->nsubs + 1) * sizeof *users);
-    if (!ids || !users) goto unlock;
+    pfd = malloc(((size_t)ev->nsubs + 1) * sizeof *pfd);
+    psub = malloc(((size_t)ev->nsubs + 1) * sizeof *psub);
+    if (!ids || !users || !pfd || !psub) goto unlock;
     for (sub *s = ev->subs; s; s = s->next) {
+        /* a parked connection does not notice its client leaving: the
+         * hub looks (it stays open while parked: only the hub resumes it) */
+        if (s->suspended && s->fd >= 0 && !atomic_load(&s->closed)) {
+            pfd[npfd] = (struct pollfd){.fd = s->fd, .events = POLLIN | POLLRDHUP};
+            psub[npfd++] = s;
+        }
         if (atomic_load(&s->closed) || s->ended) continue;
         if (s->gen) {
             ids[nids++] = s->gen;
@@ -449,6 +461,15 @@ static void hub_pass(i2v_events *ev)
     }
 unlock:
     pthread_mutex_unlock(&ev->lock);
+    if (npfd && poll(pfd, (nfds_t)npfd, 0) > 0) {
+        pthread_mutex_lock(&ev->lock);
+        for (int i = 0; i < npfd; i++)
+            if (pfd[i].revents & (POLLIN | POLLRDHUP | POLLHUP | POLLERR | POLLNVAL))
+                psub[i]->gone = 1; /* a client sends nothing after its request */
+        pthread_mutex_unlock(&ev->lock);
+    }
+    free(pfd);
+    free(psub);
     qsort(ids, (size_t)nids, sizeof *ids, cmp_i64);
     int k = 0;
     for (int i = 0; i < nids; i++)
@@ -511,7 +532,7 @@ unlock:
         }
         if (!s->ended && s->len == before && now - s->last_write >= ev->cfg.heartbeat_s)
             append(s, ": ping\n\n", 8);
-        if (s->suspended && (s->len > before || s->ended || s->overflow) && wake) {
+        if (s->suspended && (s->len > before || s->ended || s->overflow || s->gone) && wake) {
             s->suspended = 0;
             atomic_fetch_add(&s->refs, 1);
             wake[nwake++] = s;
@@ -630,7 +651,7 @@ static int count_open(i2v_events *ev, const char *user, int *mine)
     int all = 0;
     *mine = 0;
     for (sub *s = ev->subs; s; s = s->next) {
-        if (atomic_load(&s->closed)) continue;
+        if (atomic_load(&s->closed) || s->gone) continue;
         all++;
         *mine += strcmp(s->user, user) == 0;
     }
@@ -669,6 +690,9 @@ static sub *new_sub(i2v_events *ev, i2v_req *r, const char *user)
     s->ev = ev;
     s->conn = r->conn;
     atomic_init(&s->refs, 2); /* the hub's and the response's */
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    s->fd = ci ? ci->connect_fd : -1;
     snprintf(s->user, sizeof s->user, "%s", user);
     s->last_write = i2v__mono();
     return s;
