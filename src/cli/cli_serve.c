@@ -21,8 +21,10 @@
 #include "common/log.h"
 #include "common/options.h"
 #include "service/api.h"
+#include "service/events.h"
 #include "service/http_server.h"
 #include "service/openapi.h"
+#include "service/metrics.h"
 #include "service/outputs.h"
 #include "service/service.h"
 #include "service/uploads.h"
@@ -96,6 +98,18 @@ static const i2v_option serve_opts[] = {
      "seconds the output review command may run"},
     {"log-requests", 0, I2V_OPT_CHOICE, "on", 0, 0, "on|off", "I2V_LOG_REQUESTS",
      "one log line per HTTP request"},
+    {"log-level", 0, I2V_OPT_CHOICE, "info", 0, 0, "debug|info|warn|error", "I2V_LOG_LEVEL",
+     "the least important log lines written (debug adds job_progress lines)"},
+    {"metrics-listen", 0, I2V_OPT_STRING, "", 0, 0, NULL, "I2V_METRICS_LISTEN",
+     "HOST:PORT serving GET /metrics (Prometheus), /healthz and /readyz [default: off]"},
+    {"sse-poll", 0, I2V_OPT_NUMBER, "0.2", 0.02, 10, NULL, "I2V_SSE_POLL",
+     "seconds between the job store reads of live progress streams"},
+    {"sse-heartbeat", 0, I2V_OPT_NUMBER, "15", 0.05, 3600, NULL, "I2V_SSE_HEARTBEAT",
+     "seconds without an event before a live progress stream gets a \": ping\" comment"},
+    {"sse-max-streams", 0, I2V_OPT_INT, "10000", 1, 1000000, NULL, "I2V_SSE_MAX_STREAMS",
+     "live progress streams open on this server (429 above)"},
+    {"sse-per-user", 0, I2V_OPT_INT, "100", 1, 1000000, NULL, "I2V_SSE_PER_USER",
+     "live progress streams one user may have open on this server (429 above)"},
     {"help", 'h', I2V_OPT_FLAG, NULL, 0, 0, NULL, NULL, "show this help"},
 };
 #define NOPTS (int)(sizeof serve_opts / sizeof serve_opts[0])
@@ -202,6 +216,8 @@ static int run(int argc, char **argv, int http)
     i2v_service svc;
     i2v_backends be = {0};
     i2v_http *h = NULL;
+    i2v_metrics_server *ms = NULL;
+    i2v_events *ev = NULL;
     i2v_workers *w = NULL;
     i2v_notifier *n = NULL;
     int status = 1;
@@ -218,7 +234,24 @@ static int run(int argc, char **argv, int http)
     signal(SIGPIPE, SIG_IGN);
 
     i2v_error err = {0};
+    static const char *const levels[] = {"debug", "info", "warn", "error"};
+    for (int i = 0; i < 4; i++)
+        if (strcasecmp(i2v__opt_str(&o, "log-level"), levels[i]) == 0)
+            i2v__log_set_level((i2v_log_level)i);
+    const char *mlisten = i2v__opt_str(&o, "metrics-listen");
+    if (mlisten && *mlisten && i2v__metrics_start(&ms, &svc, mlisten, &err) != 0) {
+        fprintf(stderr, "i2v %s: %s\n", cmd, err.message);
+        goto out;
+    }
     if (http) {
+        i2v_events_config ec = {i2v__opt_num(&o, "sse-poll"), i2v__opt_num(&o, "sse-heartbeat"),
+                                (int)i2v__opt_int(&o, "sse-max-streams"),
+                                (int)i2v__opt_int(&o, "sse-per-user")};
+        if (i2v__events_start(&ev, &svc, &ec) != 0) {
+            fprintf(stderr, "i2v %s: cannot start threads\n", cmd);
+            goto out;
+        }
+        svc.events = ev;
         i2v_http_config hc = {0};
         snprintf(hc.listen, sizeof hc.listen, "%s", i2v__opt_str(&o, "listen"));
         hc.threads = (int)i2v__opt_int(&o, "http-threads");
@@ -249,17 +282,22 @@ static int run(int argc, char **argv, int http)
     }
     char pub[600];
     i2v__log(I2V_LOG_INFO, http ? "serve_started" : "worker_started",
-             " listen=%s port=%d data=%s store=%s blobs=%s scratch=%s public_url=%s workers=%d"
-             " pid=%d version=%s",
+             " listen=%s port=%d metrics_port=%d data=%s store=%s blobs=%s scratch=%s"
+             " public_url=%s workers=%d pid=%d version=%s",
              http ? i2v__opt_str(&o, "listen") : "-", h ? i2v__http_port(h) : 0,
-             be.data_dir[0] ? be.data_dir : "-", be.store_url, be.blobs_url, be.scratch,
-             i2v__log_str(pub, sizeof pub, svc.public_url), nworkers, (int)getpid(), I2V_VERSION);
+             ms ? i2v__metrics_port(ms) : 0, be.data_dir[0] ? be.data_dir : "-", be.store_url,
+             be.blobs_url, be.scratch, i2v__log_str(pub, sizeof pub, svc.public_url), nworkers,
+             (int)getpid(), I2V_VERSION);
     while (!got_signal)
         usleep(100000);
     i2v__log(I2V_LOG_INFO, "stopping", " signal=%d", (int)got_signal);
     status = 0;
 out:
+    i2v__events_close(ev); /* no suspended stream may be left when the server stops */
     i2v__http_stop(&h);
+    i2v__events_free(&ev);
+    svc.events = NULL;
+    i2v__metrics_stop(&ms);
     i2v__workers_stop(&w);
     i2v__notifier_stop(&n);
     i2v__review_free(&svc.review);

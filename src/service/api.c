@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "common/crypto.h"
+#include "metrics.h"
 
 /* Deepest nesting of objects and arrays, counted outside strings, so that a
  * hostile body is refused before the parser recurses. */
@@ -159,6 +160,7 @@ static int submit(i2v_service *svc, i2v_req *r, i2v_gen *g, i2v_api_reply_fn rep
     i2v_error e = {0};
     int64_t balance = 0;
     const int s = i2v__service_submit(svc, g, &balance, &e);
+    if (s == 0) i2v__metrics_charged(g->price);
     if (s == 0) return reply(svc, r, g, balance);
     int ret;
     /* a racing request with the same key made it first: its answer */

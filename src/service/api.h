@@ -104,5 +104,9 @@ int i2v__native_auth(i2v_service *svc, i2v_req *r, char user[37], int *ret);
 /* A time as the native API writes it: ISO 8601 UTC with milliseconds, or
  * null for 0. */
 json_t *i2v__api_time(int64_t ms);
+/* The generation object of the native API (docs/native-api.md), wait its
+ * wait number; live progress events carry it as GET /generations/{id}
+ * answers it. */
+json_t *i2v__native_gen_json(const i2v_service *svc, const i2v_gen *g, int wait);
 
 #endif

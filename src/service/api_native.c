@@ -19,7 +19,9 @@
 #include "common/crypto.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "events.h"
 #include "fetch.h"
+#include "metrics.h"
 #include "price.h"
 #include "uploads.h"
 
@@ -46,6 +48,7 @@ static const struct {
     [I2V_API_IDEMPOTENCY] = {422, "idempotency_key_reused"},
     [I2V_API_UNAVAILABLE] = {503, "service_unavailable"},
     [I2V_API_CONFLICT] = {409, "conflict"},
+    [I2V_API_TOO_MANY] = {429, "too_many_requests"},
 };
 
 /* The field a message names: its leading "name:" (name of letters, digits
@@ -196,6 +199,11 @@ static json_t *gen_json(const i2v_service *svc, const i2v_gen *g, int wait, int 
     json_object_set_new(o, "started_at", iso(as_created ? 0 : g->started_ms));
     json_object_set_new(o, "finished_at", iso(as_created ? 0 : g->finished_ms));
     return o;
+}
+
+json_t *i2v__native_gen_json(const i2v_service *svc, const i2v_gen *g, int wait)
+{
+    return gen_json(svc, g, wait, 0);
 }
 
 /* ---- create ---- */
@@ -526,7 +534,8 @@ static int gen_cancel(i2v_service *svc, i2v_req *r, const char *id, i2v_gen *g, 
                                  "can be cancelled",
                                  g->uuid, i2v__gen_state_name(g->state));
     if (s < 0) return i2v__api_store_error(r, s, i2v__native_error);
-    /* 0: cancelled now; 1: its worker stops it within a second */
+    /* 0: cancelled now (refunded); 1: its worker stops it within a second */
+    if (s == 0) i2v__metrics_refunded(g->price);
     i2v__log(I2V_LOG_INFO, s ? "generation_cancel_requested" : "generation_cancelled",
              " task_id=%lld generation_id=%s user=%s refund=%d", (long long)g->task_id, g->uuid,
              user, s ? 0 : g->price);
@@ -579,9 +588,20 @@ static int gen_item(i2v_service *svc, i2v_req *r)
     const char *slash = strchr(rest, '/');
     const size_t n = slash ? (size_t)(slash - rest) : strlen(rest);
     const int cancel = slash && strcmp(slash, "/cancel") == 0;
+    const int events = slash && strcmp(slash, "/events") == 0;
     const char *m = r->method;
-    if ((slash && !cancel) || path_id(rest, n, id) != 0)
+    if ((slash && !cancel && !events) || path_id(rest, n, id) != 0)
         return i2v__native_error(r, I2V_API_NOTFOUND, "%s %.200s: no such endpoint", m, r->path);
+    r->route = cancel   ? I2V_NATIVE_PREFIX "generations/{id}/cancel"
+               : events ? I2V_NATIVE_PREFIX "generations/{id}/events"
+                        : I2V_NATIVE_PREFIX "generations/{id}";
+    if (events) {
+        if (strcmp(m, "GET") != 0)
+            return i2v__native_error(r, I2V_API_METHOD, "method %s is not allowed on %.200s", m,
+                                     r->path);
+        if (auth(svc, r, user, &ret)) return ret;
+        return i2v__events_generation(svc, r, user, id);
+    }
     if (cancel ? strcmp(m, "POST") != 0 : strcmp(m, "GET") != 0 && strcmp(m, "DELETE") != 0)
         return i2v__native_error(r, I2V_API_METHOD, "method %s is not allowed on %.200s", m,
                                  r->path);
@@ -926,6 +946,16 @@ static int redeliver(i2v_service *svc, i2v_req *r)
     return ret;
 }
 
+/* ---- live progress: every generation of the caller ---- */
+
+static int user_events(i2v_service *svc, i2v_req *r)
+{
+    char user[37];
+    int ret;
+    if (auth(svc, r, user, &ret)) return ret;
+    return i2v__events_user(svc, r, user);
+}
+
 static const i2v_route routes[] = {
     {"GET POST", I2V_NATIVE_PREFIX "generations", gens},
     {"GET POST DELETE", I2V_NATIVE_PREFIX "generations/", gen_item},
@@ -938,6 +968,7 @@ static const i2v_route routes[] = {
     {"POST", I2V_NATIVE_PREFIX "webhooks/secret", webhook_secret},
     {"GET", I2V_NATIVE_PREFIX "webhooks/deliveries", deliveries},
     {"POST", I2V_NATIVE_PREFIX "webhooks/deliveries/", redeliver},
+    {"GET", I2V_NATIVE_PREFIX "events", user_events},
 };
 
 const i2v_api_family i2v__native_family = {"native", I2V_NATIVE_PREFIX, i2v__native_error, routes,

@@ -13,6 +13,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "metrics.h"
 
 /* The read deadline of one connection. libmicrohttpd's own timeout is reset
  * by every byte, so a client sending a header byte a second would keep its
@@ -112,14 +113,20 @@ const char *i2v__req_query(const i2v_req *r, const char *name)
     return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
-static int queue(i2v_req *r, int status, struct MHD_Response *resp)
+int i2v__respond(i2v_req *r, int status, struct MHD_Response *resp)
 {
     if (!resp) return -1;
     r->status = status;
     if (r->replayed) MHD_add_response_header(resp, "Idempotent-Replayed", "true");
-    int ok = MHD_queue_response(r->conn, (unsigned)status, resp) == MHD_YES;
+    return MHD_queue_response(r->conn, (unsigned)status, resp) == MHD_YES ? 0 : -1;
+}
+
+static int queue(i2v_req *r, int status, struct MHD_Response *resp)
+{
+    if (!resp) return -1;
+    const int ret = i2v__respond(r, status, resp);
     MHD_destroy_response(resp);
-    return ok ? 0 : -1;
+    return ret;
 }
 
 int i2v__respond_text(i2v_req *r, int status, const char *ctype, const char *text, size_t len)
@@ -172,7 +179,7 @@ int i2v__req_error(i2v_req *r, i2v_api_kind kind, const char *msg)
             [I2V_API_NOTFOUND] = 404, [I2V_API_METHOD] = 405,      [I2V_API_TOO_LARGE] = 413,
             [I2V_API_REVIEW] = 400,   [I2V_API_CREDITS] = 402,     [I2V_API_INTERNAL] = 500,
             [I2V_API_GENERIC] = 400,  [I2V_API_IDEMPOTENCY] = 422, [I2V_API_UNAVAILABLE] = 503,
-            [I2V_API_CONFLICT] = 409,
+            [I2V_API_CONFLICT] = 409, [I2V_API_TOO_MANY] = 429,
         };
         return i2v__respond_text(r, status[kind], "text/plain; charset=utf-8", msg, strlen(msg));
     }
@@ -221,18 +228,31 @@ static int route_error(i2v_req *r, i2v_api_kind kind)
     return i2v__req_error(r, kind, msg);
 }
 
+/* /healthz (the process runs) and /readyz (the job store answers). */
+static int health(i2v_http *h, i2v_req *r)
+{
+    static const char text[] = "text/plain; charset=utf-8";
+    const char *m = r->method;
+    if (strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0) return route_error(r, I2V_API_METHOD);
+    if (r->path[1] == 'h') return i2v__respond_text(r, 200, text, "ok\n", 3);
+    char why[320], msg[340];
+    if (i2v__ready(h->svc, why, sizeof why) == 0) return i2v__respond_text(r, 200, text, "ok\n", 3);
+    const int n = snprintf(msg, sizeof msg, "not ready: %s\n", why);
+    return i2v__respond_text(r, 503, text, msg, (size_t)n);
+}
+
 static int dispatch(i2v_http *h, i2v_req *r)
 {
-    static const char health[] = "{\"status\":\"ok\"}";
     const char *m = r->method;
-    if (strcmp(r->path, "/healthz") == 0)
-        return strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0
-                   ? i2v__respond_text(r, 200, "application/json", health, sizeof health - 1)
-                   : route_error(r, I2V_API_METHOD);
+    if (strcmp(r->path, "/healthz") == 0 || strcmp(r->path, "/readyz") == 0) {
+        r->route = strcmp(r->path, "/healthz") == 0 ? "/healthz" : "/readyz";
+        return health(h, r);
+    }
     r->family = family_of(h, r->path);
     if (!r->family) return route_error(r, I2V_API_NOTFOUND);
     const i2v_route *found = route_of(r->family, r->path);
     if (!found) return route_error(r, I2V_API_NOTFOUND);
+    r->route = found->path;
     if (!method_in(found->methods, m)) return route_error(r, I2V_API_METHOD);
     if (r->too_large) {
         char msg[64];
@@ -308,6 +328,10 @@ static void on_done(void *cls, struct MHD_Connection *conn, void **con_cls,
     /* the next request on a kept-alive connection has its own deadline */
     set_deadline(h, conn, i2v__mono() + h->cfg.read_timeout_s);
     if (!r) return;
+    i2v__metrics_request(r->family  ? r->family->name
+                         : r->route ? "health"
+                                    : "none",
+                         r->route, r->method, r->status, i2v__mono() - r->t0);
     if (h->cfg.log_requests) {
         char ip[INET6_ADDRSTRLEN] = "?", path[300];
         const union MHD_ConnectionInfo *ci =
@@ -341,42 +365,12 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     i2v__log(I2V_LOG_DEBUG, "http_notice", " message=%s", i2v__log_str(q, sizeof q, msg));
 }
 
-static int parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len)
-{
-    char host[128];
-    const char *colon = strrchr(s, ':');
-    if (!colon) return -1;
-    size_t hl = (size_t)(colon - s);
-    if (hl >= sizeof host) return -1;
-    memcpy(host, s, hl);
-    host[hl] = '\0';
-    char *end;
-    long port = strtol(colon + 1, &end, 10);
-    if (end == colon + 1 || *end || port < 0 || port > 65535) return -1;
-    memset(ss, 0, sizeof *ss);
-    if (host[0] == '[' && hl > 2 && host[hl - 1] == ']') {
-        host[hl - 1] = '\0';
-        struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
-        if (inet_pton(AF_INET6, host + 1, &a->sin6_addr) != 1) return -1;
-        a->sin6_family = AF_INET6;
-        a->sin6_port = htons((uint16_t)port);
-        *len = sizeof *a;
-        return 0;
-    }
-    struct sockaddr_in *a = (struct sockaddr_in *)ss;
-    if (inet_pton(AF_INET, hl ? host : "0.0.0.0", &a->sin_addr) != 1) return -1;
-    a->sin_family = AF_INET;
-    a->sin_port = htons((uint16_t)port);
-    *len = sizeof *a;
-    return 0;
-}
-
 int i2v__http_start(i2v_http **out, i2v_service *svc, const i2v_http_config *cfg, i2v_error *err)
 {
     struct sockaddr_storage ss;
-    socklen_t sl;
+    unsigned sl;
     *out = NULL;
-    if (parse_listen(cfg->listen, &ss, &sl) != 0)
+    if (i2v__parse_listen(cfg->listen, &ss, &sl) != 0)
         return i2v__err(err, I2V_EINVAL, "listen: '%s' is not HOST:PORT", cfg->listen);
     i2v_http *h = calloc(1, sizeof *h);
     if (!h) return i2v__err(err, I2V_ENOMEM, "out of memory");
@@ -384,7 +378,9 @@ int i2v__http_start(i2v_http **out, i2v_service *svc, const i2v_http_config *cfg
     h->cfg = *cfg;
     if (h->cfg.read_timeout_s <= 0) h->cfg.read_timeout_s = 10;
     pthread_mutex_init(&h->lock, NULL);
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    /* suspend/resume: live progress streams wait without a thread */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+                     MHD_ALLOW_SUSPEND_RESUME;
     if (ss.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
     h->d = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,

@@ -46,6 +46,7 @@ typedef struct i2v_http_config {
 #define I2V_UPLOAD_MIN_RATE 262144.0
 
 typedef struct i2v_http i2v_http;
+
 int i2v__http_start(i2v_http **out, i2v_service *svc, const i2v_http_config *cfg, i2v_error *err);
 void i2v__http_stop(i2v_http **h);
 /* The port actually bound (useful with port 0). */
@@ -63,6 +64,9 @@ typedef struct i2v_req {
     int replayed; /* the answer repeats an earlier one (Idempotent-Replayed) */
     double t0;
     const i2v_api_family *family; /* the family the path belongs to */
+    /* The route's pattern, for metrics (never the raw path); a handler of
+     * a prefix route may set a finer one (a static string). */
+    const char *route;
 } i2v_req;
 
 /* What went wrong, in words every API maps to its own status and code in
@@ -81,6 +85,7 @@ typedef enum {
     I2V_API_IDEMPOTENCY, /* the Idempotency-Key was used for a different request */
     I2V_API_UNAVAILABLE, /* the store cannot answer now: retry */
     I2V_API_CONFLICT,    /* not in this state (a finished generation cancelled) */
+    I2V_API_TOO_MANY,    /* over a limit (open live progress streams): retry later */
     I2V_API_KINDS
 } i2v_api_kind;
 
@@ -111,6 +116,10 @@ const char *i2v__req_header(const i2v_req *r, const char *name);
 const char *i2v__req_query(const i2v_req *r, const char *name);
 /* Queues a JSON response (body is stolen) with status; returns 0 or -1. */
 int i2v__respond_json(i2v_req *r, int status, json_t *body);
+struct MHD_Response;
+/* Queues resp (a reference is taken; the caller still destroys its own)
+ * with status; returns 0 or -1. */
+int i2v__respond(i2v_req *r, int status, struct MHD_Response *resp);
 /* Same, from text that is already JSON (copied). */
 int i2v__respond_text(i2v_req *r, int status, const char *ctype, const char *text, size_t len);
 

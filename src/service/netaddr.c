@@ -169,3 +169,33 @@ int i2v__allow_parse(i2v_allow *allow, const char *list, char *msg, size_t ml)
     }
     return 0;
 }
+
+int i2v__parse_listen(const char *s, struct sockaddr_storage *ss, unsigned *len)
+{
+    char host[128];
+    const char *colon = strrchr(s, ':');
+    if (!colon) return -1;
+    size_t hl = (size_t)(colon - s);
+    if (hl >= sizeof host) return -1;
+    memcpy(host, s, hl);
+    host[hl] = '\0';
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (end == colon + 1 || *end || port < 0 || port > 65535) return -1;
+    memset(ss, 0, sizeof *ss);
+    if (host[0] == '[' && hl > 2 && host[hl - 1] == ']') {
+        host[hl - 1] = '\0';
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+        if (inet_pton(AF_INET6, host + 1, &a->sin6_addr) != 1) return -1;
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons((uint16_t)port);
+        *len = sizeof *a;
+        return 0;
+    }
+    struct sockaddr_in *a = (struct sockaddr_in *)ss;
+    if (inet_pton(AF_INET, hl ? host : "0.0.0.0", &a->sin_addr) != 1) return -1;
+    a->sin_family = AF_INET;
+    a->sin_port = htons((uint16_t)port);
+    *len = sizeof *a;
+    return 0;
+}

@@ -34,4 +34,8 @@ const char *i2v__addr_refused(const struct sockaddr *addr, const i2v_allow *allo
 /* Same for raw bytes: family AF_INET (4 bytes) or AF_INET6 (16 bytes). */
 const char *i2v__addr_bytes_refused(int family, const unsigned char *a, const i2v_allow *allow);
 
+/* A listen address "HOST:PORT" / "[v6]:PORT" (an empty host: every IPv4
+ * address) into ss: 0, or -1. */
+int i2v__parse_listen(const char *s, struct sockaddr_storage *ss, unsigned *len);
+
 #endif

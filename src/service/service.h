@@ -46,6 +46,8 @@ typedef struct i2v_service {
     double hook_first_delay_s;
     int hook_attempts;
     long hook_timeout_ms;
+    /* live progress streams (events.h); NULL in `i2v worker` */
+    struct i2v_events *events;
     /* wake-up of idle in-process workers when a generation is queued */
     pthread_mutex_t lock;
     pthread_cond_t wake;

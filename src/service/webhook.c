@@ -21,6 +21,7 @@
 #include "common/crypto.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "metrics.h"
 #include "service.h"
 #include "uploads.h"
 
@@ -109,6 +110,7 @@ record:;
         next = i2v__now_ms() + (int64_t)(backoff(svc, attempt) * 1000);
     i2v_error e2 = {0};
     svc->store->vt->hook_done(svc->store, d->id, ok, next, status, ok ? NULL : e.message, &e2);
+    i2v__metrics_webhook(ok ? "delivered" : next < 0 ? "failed" : "retry");
     char why[300], url[300];
     if (ok)
         i2v__log(I2V_LOG_INFO, "webhook_delivered",

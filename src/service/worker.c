@@ -28,6 +28,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "output_review.h"
+#include "metrics.h"
 #include "service.h"
 #include "uploads.h"
 
@@ -68,6 +69,7 @@ typedef struct job {
     int done; /* under mu: the keeper stops */
     int keeping;
     int renew_failing; /* the keeper's: renewals failing in a row (logged once) */
+    int stored_pct;    /* the keeper's: the progress the store has */
 } job;
 
 /* One renewal: raises the cancel flag when the lease is lost or the owner
@@ -75,8 +77,14 @@ typedef struct job {
 static int renew(job *j)
 {
     i2v_error e = {0};
-    int r = j->svc->store->vt->gen_renew(j->svc->store, j->g->id, j->token, j->svc->lease_ms,
-                                         atomic_load(&j->pct), &e);
+    const int pct = atomic_load(&j->pct);
+    int r =
+        j->svc->store->vt->gen_renew(j->svc->store, j->g->id, j->token, j->svc->lease_ms, pct, &e);
+    if (r == 0 && pct > j->stored_pct) { /* when live progress readers can see it */
+        j->stored_pct = pct;
+        i2v__log(I2V_LOG_DEBUG, "job_progress", " task_id=%lld generation_id=%s progress=%d",
+                 (long long)j->g->task_id, j->g->uuid, pct);
+    }
     if (r == I2V_ELOST) {
         atomic_store(&j->lost, 1);
         j->w->cancel = 1;
@@ -500,6 +508,8 @@ static void process(wthread *w, i2v_gen *g, const char *token)
         goto out;
     }
 done:
+    i2v__metrics_finished(r->state, i2v__mono() - t0);
+    if (r->state != I2V_GEN_SUCCEEDED) i2v__metrics_refunded(g->price);
     if (r->state == I2V_GEN_SUCCEEDED) {
         i2v__log(I2V_LOG_INFO, "job_succeeded",
                  " task_id=%lld generation_id=%s size=%dx%d seconds=%.2f out=%s plan=\"%s\"",

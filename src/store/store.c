@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -24,6 +25,47 @@ const char *i2v__gen_state_name(int state)
 {
     static const char *const n[] = {"queued", "running", "succeeded", "failed", "cancelled"};
     return state >= 0 && state <= I2V_GEN_CANCELLED ? n[state] : "?";
+}
+
+char *i2v__store_watch_list(const int64_t *ids, const char *const *strs, int n, char open,
+                            char close, i2v_error *err)
+{
+    if (n < 0 || n > I2V_WATCH_MAX) {
+        i2v__err(err, I2V_EINVAL, "watch: 0 to %d ids or users, not %d", I2V_WATCH_MAX, n);
+        return NULL;
+    }
+    size_t cap = 3;
+    for (int i = 0; i < n; i++) {
+        if (!strs) {
+            cap += 21;
+            continue;
+        }
+        const size_t len = strlen(strs[i]);
+        if (len == 0 || len > 64 ||
+            strspn(strs[i], "0123456789abcdefABCDEF-ghijklmnopqrstuvwxyz"
+                            "GHIJKLMNOPQRSTUVWXYZ") != len) {
+            i2v__err(err, I2V_EINVAL, "watch: a user id is letters, digits and '-'");
+            return NULL;
+        }
+        cap += len + 3;
+    }
+    char *out = malloc(cap);
+    if (!out) {
+        i2v__err(err, I2V_ENOMEM, "out of memory");
+        return NULL;
+    }
+    size_t k = 0;
+    out[k++] = open;
+    for (int i = 0; i < n; i++) {
+        if (i) out[k++] = ',';
+        if (strs)
+            k += (size_t)snprintf(out + k, cap - k, "\"%s\"", strs[i]);
+        else
+            k += (size_t)snprintf(out + k, cap - k, "%lld", (long long)ids[i]);
+    }
+    out[k++] = close;
+    out[k] = '\0';
+    return out;
 }
 
 int i2v__store_open(i2v_store **out, const char *url, const i2v_store_config *cfg, i2v_error *err)

@@ -315,7 +315,21 @@ typedef struct i2v_store_vt {
      * as it is after. */
     int (*delivery_redeliver)(i2v_store *s, const char *user_id, int64_t id, i2v_delivery_info *d,
                               i2v_error *err);
+    /* ---- appended: live progress (read-only, no schema change) ---- */
+
+    /* What live progress streams follow, in one call: the generations whose
+     * internal id is in ids[0..nids), and those of the users[0..nusers)
+     * that are queued or running or whose internal id is above after; each
+     * once, in id order, given to fn with its wait number (as gen_page; fn
+     * may stop). *max_id (may be NULL) gets the largest internal id in the
+     * store (0: none), read before the rows. nids and nusers: 0 to
+     * I2V_WATCH_MAX; a user id is letters, digits and '-' (else I2V_EINVAL). */
+    int (*gen_watch)(i2v_store *s, const int64_t *ids, int nids, const char *const *users,
+                     int nusers, int64_t after, int64_t *max_id, i2v_gen_page_fn fn, void *user,
+                     i2v_error *err);
 } i2v_store_vt;
+
+#define I2V_WATCH_MAX 1000
 
 struct i2v_store {
     const i2v_store_vt *vt;
@@ -347,6 +361,13 @@ int i2v__store_open_data_dir(i2v_store **out, const char *data_dir, const i2v_st
 void i2v__store_close(i2v_store **s);
 
 int64_t i2v__now_ms(void);
+/* For the backends' gen_watch: ids (when strs is NULL) or strings as one
+ * list "<open>1,2<close>" or "<open>\"a\",\"b\"<close>" (a JSON array with
+ * '[' ']', a PostgreSQL array literal with '{' '}'), malloc'd; NULL when n is
+ * out of 0..I2V_WATCH_MAX, a string is not letters, digits and '-', or out
+ * of memory (err says which). */
+char *i2v__store_watch_list(const int64_t *ids, const char *const *strs, int n, char open,
+                            char close, i2v_error *err);
 const char *i2v__gen_state_name(int state);
 
 #endif

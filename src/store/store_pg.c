@@ -1680,7 +1680,7 @@ static int pg_gen_page(i2v_store *s, const char *user, int state, int64_t before
     }
     for (int i = 0; i < PQntuples(a.rows); i++) {
         read_gen(a.rows, i, g);
-        if (fn(ud, g, i32(a.rows, i, 35))) break;
+        if (fn(ud, g, i32(a.rows, i, PQnfields(a.rows) - 1))) break;
     }
 out:
     free(g);
@@ -2353,6 +2353,41 @@ static int op_upload_expired(pconn *c, void *arg, i2v_error *err)
     return r;
 }
 
+/* ---- live progress ---- */
+
+typedef struct watch_arg {
+    const char *ids, *users;
+    int64_t after, max_id;
+    PGresult *rows;
+} watch_arg;
+
+static int op_gen_watch(pconn *c, void *arg, i2v_error *err)
+{
+    watch_arg *a = arg;
+    int r;
+    /* the largest id first: a row committed after it is above it */
+    PGresult *m = ex(c, "watch", "SELECT COALESCE(MAX(id),0) FROM generations", NULL, &r, err);
+    if (!m) return r;
+    a->max_id = i64(m, 0, 0);
+    PQclear(m);
+    params p = {0};
+    ps(&p, a->ids);
+    ps(&p, a->users);
+    pi(&p, a->after);
+    a->rows = ex(c, "watch",
+                 "SELECT " GEN_COLS ", CASE WHEN state=0 THEN"
+                 " (SELECT COUNT(*) FROM generations q WHERE q.state=0 AND q.id<g.id)"
+                 " + (SELECT COUNT(*) FROM generations r WHERE r.state=1) ELSE 0 END"
+                 " FROM generations g WHERE g.id IN (SELECT unnest($1::bigint[])"
+                 " UNION SELECT x.id FROM generations x WHERE x.state IN (0,1)"
+                 " AND x.user_id = ANY($2::text[])"
+                 " UNION SELECT x.id FROM generations x"
+                 " WHERE x.user_id = ANY($2::text[]) AND x.id > $3::bigint)"
+                 " ORDER BY g.id",
+                 &p, &r, err);
+    return r;
+}
+
 static int pg_upload_expired(i2v_store *s, int64_t before, int limit, i2v_upload_fn fn, void *ud,
                              i2v_error *err)
 {
@@ -2505,6 +2540,37 @@ static int pg_delivery_redeliver(i2v_store *s, const char *user, int64_t id, i2v
     return call(PG(s), TX, "deliveries", op_delivery_redeliver, &a, err);
 }
 
+static int pg_gen_watch(i2v_store *s, const int64_t *ids, int nids, const char *const *users,
+                        int nusers, int64_t after, int64_t *max_id, i2v_gen_page_fn fn, void *ud,
+                        i2v_error *err)
+{
+    watch_arg a = {NULL, NULL, after, 0, NULL};
+    int r = 0;
+    i2v_gen *g = NULL;
+    if (!(a.ids = i2v__store_watch_list(ids, NULL, nids, '{', '}', err)) ||
+        !(a.users = i2v__store_watch_list(NULL, users, nusers, '{', '}', err))) {
+        r = err ? err->code : I2V_EINVAL;
+        goto out;
+    }
+    r = call(PG(s), RO, "watch", op_gen_watch, &a, err);
+    if (r) goto out;
+    if (max_id) *max_id = a.max_id;
+    if (!(g = malloc(sizeof *g))) {
+        r = i2v__err(err, I2V_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (int i = 0; i < PQntuples(a.rows); i++) {
+        read_gen(a.rows, i, g);
+        if (fn(ud, g, i32(a.rows, i, PQnfields(a.rows) - 1))) break;
+    }
+out:
+    free(g);
+    PQclear(a.rows);
+    free((char *)a.ids);
+    free((char *)a.users);
+    return r;
+}
+
 static const i2v_store_vt pg_vt = {
     .name = "postgres",
     .close = pg_close,
@@ -2545,6 +2611,7 @@ static const i2v_store_vt pg_vt = {
     .user_set_secret = pg_user_set_secret,
     .delivery_page = pg_delivery_page,
     .delivery_redeliver = pg_delivery_redeliver,
+    .gen_watch = pg_gen_watch,
 };
 
 int i2v__store_open_pg(i2v_store **out, const char *conninfo, const i2v_store_config *cfg,

@@ -215,6 +215,8 @@ enum {
     S_HOOK_AGAIN,
     S_HOOK_SOONER,
     S_HOOK_GET,
+    S_WATCH_MAX,
+    S_WATCH,
     S_COUNT
 };
 
@@ -340,6 +342,17 @@ static const char *const sql[S_COUNT] = {
                       " WHERE id=?1 AND user_id=?2 AND state=0 AND claimed_until<=?3",
     [S_HOOK_GET] = "SELECT " HOOK_COLS " FROM deliveries d JOIN generations g"
                    " ON g.id=d.generation WHERE d.id=?1 AND d.user_id=?2",
+    [S_WATCH_MAX] = "SELECT COALESCE(MAX(id),0) FROM generations",
+    /* ?1: JSON array of ids, ?2: JSON array of user ids, ?3: after */
+    [S_WATCH] = "SELECT " GEN_COLS ", CASE WHEN state=0 THEN"
+                " (SELECT COUNT(*) FROM generations q WHERE q.state=0 AND q.id<g.id)"
+                " + (SELECT COUNT(*) FROM generations r WHERE r.state=1) ELSE 0 END"
+                " FROM generations g WHERE g.id IN (SELECT value FROM json_each(?1)"
+                " UNION SELECT x.id FROM generations x WHERE x.state IN (0,1)"
+                " AND x.user_id IN (SELECT value FROM json_each(?2))"
+                " UNION SELECT x.id FROM generations x"
+                " WHERE x.user_id IN (SELECT value FROM json_each(?2)) AND x.id>?3)"
+                " ORDER BY g.id",
 };
 
 typedef struct conn {
@@ -1353,7 +1366,7 @@ static int sq_gen_page(i2v_store *s, const char *user, int state, int64_t before
     int rc;
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
         read_gen(q, g);
-        if (fn(ud, g, sqlite3_column_int(q, 35))) break;
+        if (fn(ud, g, sqlite3_column_int(q, sqlite3_column_count(q) - 1))) break;
     }
     free(g);
     sqlite3_reset(q);
@@ -1757,6 +1770,58 @@ static int sq_delivery_redeliver(i2v_store *s, const char *user, int64_t id, i2v
     return commit(c, err);
 }
 
+/* ---- live progress ---- */
+
+static int sq_gen_watch(i2v_store *s, const int64_t *ids, int nids, const char *const *users,
+                        int nusers, int64_t after, int64_t *max_id, i2v_gen_page_fn fn, void *ud,
+                        i2v_error *err)
+{
+    char *idl = i2v__store_watch_list(ids, NULL, nids, '[', ']', err);
+    char *ul = idl ? i2v__store_watch_list(NULL, users, nusers, '[', ']', err) : NULL;
+    i2v_gen *g = ul ? malloc(sizeof *g) : NULL;
+    int r = 0, rc;
+    conn *c = g ? get(SQ(s), err) : NULL;
+    if (!c) {
+        r = !ul  ? (err ? err->code : I2V_EINVAL)
+            : !g ? i2v__err(err, I2V_ENOMEM, "out of memory")
+                 : I2V_EDB;
+        goto out;
+    }
+    /* one read transaction: the largest id and the rows of one snapshot */
+    if (run(st(c, S_BEGIN_READ)) != SQLITE_DONE) {
+        r = db_err(c->db, err, "watch");
+        goto out;
+    }
+    sqlite3_stmt *q = st(c, S_WATCH_MAX);
+    if (!q || sqlite3_step(q) != SQLITE_ROW) {
+        r = rollback(c, db_err(c->db, err, "watch"));
+        goto out;
+    }
+    if (max_id) *max_id = sqlite3_column_int64(q, 0);
+    sqlite3_reset(q);
+    if (!(q = st(c, S_WATCH))) {
+        r = rollback(c, db_err(c->db, err, "watch"));
+        goto out;
+    }
+    sqlite3_bind_text(q, 1, idl, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, ul, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 3, after);
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        read_gen(q, g);
+        if (fn(ud, g, sqlite3_column_int(q, sqlite3_column_count(q) - 1))) break;
+    }
+    sqlite3_reset(q);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        r = rollback(c, db_err(c->db, err, "watch"));
+    else
+        r = commit(c, err);
+out:
+    free(g);
+    free(ul);
+    free(idl);
+    return r;
+}
+
 static const i2v_store_vt sqlite_vt = {
     .name = "sqlite",
     .close = sq_close,
@@ -1797,6 +1862,7 @@ static const i2v_store_vt sqlite_vt = {
     .user_set_secret = sq_user_set_secret,
     .delivery_page = sq_delivery_page,
     .delivery_redeliver = sq_delivery_redeliver,
+    .gen_watch = sq_gen_watch,
 };
 
 int i2v__store_open_sqlite(i2v_store **out, const char *path, const i2v_store_config *cfg,

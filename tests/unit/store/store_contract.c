@@ -1643,6 +1643,82 @@ static void test_secret_and_error_code(void **state)
     balanced(f, 9);
 }
 
+/* What live streams follow: listed ids, and a user's queued, running and
+ * newer ones, each once in id order with its wait number; the largest id. */
+static void test_watch(void **state)
+{
+    fixture *f = *state;
+    i2v_store *s = f->s;
+    i2v_error e = {0};
+    int64_t bal, max = -1;
+    i2v_gen g[5], got, mine;
+    char tok[33];
+    i2v_user other;
+    assert_int_equal(s->vt->user_create(s, "o", &other, &e), 0);
+    s->vt->credit(s, f->u.id, 1000, NULL, &bal, &e);
+    s->vt->credit(s, other.id, 100, NULL, &bal, &e);
+    page p = {0};
+    assert_int_equal(s->vt->gen_watch(s, NULL, 0, NULL, 0, 0, &max, page_row, &p, &e), 0);
+    assert_int_equal(p.n, 0);
+    assert_int_equal(max, 0);
+    for (int i = 0; i < 4; i++) {
+        new_gen(f, &g[i], 10);
+        assert_int_equal(s->vt->gen_create(s, &g[i], &bal, &e), 0);
+    }
+    store_contract_gen(other.id, &g[4], 10);
+    assert_int_equal(s->vt->gen_create(s, &g[4], &bal, &e), 0);
+    /* g0 succeeds, g1 runs, g2 and g3 wait, g4 (other's) waits */
+    assert_int_equal(s->vt->gen_claim(s, "w", 60000, &got, tok, &e), 1);
+    assert_int_equal(got.id, g[0].id);
+    i2v_gen r = {.state = I2V_GEN_SUCCEEDED, .out_width = 2, .out_height = 2};
+    snprintf(r.out_key, sizeof r.out_key, "k");
+    assert_int_equal(s->vt->gen_finish(s, got.id, tok, &r, &e), 0);
+    assert_int_equal(s->vt->gen_claim(s, "w", 60000, &got, tok, &e), 1);
+    assert_int_equal(s->vt->gen_renew(s, got.id, tok, 60000, 42, &e), 0);
+    /* the user: unfinished only (after = the largest id) */
+    const char *users[] = {f->u.id, other.id};
+    p = (page){0};
+    assert_int_equal(s->vt->gen_watch(s, NULL, 0, users, 1, g[4].id, &max, page_row, &p, &e), 0);
+    assert_int_equal(max, g[4].id);
+    assert_int_equal(p.n, 3);
+    assert_int_equal(p.ids[0], g[1].id);
+    assert_int_equal(p.waits[0], 0);
+    assert_int_equal(p.ids[1], g[2].id);
+    assert_int_equal(p.waits[1], 1);
+    assert_int_equal(p.ids[2], g[3].id);
+    assert_int_equal(p.waits[2], 2);
+    /* and the newer ones, finished or not */
+    p = (page){0};
+    assert_int_equal(s->vt->gen_watch(s, NULL, 0, users, 1, g[0].id - 1, NULL, page_row, &p, &e),
+                     0);
+    assert_int_equal(p.n, 4);
+    assert_int_equal(p.ids[0], g[0].id);
+    /* listed ids (any user's), with a user's rows, each once */
+    const int64_t ids[] = {g[4].id, g[0].id, g[1].id, 999999};
+    p = (page){0};
+    assert_int_equal(s->vt->gen_watch(s, ids, 4, users, 1, g[4].id, NULL, page_row, &p, &e), 0);
+    assert_int_equal(p.n, 5);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(p.ids[i], g[i].id);
+    assert_int_equal(p.waits[4], 3);
+    /* both users; the callback can stop */
+    p = (page){.stop_after = 2};
+    assert_int_equal(s->vt->gen_watch(s, NULL, 0, users, 2, g[4].id, NULL, page_row, &p, &e), 0);
+    assert_int_equal(p.n, 2);
+    p = (page){0};
+    assert_int_equal(s->vt->gen_watch(s, NULL, 0, users, 2, g[4].id, NULL, page_row, &p, &e), 0);
+    assert_int_equal(p.n, 4);
+    /* the rows are the records gen_find reads */
+    assert_int_equal(s->vt->gen_find(s, f->u.id, g[1].uuid, &mine, NULL, &e), 0);
+    assert_int_equal(mine.progress, 42);
+    /* bad user ids and too many are refused */
+    const char *bad[] = {"x' OR '1'='1"};
+    assert_int_equal(s->vt->gen_watch(s, NULL, 0, bad, 1, 0, NULL, page_row, &p, &e), I2V_EINVAL);
+    assert_int_equal(
+        s->vt->gen_watch(s, ids, I2V_WATCH_MAX + 1, NULL, 0, 0, NULL, page_row, &p, &e),
+        I2V_EINVAL);
+}
+
 int store_contract_run(const store_backend *backend)
 {
     be = backend;
@@ -1675,6 +1751,7 @@ int store_contract_run(const store_backend *backend)
         cmocka_unit_test_setup_teardown(test_uploads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delivery_log, setup, teardown),
         cmocka_unit_test_setup_teardown(test_secret_and_error_code, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_watch, setup, teardown),
     };
     return _cmocka_run_group_tests(be->label, tests, sizeof tests / sizeof tests[0], NULL, NULL);
 }
