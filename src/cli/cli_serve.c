@@ -24,6 +24,7 @@
 #include "service/http_server.h"
 #include "service/outputs.h"
 #include "service/service.h"
+#include "service/web.h"
 
 static const i2v_option serve_opts[] = {
     {"listen", 0, I2V_OPT_STRING, "127.0.0.1:8080", 0, 0, NULL, "I2V_LISTEN",
@@ -82,6 +83,10 @@ static const i2v_option serve_opts[] = {
      "seconds for one webhook attempt"},
     {"idempotency-hours", 0, I2V_OPT_NUMBER, "24", 24, 8760, NULL, "I2V_IDEMPOTENCY_HOURS",
      "how long Idempotency-Key answers are kept"},
+    {"session-hours", 0, I2V_OPT_NUMBER, "12", 0.01, 8760, NULL, "I2V_SESSION_HOURS",
+     "how long a Developer Space sign-in lasts (the secret is I2V_SESSION_SECRET)"},
+    {"signin-limit", 0, I2V_OPT_INT, "10", 1, 1000000, NULL, "I2V_SIGNIN_LIMIT",
+     "Developer Space sign-in attempts per minute from one address (429 above)"},
     {"log-requests", 0, I2V_OPT_CHOICE, "on", 0, 0, "on|off", "I2V_LOG_REQUESTS",
      "one log line per HTTP request"},
     {"help", 'h', I2V_OPT_FLAG, NULL, 0, 0, NULL, NULL, "show this help"},
@@ -91,8 +96,8 @@ static const i2v_option serve_opts[] = {
 /* The output files answer errors in Animation API v2's shape. */
 static const i2v_api_family outputs_family = {"outputs", I2V_OUTPUTS_PREFIX, i2v__v2_error,
                                               i2v__outputs_routes, 1};
-static const i2v_api_family *const families[] = {&i2v__v1_family, &i2v__v2_family,
-                                                 &i2v__native_family, &outputs_family};
+static const i2v_api_family *const families[] = {
+    &i2v__v1_family, &i2v__v2_family, &i2v__native_family, &outputs_family, &i2v__web_family};
 
 static volatile sig_atomic_t got_signal;
 static void on_signal(int sig)
@@ -140,6 +145,15 @@ static int setup(i2v_service *svc, i2v_backends *be, const i2v_opts *o, int http
     if (http) {
         svc->review = i2v__review_load(i2v__opt_str(o, "review-words"), msg, ml);
         if (!svc->review) return -1;
+        const char *secret = getenv("I2V_SESSION_SECRET");
+        const i2v_web_config wc = {secret, (int)(i2v__opt_num(o, "session-hours") * 3600),
+                                   (int)i2v__opt_int(o, "signin-limit"),
+                                   strncmp(svc->public_url, "https://", 8) == 0};
+        if (i2v__web_new(&svc->web, &wc, msg, ml) != 0) return -1;
+        if (!secret || !*secret)
+            i2v__log(I2V_LOG_WARN, "session_secret_random",
+                     " message=\"I2V_SESSION_SECRET is not set: Developer Space sign-ins end when "
+                     "this process stops and are not valid on other servers\"");
     }
     svc->blob_url_ttl_s = (int)i2v__opt_int(o, "blob-url-ttl");
     svc->blob_proxy = strcasecmp(i2v__opt_str(o, "blob-proxy"), "on") == 0;
@@ -236,6 +250,7 @@ out:
     i2v__workers_stop(&w);
     i2v__notifier_stop(&n);
     i2v__review_free(&svc.review);
+    i2v__web_free(&svc.web);
     svc.store = NULL;
     svc.blobs = NULL;
     i2v__backends_close(&be);
