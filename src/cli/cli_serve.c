@@ -178,8 +178,9 @@ static int run(int argc, char **argv, int http)
     }
     if (i2v__opt_given(&o, "help")) {
         printf("usage: i2v %s [options]\n\n", cmd);
-        printf(http ? "Serves Animation API v2 and Image to Video API v1 over HTTP and renders "
-                      "the\ngenerations with in-process workers.\n\noptions:\n"
+        printf(http ? "Serves Animation API v2, Image to Video API v1, the native API and the "
+                      "Developer\nSpace (at /) over HTTP and renders the generations with "
+                      "in-process workers.\n\noptions:\n"
                     : "Renders queued generations from the data directory's database (no "
                       "HTTP).\n\noptions:\n");
         i2v__opts_help(stdout, serve_opts, NOPTS);

@@ -8,7 +8,7 @@ import {append, copyButton, errorBox, fill, h, newId} from '../dom.js';
 import {credits} from '../format.js';
 
 const MOVES = [
-  ['', 'From the prompt (else automatic)'],
+  ['', 'Automatic, or as the prompt says'],
   ['AUTO_EFFECTS', 'AUTO_EFFECTS – the planner chooses'],
   ['AUTO_REVERSE', 'AUTO_REVERSE – that move backwards'],
   ['ZOOM_IN', 'ZOOM_IN'], ['ZOOM_OUT', 'ZOOM_OUT'],
@@ -49,7 +49,7 @@ function photoPicker(label, required, onChange) {
   const drop = h('div', {class: 'drop', id: `${id}-drop`},
     preview,
     h('p', {}, 'Drop a photo here, or '),
-    h('label', {for: `${id}-file`, class: 'btn btn-small'}, 'choose a file'), file,
+    file, h('label', {for: `${id}-file`, class: 'btn btn-small'}, 'choose a file'),
     h('p', {class: 'muted small'}, 'JPEG, PNG, WebP or HEIC; uploaded to this server for your generations only.'));
 
   async function upload(f) {
@@ -78,15 +78,23 @@ function photoPicker(label, required, onChange) {
     const f = ev.dataTransfer && ev.dataTransfer.files[0];
     if (f) upload(f);
   });
+  // a typed URL is previewed as the browser loads it (not through i2v)
+  let typed = null;
+  preview.addEventListener('error', () => { preview.hidden = true; });
+  preview.addEventListener('load', () => { preview.hidden = false; });
   url.addEventListener('input', () => {
     preview.hidden = true;
     fill(status);
+    clearTimeout(typed);
+    const v = url.value.trim();
+    if (/^https?:\/\/\S+$/i.test(v)) typed = setTimeout(() => { preview.src = v; }, 400);
     onChange();
   });
   const el = h('fieldset', {class: 'photo'},
     h('legend', {}, label, required ? '' : ' (optional)'), drop,
     h('label', {for: `${id}-url`}, 'or its URL'), url, status);
-  return {el, url, value: () => url.value.trim(), set: (v) => { url.value = v || ''; }};
+  return {el, url, value: () => url.value.trim(),
+    set: (v) => { url.value = v || ''; url.dispatchEvent(new Event('input', {bubbles: true})); }};
 }
 
 export function render(main, {query}) {
@@ -112,7 +120,7 @@ export function render(main, {query}) {
   const form = h('form', {class: 'create-form', novalidate: true},
     h('div', {class: 'card'}, first.el, last.el),
     h('div', {class: 'card form-grid'},
-      h('div', {class: 'field'}, h('label', {for: 'move'}, 'Move'), move),
+      h('div', {class: 'field field-wide'}, h('label', {for: 'move'}, 'Move'), move),
       h('div', {class: 'field field-wide'}, h('label', {for: 'prompt'}, 'Prompt'), prompt, count),
       h('div', {class: 'field'}, h('label', {for: 'duration'}, 'Duration (seconds, 1–30)'), duration),
       h('div', {class: 'field'}, h('label', {for: 'size'}, 'Resolution or format'), sizeSel, custom),

@@ -25,7 +25,7 @@ export function genTable({caption, limit, state}) {
   const rows = new Map(); // id -> {tr, g}
   const empty = h('p', {class: 'muted empty'}, 'No generations yet. ', h('a', {href: '#/create'}, 'Create one'), '.');
   const table = h('table', {class: 'gens'},
-    h('caption', {class: caption ? '' : 'visually-hidden'}, caption || 'Generations'),
+    h('caption', {class: 'visually-hidden'}, caption || 'Generations'),
     h('thead', {}, h('tr', {},
       h('th', {scope: 'col'}, 'Generation'), h('th', {scope: 'col'}, 'State'),
       h('th', {scope: 'col'}, 'Progress'), h('th', {scope: 'col'}, 'Queue'),

@@ -35,7 +35,12 @@ export function render(main) {
       h('section', {class: 'card stat', 'aria-labelledby': 'rem-h'},
         h('h2', {id: 'rem-h'}, 'Remaining videos'),
         h('p', {class: 'stat-value', id: 'remaining'}, String(a.remaining_videos)),
-        h('p', {class: 'hint'}, `at ${credits(a.video_price)} per 5-second video`)));
+        h('p', {class: 'hint'}, `at ${credits(a.video_price)} per 5-second video`)),
+      h('section', {class: 'card stat', 'aria-labelledby': 'api-h'},
+        h('h2', {id: 'api-h'}, 'Native API'),
+        h('div', {class: 'id-row'}, h('code', {class: 'mono', id: 'api-base'}, location.origin + '/api/i2v/v1'),
+          copyButton(() => location.origin + '/api/i2v/v1', 'Copy the API address')),
+        h('p', {class: 'hint'}, 'Bearer keys from ', h('a', {href: '#/keys'}, 'Keys'), '; the seed APIs too.')));
   }).catch((e) => fill(account, errorBox(e, 'Could not load the account')));
 
   return watchAll((g) => recent.update(g), (m, err) => {
