@@ -504,11 +504,12 @@ static int page(i2v_service *svc, i2v_req *r)
     return serve_asset(r, a);
 }
 
-/* Every method, so that an unknown path is a 404 whatever the method, as
- * it was before the pages (in Animation API v2's shape). */
+/* The family of every path no other family owns: with every method, so
+ * that an unknown path is a 404 whatever the method, in Animation API v2's
+ * shape (as it was before the pages). */
 static const i2v_route web_routes[] = {
     {"GET HEAD POST PUT DELETE PATCH OPTIONS", "/", page},
 };
 
-const i2v_api_family i2v__web_family = {"web", "/", i2v__v2_error, web_routes,
+const i2v_api_family i2v__web_family = {"web", "", i2v__v2_error, web_routes,
                                         (int)(sizeof web_routes / sizeof web_routes[0])};
