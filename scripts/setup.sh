@@ -12,6 +12,7 @@ PACKAGES=(
   libcmocka-dev ffmpeg python3 python3-pytest python3-numpy python3-requests wrk
   libheif-examples clang libclang-rt-14-dev
   libpq-dev postgresql python3-psycopg2 curl python3-jsonschema python3-prometheus-client
+  chromium
 )
 # Node.js runs the S3 test server (tests/s3): Debian's, unless one is installed.
 command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs npm)
@@ -41,6 +42,14 @@ if [ ! -f tests/openapi/node_modules/.package-lock.json ] ||
    ! cmp -s tests/openapi/package-lock.json tests/openapi/.installed-lock.json; then
   npm ci --prefix tests/openapi --no-audit --no-fund --loglevel=error
   cp tests/openapi/package-lock.json tests/openapi/.installed-lock.json
+fi
+
+# The browser tests' driver (tests/browser): playwright-core, exactly as its
+# package-lock.json pins it, run against Debian's chromium (no browser download).
+if [ ! -f tests/browser/node_modules/.package-lock.json ] ||
+   ! cmp -s tests/browser/package-lock.json tests/browser/.installed-lock.json; then
+  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
+  cp tests/browser/package-lock.json tests/browser/.installed-lock.json
 fi
 
 [ -f build/build.ninja ] || meson setup build --buildtype=release

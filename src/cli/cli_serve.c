@@ -28,6 +28,7 @@
 #include "service/outputs.h"
 #include "service/service.h"
 #include "service/uploads.h"
+#include "service/web.h"
 
 static const i2v_option serve_opts[] = {
     {"listen", 0, I2V_OPT_STRING, "127.0.0.1:8080", 0, 0, NULL, "I2V_LISTEN",
@@ -96,6 +97,10 @@ static const i2v_option serve_opts[] = {
      "finished video: exit 0 accepts, anything else refuses (9038) [default: off]"},
     {"output-review-timeout", 0, I2V_OPT_NUMBER, "30", 0.1, 3600, NULL, "I2V_OUTPUT_REVIEW_TIMEOUT",
      "seconds the output review command may run"},
+    {"session-hours", 0, I2V_OPT_NUMBER, "12", 0.01, 8760, NULL, "I2V_SESSION_HOURS",
+     "how long a Developer Space sign-in lasts (the secret is I2V_SESSION_SECRET)"},
+    {"signin-limit", 0, I2V_OPT_INT, "10", 1, 1000000, NULL, "I2V_SIGNIN_LIMIT",
+     "Developer Space sign-in attempts per minute from one address (429 above)"},
     {"log-requests", 0, I2V_OPT_CHOICE, "on", 0, 0, "on|off", "I2V_LOG_REQUESTS",
      "one log line per HTTP request"},
     {"log-level", 0, I2V_OPT_CHOICE, "info", 0, 0, "debug|info|warn|error", "I2V_LOG_LEVEL",
@@ -122,7 +127,7 @@ static const i2v_api_family uploads_family = {"uploads", I2V_UPLOADS_PREFIX, i2v
                                               i2v__upload_routes, 1};
 static const i2v_api_family *const families[] = {
     &i2v__v1_family, &i2v__v2_family, &i2v__native_family, &outputs_family, &uploads_family,
-    &i2v__openapi_family};
+    &i2v__openapi_family, &i2v__web_family};
 /* Routes whose body is a photo (--upload-max-bytes instead of --body-max). */
 static const char *const file_paths[] = {I2V_UPLOADS_PATH};
 
@@ -178,6 +183,15 @@ static int setup(i2v_service *svc, i2v_backends *be, const i2v_opts *o, int http
     if (http) {
         svc->review = i2v__review_load(i2v__opt_str(o, "review-words"), msg, ml);
         if (!svc->review) return -1;
+        const char *secret = getenv("I2V_SESSION_SECRET");
+        const i2v_web_config wc = {secret, (int)(i2v__opt_num(o, "session-hours") * 3600),
+                                   (int)i2v__opt_int(o, "signin-limit"),
+                                   strncmp(svc->public_url, "https://", 8) == 0};
+        if (i2v__web_new(&svc->web, &wc, msg, ml) != 0) return -1;
+        if (!secret || !*secret)
+            i2v__log(I2V_LOG_WARN, "session_secret_random",
+                     " message=\"I2V_SESSION_SECRET is not set: Developer Space sign-ins end when "
+                     "this process stops and are not valid on other servers\"");
     }
     svc->blob_url_ttl_s = (int)i2v__opt_int(o, "blob-url-ttl");
     svc->blob_proxy = strcasecmp(i2v__opt_str(o, "blob-proxy"), "on") == 0;
@@ -202,8 +216,9 @@ static int run(int argc, char **argv, int http)
     }
     if (i2v__opt_given(&o, "help")) {
         printf("usage: i2v %s [options]\n\n", cmd);
-        printf(http ? "Serves Animation API v2 and Image to Video API v1 over HTTP and renders "
-                      "the\ngenerations with in-process workers.\n\noptions:\n"
+        printf(http ? "Serves Animation API v2, Image to Video API v1, the native API and the "
+                      "Developer\nSpace (at /) over HTTP and renders the generations with "
+                      "in-process workers.\n\noptions:\n"
                     : "Renders queued generations from the data directory's database (no "
                       "HTTP).\n\noptions:\n");
         i2v__opts_help(stdout, serve_opts, NOPTS);
@@ -301,6 +316,7 @@ out:
     i2v__workers_stop(&w);
     i2v__notifier_stop(&n);
     i2v__review_free(&svc.review);
+    i2v__web_free(&svc.web);
     svc.store = NULL;
     svc.blobs = NULL;
     i2v__backends_close(&be);

@@ -1,7 +1,9 @@
 /* crypto.c - random identifiers, key hashes and webhook signatures (OpenSSL). */
 #include "crypto.h"
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/params.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
@@ -140,4 +142,19 @@ int i2v__webhook_sign(const char *secret, const char *id, long long timestamp, c
     memcpy(out, "v1,", 3);
     i2v__base64(md, mdlen, out + 3);
     return 0;
+}
+
+void i2v__hmac_sha256(const void *key, size_t key_len, const void *data, size_t len,
+                      unsigned char out[32])
+{
+    unsigned int n = 0;
+    if (!HMAC(EVP_sha256(), key, (int)key_len, data, len, out, &n) || n != 32) {
+        fprintf(stderr, "i2v: HMAC-SHA256 failed\n");
+        abort();
+    }
+}
+
+int i2v__equal_ct(const void *a, const void *b, size_t n)
+{
+    return CRYPTO_memcmp(a, b, n) == 0;
 }

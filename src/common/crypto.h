@@ -33,6 +33,12 @@ void i2v__sha256_hex(const void *data, size_t len, char out[I2V_HASH_HEX + 1]);
  * secret (whsec_ prefix + base64 key). Returns 0, or -1 for a bad secret. */
 int i2v__webhook_sign(const char *secret, const char *id, long long timestamp, const char *body,
                       size_t body_len, char *out, size_t outlen);
+/* HMAC-SHA256 of len bytes under key into out[32]. */
+void i2v__hmac_sha256(const void *key, size_t key_len, const void *data, size_t len,
+                      unsigned char out[32]);
+/* 1 when the n bytes at a and b are equal, in time independent of where
+ * they differ. */
+int i2v__equal_ct(const void *a, const void *b, size_t n);
 /* Standard base64 (with padding) of len bytes; out needs 4*((len+2)/3)+1. */
 void i2v__base64(const void *data, size_t len, char *out);
 

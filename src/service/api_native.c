@@ -24,6 +24,7 @@
 #include "metrics.h"
 #include "price.h"
 #include "uploads.h"
+#include "web.h"
 
 #define PAGE_DEFAULT 20
 #define PAGE_MAX 100
@@ -80,12 +81,17 @@ int i2v__native_error(i2v_req *r, i2v_api_kind kind, const char *fmt, ...)
     return i2v__respond_json(r, codes[kind].status, json_pack("{s:o}", "error", e));
 }
 
-/* The caller's user from "Authorization: Bearer KEY" (or x-api-key): 0, or
- * 1 after answering (*ret set). */
+/* The caller's user from "Authorization: Bearer KEY" (or x-api-key), or
+ * else from the Developer Space's session cookie (with its CSRF token on a
+ * change): 0, or 1 after answering (*ret set). */
 static int auth(i2v_service *svc, i2v_req *r, char user[37], int *ret)
 {
     const char *key = i2v__req_header(r, "x-api-key");
     const char *h = i2v__req_header(r, "Authorization");
+    if (!key && !h) {
+        const int s = i2v__web_auth(svc, r, user, ret);
+        if (s >= 0) return s;
+    }
     if (h) {
         if (strncasecmp(h, "Bearer ", 7) != 0) {
             *ret = i2v__native_error(r, I2V_API_AUTH,
@@ -395,6 +401,41 @@ static int gen_create(i2v_service *svc, i2v_req *r, const char *user)
     json_t *body = i2v__api_body(r, msg, sizeof msg);
     if (!body) return i2v__native_error(r, I2V_API_PARAM, "%s", msg);
     return i2v__api_generate(svc, r, user, body, native_read, native_created, i2v__native_error);
+}
+
+/* POST /generations/quote: a create body checked exactly as a create
+ * checks it (the prompt review too), priced, charging nothing. */
+static int gen_quote(i2v_service *svc, i2v_req *r)
+{
+    char user[37], msg[256];
+    int ret;
+    if (auth(svc, r, user, &ret)) return ret;
+    json_t *body = i2v__api_body(r, msg, sizeof msg);
+    if (!body) return i2v__native_error(r, I2V_API_PARAM, "%s", msg);
+    i2v_gen *g = calloc(1, sizeof *g);
+    i2v_user u;
+    i2v_error e = {0};
+    int s;
+    if (!g)
+        ret = i2v__native_error(r, I2V_API_INTERNAL, "out of memory");
+    else if (i2v__native_request(body, g, msg, sizeof msg) != 0)
+        ret = i2v__native_error(r, I2V_API_PARAM, "%s", msg);
+    else if (g->has_prompt && i2v__review_check(svc->review, g->prompt))
+        ret = i2v__native_error(r, I2V_API_REVIEW, "prompt: refused by the content review");
+    else if ((s = svc->store->vt->user_get(svc->store, user, &u, &e)) != 0)
+        ret = i2v__api_store_error(r, s, i2v__native_error);
+    else {
+        const int per_video = svc->v2_video_credits > 0 ? svc->v2_video_credits : 1;
+        ret = i2v__respond_json(r, 200,
+                                json_pack("{s:i, s:I, s:I, s:b, s:I}", "price", g->price, "balance",
+                                          (json_int_t)u.balance, "remaining_videos",
+                                          (json_int_t)(u.balance / per_video), "enough",
+                                          u.balance >= g->price, "affordable",
+                                          (json_int_t)(g->price > 0 ? u.balance / g->price : 0)));
+    }
+    free(g);
+    json_decref(body);
+    return ret;
 }
 
 /* ---- pages ---- */
@@ -958,6 +999,7 @@ static int user_events(i2v_service *svc, i2v_req *r)
 
 static const i2v_route routes[] = {
     {"GET POST", I2V_NATIVE_PREFIX "generations", gens},
+    {"POST", I2V_NATIVE_PREFIX "generations/quote", gen_quote},
     {"GET POST DELETE", I2V_NATIVE_PREFIX "generations/", gen_item},
     {"GET", I2V_NATIVE_PREFIX "account", account},
     {"GET", I2V_NATIVE_PREFIX "ledger", ledger},
@@ -969,6 +1011,7 @@ static const i2v_route routes[] = {
     {"GET", I2V_NATIVE_PREFIX "webhooks/deliveries", deliveries},
     {"POST", I2V_NATIVE_PREFIX "webhooks/deliveries/", redeliver},
     {"GET", I2V_NATIVE_PREFIX "events", user_events},
+    {"GET POST DELETE", I2V_NATIVE_PREFIX "session", i2v__web_session},
 };
 
 const i2v_api_family i2v__native_family = {"native", I2V_NATIVE_PREFIX, i2v__native_error, routes,

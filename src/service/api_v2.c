@@ -233,6 +233,7 @@ static const i2v_route v2_routes[] = {
     {"POST", "/api/animation/v2/get", i2v__v2_get},
 };
 
-/* Animation v2 also answers for every path no other family owns. */
-const i2v_api_family i2v__v2_family = {"v2", "", i2v__v2_error, v2_routes,
+/* Every path no family owns is answered in this API's shape too (by the
+ * Developer Space's family, web.c, which owns them). */
+const i2v_api_family i2v__v2_family = {"v2", "/api/animation/v2/", i2v__v2_error, v2_routes,
                                        (int)(sizeof v2_routes / sizeof v2_routes[0])};

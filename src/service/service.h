@@ -52,6 +52,7 @@ typedef struct i2v_service {
     pthread_mutex_t lock;
     pthread_cond_t wake;
     volatile int stop;
+    struct i2v_web *web; /* the Developer Space's sessions (web.h); NULL: none */
 } i2v_service;
 
 /* Queues a new generation for g (input fields filled, price set): prompt

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common/crypto.h"
@@ -20,6 +21,24 @@ static void test_webhook_signature_vector(void **state)
                      0);
     assert_string_equal(sig, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
     assert_int_equal(i2v__webhook_sign("whsec_!!", "id", 1, "x", 1, sig, sizeof sig), -1);
+}
+
+static void test_hmac_vector(void **state)
+{
+    (void)state;
+    /* RFC 4231, test case 2 */
+    unsigned char mac[32];
+    char hex[65];
+    const char *data = "what do ya want for nothing?";
+    i2v__hmac_sha256("Jefe", 4, data, strlen(data), mac);
+    for (int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", mac[i]);
+    assert_string_equal(hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+    unsigned char other[32];
+    memcpy(other, mac, 32);
+    assert_true(i2v__equal_ct(mac, other, 32));
+    other[31] ^= 1;
+    assert_false(i2v__equal_ct(mac, other, 32));
 }
 
 static void test_ids(void **state)
@@ -56,6 +75,7 @@ static void test_ids(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_webhook_signature_vector),
+                                       cmocka_unit_test(test_hmac_vector),
                                        cmocka_unit_test(test_ids)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
