@@ -29,6 +29,15 @@ void i2v__scene3d_init(i2v_scene3d *s, const i2v_room *room, int pw, int ph, dou
     s->out_w = out_w, s->out_h = out_h;
 }
 
+void i2v__scene3d_intrinsics(const i2v_scene3d *s, double zoom, double *fo, double *cox,
+                             double *coy)
+{
+    const double sc = s->out_w / s->fw;
+    *fo = sc * zoom * s->f;
+    *cox = s->out_w / 2.0 + sc * zoom * (s->pw / 2 - s->fx - s->fw / 2);
+    *coy = s->out_h / 2.0 + sc * zoom * (s->ph / 2 - s->fy - s->fh / 2);
+}
+
 static void mul3(const double A[9], const double B[9], double C[9])
 {
     for (int r = 0; r < 3; r++)
@@ -39,10 +48,13 @@ static void mul3(const double A[9], const double B[9], double C[9])
 void i2v__warp_setup(i2v_warp *w, const i2v_scene3d *s, const i2v_cam3d *cam, double kx, double ky,
                      i2v_kernel kernel)
 {
-    const double sc = s->out_w / s->fw, z = cam->zoom > 0 ? cam->zoom : 1;
-    const double fo = sc * z * s->f;
-    const double cox = s->out_w / 2.0 + sc * z * (s->pw / 2 - s->fx - s->fw / 2);
-    const double coy = s->out_h / 2.0 + sc * z * (s->ph / 2 - s->fy - s->fh / 2);
+    double fo, cox, coy;
+    if (cam->has_k) {
+        fo = cam->fo, cox = cam->cox, coy = cam->coy;
+    } else {
+        const double z = cam->zoom > 0 ? cam->zoom : 1;
+        i2v__scene3d_intrinsics(s, z, &fo, &cox, &coy);
+    }
     const double A[9] = {1 / fo, 0, -cox / fo, 0, 1 / fo, -coy / fo, 0, 0, 1};
     double RfT[9], B[9];
     for (int r = 0; r < 3; r++)
@@ -341,6 +353,24 @@ void i2v__warp_rows(const i2v_warp *w, const i2v_plane *src, i2v_plane *dst, int
             sv = sv < 1 ? 1 : sv > I2V_WARP_FOOTPRINT_MAX ? I2V_WARP_FOOTPRINT_MAX : sv;
             out[x] = sample_general(src, w->kernel, radius, pu, pv, su, sv);
         }
+    }
+}
+
+void i2v__warp_cover_row(const i2v_warp *w, double src_w, double src_h, int chroma, int y, int n,
+                         double feather, float *cov)
+{
+    const double b = chroma ? 2.0 : 1.0, yo = chroma ? 2.0 * y + 1.0 : y + 0.5;
+    for (int x = 0; x < n; x++) {
+        double u, v, J[4];
+        if (i2v__warp_map(w, 0.5 + b * x, yo, &u, &v, NULL, J)) {
+            cov[x] = 0;
+            continue;
+        }
+        /* Distance inside the source's edge, in output pixels. */
+        const double scale = sqrt(fabs(J[0] * J[3] - J[1] * J[2]));
+        const double in = fmin(fmin(u, src_w - u), fmin(v, src_h - v)) / fmax(scale, 1e-9);
+        const double k = in >= 0 ? 1.0 : 1.0 + in / feather;
+        cov[x] = (float)(k < 0 ? 0 : k);
     }
 }
 
