@@ -129,15 +129,14 @@ static void render_band(void *arg, int band, int worker)
             const i2v_warp *w = l ? &f->warpb : &f->warp;
             i2v_plane *out = l ? f->tmp : f->dst;
             i2v__warp_rows(w, &f->src[l]->p[0], &out[0], 0, y0, y1);
-            i2v__warp_rows(w, &f->src[l]->p[1], &out[1], 1, c0, c1);
-            i2v__warp_rows(w, &f->src[l]->p[2], &out[2], 1, c0, c1);
+            i2v__warp_rows2(w, &f->src[l]->p[1], &out[1], &f->src[l]->p[2], &out[2], c0, c1);
         }
         fl3d_blend(f, y0, y1, c0, c1, f->fl_cov + (size_t)worker * 2 * f->dst[0].width);
     }
     if (f->use_warp) {
         i2v__warp_rows(&f->warp, &f->src[0]->p[0], &f->dst[0], 0, y0, y1);
-        i2v__warp_rows(&f->warp, &f->src[0]->p[1], &f->dst[1], 1, c0, c1);
-        i2v__warp_rows(&f->warp, &f->src[0]->p[2], &f->dst[2], 1, c0, c1);
+        i2v__warp_rows2(&f->warp, &f->src[0]->p[1], &f->dst[1], &f->src[0]->p[2], &f->dst[2], c0,
+                        c1);
     }
     for (int l = 0; l < f->layers && !f->use_warp && !f->use_fl3d; l++) {
         i2v_plane *out = l ? f->tmp : f->dst;

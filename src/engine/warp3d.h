@@ -80,6 +80,11 @@ int i2v__warp_map(const i2v_warp *w, double x, double y, double *u, double *v, i
 void i2v__warp_rows(const i2v_warp *w, const i2v_plane *src, i2v_plane *dst, int chroma, int y0,
                     int y1);
 
+/* The two chroma planes at once (chroma = 1): they share the map and the
+ * weights, computed once. */
+void i2v__warp_rows2(const i2v_warp *w, const i2v_plane *src, i2v_plane *dst, const i2v_plane *src2,
+                     i2v_plane *dst2, int y0, int y1);
+
 /* How much of each of the n output samples of row y (chroma as in
  * i2v__warp_rows) falls on the source, a src_w x src_h luma plane: 1 inside,
  * fading to 0 over feather output pixels outside its edge. */
