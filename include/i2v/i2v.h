@@ -336,6 +336,21 @@ int i2v_plan_pose(const i2v_plan *plan, int i, i2v_pose *pose);
  * "camera=2d reason=\"...\"". */
 const char *i2v_plan_camera_note(const i2v_plan *plan);
 
+/*
+ * First-last plans (I2V_JOIN_FIRST_LAST) always have a camera note. When the
+ * two photos are two viewpoints of one room (both confident rooms, headings
+ * within 30 degrees, the same tilt, matching points and walls agreeing on
+ * where the second viewpoint is) the join walks the 3D camera from the first
+ * photo's viewpoint to the last's, each frame mixing both photos rendered
+ * from that pose, and the note reads "camera=3d move=FIRST_LAST walk_m=...
+ * offset_m=x,y,z ..." (the last viewpoint in the first photo's camera
+ * coordinates, metres); i2v_plan_pose then gives every frame's pose in those
+ * coordinates. Otherwise the 2D travel runs and the note reads
+ * "camera=2d move=FIRST_LAST reason=\"...\"". The first and last frames are
+ * the photos' still framings either way. A prompt with "2D" or "no 3D" keeps
+ * the 2D camera (also for the single-photo 3D moves).
+ */
+
 #ifdef __cplusplus
 }
 #endif

@@ -437,6 +437,11 @@ int i2v__align(const i2v_grey *a, const i2v_grey *b, i2v_align *out, i2v_error *
         src[2 * m + 1] = fa[i].y;
         dst[2 * m] = fb[bj].x;
         dst[2 * m + 1] = fb[bj].y;
+        if (m < I2V_ALIGN_KEEP) {
+            out->match[m][0] = fa[i].x, out->match[m][1] = fa[i].y;
+            out->match[m][2] = fb[bj].x, out->match[m][3] = fb[bj].y;
+            out->kept = m + 1;
+        }
         m++;
     }
     out->matches = m;

@@ -16,6 +16,8 @@
  * integer step), as alignment works on it. */
 int i2v__grey_from_rgb(const i2v_rgb *rgb, int max_side, i2v_grey *out, i2v_error *err);
 
+#define I2V_ALIGN_KEEP 512
+
 typedef struct i2v_align {
     int found; /* a consistent homography with enough support */
     int features_a, features_b;
@@ -23,6 +25,9 @@ typedef struct i2v_align {
     int inliers; /* matches within the RANSAC threshold of H */
     double rms;  /* inlier reprojection error, preview pixels */
     double H[9]; /* row-major, maps a's pixels to b's: b ~ H * (x, y, 1) */
+    /* The matches themselves (the first I2V_ALIGN_KEEP): xa, ya, xb, yb. */
+    int kept;
+    float match[I2V_ALIGN_KEEP][4];
 } i2v_align;
 
 /* Estimates how b relates to a. Never fails on content (found = 0 then);

@@ -69,6 +69,11 @@ typedef struct i2v_cam3d {
     double C[3];
     double Rf[9]; /* row-major */
     double zoom;
+    /* When set, the output camera's own intrinsics (output pixels) instead
+     * of the framed photo's zoomed by zoom: focal length and principal
+     * point. Two scenes rendered with the same ones agree on every ray. */
+    int has_k;
+    double fo, cox, coy;
 } i2v_cam3d;
 
 /* The pose at frame i of n, or at eased time e in [0, 1] (_at_time). */

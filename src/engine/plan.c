@@ -17,6 +17,10 @@
 #define PREVIEW_SIZE 256
 #define ALIGN_SIZE 640 /* previews of several photos: also aligned */
 #define CROP_FREE 0.10 /* crops removing less than this share stay centred */
+/* First-last on rooms: the last photo's weight rises from 0 to 1 between
+ * these shares of the walk. */
+#define FL3D_MIX_A 0.0
+#define FL3D_MIX_B 1.0
 
 static const char *where(double x, double y)
 {
@@ -143,13 +147,31 @@ i2v_cam3d i2v__shot_cam3d(const i2v_shot *s, int j)
 }
 
 /* A 3D frame as a view: the bounding box of where its samples land. */
+static i2v_view view3d_of(const i2v_scene3d *sc, const i2v_cam3d *c, const i2v_shot *s)
+{
+    double x0, y0, x1, y1, m;
+    i2v__warp_extent(sc, c, &x0, &y0, &x1, &y1, &m);
+    x0 = fmax(x0, 0), y0 = fmax(y0, 0), x1 = fmin(x1, s->pw), y1 = fmin(y1, s->ph);
+    if (x1 <= x0) x0 = x1 = fmin(fmax(x0, 0), s->pw);
+    if (y1 <= y0) y0 = y1 = fmin(fmax(y0, 0), s->ph);
+    return (i2v_view){x0, y0, fmax(x1 - x0, 1e-6), fmax(y1 - y0, 1e-6)};
+}
+
 static i2v_view view3d(const i2v_shot *s, int j)
 {
     const i2v_cam3d c = i2v__shot_cam3d(s, j);
-    double x0, y0, x1, y1, m;
-    i2v__warp_extent(&s->scene, &c, &x0, &y0, &x1, &y1, &m);
-    x0 = fmax(x0, 0), y0 = fmax(y0, 0), x1 = fmin(x1, s->pw), y1 = fmin(y1, s->ph);
-    return (i2v_view){x0, y0, fmax(x1 - x0, 1e-6), fmax(y1 - y0, 1e-6)};
+    return view3d_of(&s->scene, &c, s);
+}
+
+int i2v__plan_fl3d_frame(const i2v_plan *p, int i, i2v_cam3d c[2], double *mix)
+{
+    if (!p->fl3d || i <= 0 || i >= p->frames - 1) return 0;
+    const double u = (double)i / (p->frames - 1);
+    const double e = i2v__ease(p->steer.easing, u);
+    c[0] = i2v__fl3d_pose(&p->fl, e, 0);
+    c[1] = i2v__fl3d_pose(&p->fl, e, 1);
+    *mix = smoothstep(FL3D_MIX_A, FL3D_MIX_B, u);
+    return 1;
 }
 
 int i2v_plan_layers(const i2v_plan *p, int i, i2v_layer L[2])
@@ -169,6 +191,13 @@ int i2v_plan_layers(const i2v_plan *p, int i, i2v_layer L[2])
         return 1;
     }
     const i2v_shot *b = &p->shot[k + 1];
+    i2v_cam3d c3[2];
+    double mix3;
+    if (i2v__plan_fl3d_frame(p, i, c3, &mix3)) {
+        L[0] = (i2v_layer){0, view3d_of(&p->shot[0].scene, &c3[0], s), 1 - mix3};
+        L[1] = (i2v_layer){1, view3d_of(&p->shot[1].scene, &c3[1], b), mix3};
+        return 2;
+    }
     const int t = j - s->nmove, nt = s->ntrans;
     const double u =
         s->ends_inclusive ? (nt > 1 ? (double)t / (nt - 1) : 1.0) : (t + 1.0) / (nt + 1.0);
@@ -389,7 +418,12 @@ static void move_shot(i2v_plan *p, i2v_shot *s, i2v_move move)
     s->text[0] = '\0';
     s->cam3d = 0;
     const int autom = move == I2V_MOVE_AUTO_EFFECTS || move == I2V_MOVE_AUTO_REVERSE;
-    if (s->room_known && (is_move3d(move) || autom || move == I2V_MOVE_CAMERA_PUSH_OUT)) {
+    if (s->room_known && st.flat) {
+        if (is_move3d(move))
+            snprintf(p->camera_note, sizeof p->camera_note,
+                     "camera=2d move=%s reason=\"the prompt asks for a 2D camera\"",
+                     i2v_move_name(move2d(move)));
+    } else if (s->room_known && (is_move3d(move) || autom || move == I2V_MOVE_CAMERA_PUSH_OUT)) {
         /* AUTO_* walks into a room; a push-out walks back out of it. */
         const i2v_move want = is_move3d(move)                    ? move
                               : move == I2V_MOVE_CAMERA_PUSH_OUT ? I2V_MOVE_DOLLY_OUT
@@ -472,11 +506,20 @@ static void move_shot(i2v_plan *p, i2v_shot *s, i2v_move move)
 
 /* Aligns shot a with shot b and decides how they are joined. */
 static int join_shots(i2v_shot *a, const i2v_shot *b, const i2v_grey *ga, const i2v_grey *gb,
-                      double ka_x, double ka_y, double kb_x, double kb_y, i2v_error *err)
+                      double ka_x, double ka_y, double kb_x, double kb_y, double (*pts)[4],
+                      int *npts, i2v_error *err)
 {
     i2v_align al;
     int rc = i2v__align(ga, gb, &al, err);
     if (rc) return rc;
+    /* The matches in photo pixels (grey pixel centres). */
+    if (pts) {
+        for (int i = 0; i < al.kept; i++) {
+            pts[i][0] = (al.match[i][0] + 0.5) * ka_x, pts[i][1] = (al.match[i][1] + 0.5) * ka_y;
+            pts[i][2] = (al.match[i][2] + 0.5) * kb_x, pts[i][3] = (al.match[i][3] + 0.5) * kb_y;
+        }
+        *npts = al.kept;
+    }
     i2v_transition_info *j = &a->join;
     memset(j, 0, sizeof *j);
     j->matches = al.matches;
@@ -504,6 +547,49 @@ static int join_shots(i2v_shot *a, const i2v_shot *b, const i2v_grey *ga, const 
     const double dist = hypot(mx - (b->fx + b->fw / 2), my - (b->fy + b->fh / 2)) / b->fw;
     const double zoom = fabs(log(sc * a->fw / b->fw));
     j->kind = dist < 0.02 && zoom < 0.03 ? I2V_TRANSITION_SAME_VIEW : I2V_TRANSITION_TRAVEL;
+    return 0;
+}
+
+/* First-last: whether the two photos are two viewpoints of one room (then
+ * the join walks the 3D camera), and the camera note saying which. */
+static int first_last_rooms(i2v_plan *p, const i2v_photo *const *photos, const double (*pts)[4],
+                            int npts, i2v_error *err)
+{
+    i2v_shot *a = &p->shot[0], *b = &p->shot[1];
+    if (p->steer.flat) {
+        snprintf(p->camera_note, sizeof p->camera_note,
+                 "camera=2d move=FIRST_LAST reason=\"the prompt asks for a 2D camera\"");
+        return 0;
+    }
+    int rc = i2v_photo_room(photos[0], &a->room, err);
+    if (rc) return rc;
+    memset(&b->room, 0, sizeof b->room);
+    if (a->room.is_room) {
+        rc = i2v_photo_room(photos[1], &b->room, err);
+        if (rc) return rc;
+    }
+    char why[256];
+    if (i2v__fl3d_relate(&a->room, &b->room, pts, npts, &p->fl, why, sizeof why) != 0) {
+        snprintf(p->camera_note, sizeof p->camera_note, "camera=2d move=FIRST_LAST reason=\"%s\"",
+                 why);
+        return 0;
+    }
+    for (int i = 0; i < 2; i++) {
+        i2v_shot *s = &p->shot[i];
+        i2v__scene3d_init(&s->scene, &s->room, s->pw, s->ph, s->fx, s->fy, s->fw, s->fh, p->width,
+                          p->height);
+        i2v__scene3d_intrinsics(&s->scene, 1.0, &p->fl.fo[i], &p->fl.cox[i], &p->fl.coy[i]);
+    }
+    p->fl3d = 1;
+    const i2v_fl3d *f = &p->fl;
+    snprintf(p->camera_note, sizeof p->camera_note,
+             "camera=3d move=FIRST_LAST room=%.2f,%.2f walk_m=%.3f offset_m=%.3f,%.3f,%.3f "
+             "turn_deg=%.2f walk_walls_m=%.3f walk_points_m=%.3f walk_floor_m=%.3f/%d matches=%d "
+             "inliers=%d rms_px=%.2f "
+             "wall_err_m=%.3f",
+             a->room.confidence, b->room.confidence, hypot(f->T[0], f->T[2]), f->C2[0], f->C2[1],
+             f->C2[2], f->dyaw, f->walk_walls, f->walk_points, f->walk_floor, f->floor_points,
+             f->matches, f->inliers, f->rms_px, f->wall_err);
     return 0;
 }
 
@@ -544,7 +630,17 @@ static void describe(i2v_plan *p)
     do {                                                                                           \
         if (n < cap) n += (size_t)snprintf(d + n, cap - n, __VA_ARGS__);                           \
     } while (0)
-    if (p->kind == I2V_JOIN_FIRST_LAST) {
+    if (p->kind == I2V_JOIN_FIRST_LAST && p->fl3d) {
+        const i2v_fl3d *f = &p->fl;
+        ADD("First-last frame over %.1f s: two viewpoints of one room, the 3D camera walks "
+            "%.2f m from the first photo's viewpoint to the last's",
+            p->spec.duration, hypot(f->T[0], f->T[2]));
+        if (fabs(f->dyaw) >= 0.5)
+            ADD(", turning %.0f degrees %s", fabs(f->dyaw), f->dyaw > 0 ? "right" : "left");
+        ADD(", %s, while the photos dissolve (3D camera; %d of %d matching points agree).",
+            p->steer.easing == I2V_EASE_LINEAR ? "at constant speed" : "easing in and out",
+            f->inliers, f->matches);
+    } else if (p->kind == I2V_JOIN_FIRST_LAST) {
         const i2v_transition_info *j = &p->shot[0].join;
         ADD("First-last frame over %.1f s, %s (%d matches, %d consistent", p->spec.duration,
             join_words(j), j->matches, j->inliers);
@@ -586,6 +682,8 @@ int i2v_plan_new_multi(i2v_plan **out, const i2v_photo *const *photos, int n, i2
 {
     i2v_rgb preview = {0};
     i2v_grey *grey = NULL;
+    double(*pts)[4] = NULL;
+    int npts = 0;
     double(*k)[2] = NULL;
     i2v_plan *p = NULL;
     *out = NULL;
@@ -692,9 +790,20 @@ int i2v_plan_new_multi(i2v_plan **out, const i2v_photo *const *photos, int n, i2
             move_shot(p, s, spec->move);
         }
     }
+    if (join == I2V_JOIN_FIRST_LAST) {
+        pts = malloc(sizeof *pts * I2V_ALIGN_KEEP);
+        if (!pts) {
+            rc = i2v__err(err, I2V_ENOMEM, "out of memory");
+            goto out;
+        }
+    }
     for (int i = 0; i + 1 < n; i++) {
         rc = join_shots(&p->shot[i], &p->shot[i + 1], &grey[i], &grey[i + 1], k[i][0], k[i][1],
-                        k[i + 1][0], k[i + 1][1], err);
+                        k[i + 1][0], k[i + 1][1], pts, &npts, err);
+        if (rc) goto out;
+    }
+    if (join == I2V_JOIN_FIRST_LAST) {
+        rc = first_last_rooms(p, photos, pts, npts, err);
         if (rc) goto out;
     }
     describe(p);
@@ -707,6 +816,7 @@ out:
             i2v__grey_release(&grey[i]);
     free(grey);
     free(k);
+    free(pts);
     i2v_plan_free(&p);
     return rc;
 }
@@ -779,6 +889,17 @@ int i2v_plan_pose(const i2v_plan *p, int i, i2v_pose *pose)
     while (k + 1 < p->nshots && p->shot[k + 1].f0 <= i)
         k++;
     const i2v_shot *s = &p->shot[k];
+    if (p->fl3d) {
+        /* The walk, in the first photo's camera coordinates. */
+        const double u = p->frames > 1 ? (double)i / (p->frames - 1) : 0;
+        const i2v_cam3d c = i2v__fl3d_pose(&p->fl, i2v__ease(p->steer.easing, u), 0);
+        memcpy(pose->position, c.C, sizeof pose->position);
+        const double *a = &c.Rf[6];
+        pose->yaw = atan2(a[0], a[2]) * 180 / M_PI;
+        pose->pitch = asin(fmax(-1, fmin(1, -a[1]))) * 180 / M_PI;
+        pose->focal = c.fo;
+        return 0;
+    }
     if (!s->cam3d) return I2V_ENOTFOUND;
     const i2v_cam3d c = i2v__shot_cam3d(s, i - s->f0);
     memcpy(pose->position, c.C, sizeof pose->position);

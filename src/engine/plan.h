@@ -10,6 +10,7 @@
 #include "analyze.h"
 #include "audio.h"
 #include "camera.h"
+#include "fl3d.h"
 #include "look.h"
 #include "room.h"
 #include "warp3d.h"
@@ -51,6 +52,11 @@ struct i2v_plan {
     char description[2048];
     char understood[320];
     char camera_note[320]; /* see i2v_plan_camera_note */
+    /* First-last on rooms: the join walks the 3D camera from the first
+     * photo's viewpoint to the last's; shot[k].room and .scene hold each
+     * photo's room. */
+    int fl3d;
+    i2v_fl3d fl;
 };
 
 /* AUTO_EFFECTS: chooses a concrete move and its amount from the analysis
@@ -63,6 +69,12 @@ void i2v__plan_choose(const i2v_analysis *a, int out_w, int out_h, double focus_
 /* The camera of shot s at its frame j of its move (the still framing when the
  * shot has no move of its own). */
 i2v_cam i2v__shot_cam(const i2v_shot *s, int j);
+
+/* Whether frame i of a first-last plan on rooms is rendered by the 3D
+ * camera: then each photo's pose (in its own camera's coordinates, with the
+ * shared output camera) in c[0] and c[1], and the second photo's weight in
+ * *mix. Its first and last frames are the photos' still framings (0). */
+int i2v__plan_fl3d_frame(const i2v_plan *p, int i, i2v_cam3d c[2], double *mix);
 
 /* The 3D pose of frame j of a cam3d shot. */
 i2v_cam3d i2v__shot_cam3d(const i2v_shot *s, int j);

@@ -133,6 +133,9 @@ void i2v__prompt_parse(const char *prompt, i2v_steer *s)
         }
         cursor = at + hit_len - 1; /* keep the trailing space as the next boundary */
     }
+    static const char *const flat[] = {" 2d ", " no 3d ", " without 3d "};
+    for (size_t i = 0; i < sizeof flat / sizeof flat[0]; i++)
+        if (strstr(text, flat[i])) s->flat = 1;
 }
 
 void i2v__steer_describe(const i2v_steer *s, char *buf, size_t len)

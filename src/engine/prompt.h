@@ -19,6 +19,7 @@ typedef struct i2v_steer {
     int has_focus;           /* a direction such as "towards the left" was given */
     int focus_light;         /* "window", "light", "lamp": the brightest region */
     double focus_x, focus_y; /* 0..1 of the frame */
+    int flat;                /* "2D", "2D camera", "no 3D": keep the 2D moves, even in a room */
 } i2v_steer;
 
 void i2v__steer_init(i2v_steer *s);

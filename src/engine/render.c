@@ -39,6 +39,10 @@ typedef struct frame_ctx {
     i2v_rscratch scratch[MAX_WORKERS];
     int use_warp; /* the frame is one of the 3D camera: warp below, one layer */
     i2v_warp warp;
+    int use_fl3d;          /* first-last on rooms: both layers warped, blended per sample */
+    i2v_warp warpb;        /* the second layer's */
+    float *fl_cov;         /* per worker: 2 rows of coverage, W samples each */
+    double src_size[2][2]; /* [layer][w, h]: the decoded photos' luma size */
 } frame_ctx;
 
 static void blend_rows(frame_ctx *f, int p, int r0, int r1)
@@ -71,6 +75,31 @@ static void blend_rows(frame_ctx *f, int p, int r0, int r1)
     }
 }
 
+/* First-last on rooms: the two warped layers mixed per sample, each
+ * weighted by how much of it is photo there (a layer whose camera sees past
+ * its photo's edge gives way to the other). */
+static void fl3d_blend(frame_ctx *f, int y0, int y1, int c0, int c1, float *cov)
+{
+    const float mix = (float)f->mix;
+    for (int p = 0; p < 3; p++) {
+        const int chroma = p > 0, r0 = chroma ? c0 : y0, r1 = chroma ? c1 : y1;
+        const int w = f->dst[p].width;
+        for (int y = r0; y < r1; y++) {
+            i2v__warp_cover_row(&f->warp, f->src_size[0][0], f->src_size[0][1], chroma, y, w,
+                                FEATHER, cov);
+            i2v__warp_cover_row(&f->warpb, f->src_size[1][0], f->src_size[1][1], chroma, y, w,
+                                FEATHER, cov + w);
+            uint8_t *d = f->dst[p].data + (ptrdiff_t)y * f->dst[p].stride;
+            const uint8_t *t = f->tmp[p].data + (ptrdiff_t)y * f->tmp[p].stride;
+            for (int x = 0; x < w; x++) {
+                const float a = (1 - mix) * cov[x], b = mix * cov[w + x], sum = a + b;
+                const float k = sum > 1e-6f ? b / sum : mix;
+                d[x] = (uint8_t)lrintf(d[x] + k * (t[x] - d[x]));
+            }
+        }
+    }
+}
+
 static void grade_rows(frame_ctx *f, int p, int r0, int r1)
 {
     const uint8_t *lut = p == 0 ? f->grade->y : p == 1 ? f->grade->cb : f->grade->cr;
@@ -95,19 +124,28 @@ static void render_band(void *arg, int band, int worker)
     const int y0 = (int)((long)h * band / f->bands), y1 = (int)((long)h * (band + 1) / f->bands);
     const int c0 = (int)((long)ch * band / f->bands), c1 = (int)((long)ch * (band + 1) / f->bands);
     i2v_rscratch *s = &f->scratch[worker];
+    if (f->use_fl3d) {
+        for (int l = 0; l < 2; l++) {
+            const i2v_warp *w = l ? &f->warpb : &f->warp;
+            i2v_plane *out = l ? f->tmp : f->dst;
+            i2v__warp_rows(w, &f->src[l]->p[0], &out[0], 0, y0, y1);
+            i2v__warp_rows2(w, &f->src[l]->p[1], &out[1], &f->src[l]->p[2], &out[2], c0, c1);
+        }
+        fl3d_blend(f, y0, y1, c0, c1, f->fl_cov + (size_t)worker * 2 * f->dst[0].width);
+    }
     if (f->use_warp) {
         i2v__warp_rows(&f->warp, &f->src[0]->p[0], &f->dst[0], 0, y0, y1);
-        i2v__warp_rows(&f->warp, &f->src[0]->p[1], &f->dst[1], 1, c0, c1);
-        i2v__warp_rows(&f->warp, &f->src[0]->p[2], &f->dst[2], 1, c0, c1);
+        i2v__warp_rows2(&f->warp, &f->src[0]->p[1], &f->dst[1], &f->src[0]->p[2], &f->dst[2], c0,
+                        c1);
     }
-    for (int l = 0; l < f->layers && !f->use_warp; l++) {
+    for (int l = 0; l < f->layers && !f->use_warp && !f->use_fl3d; l++) {
         i2v_plane *out = l ? f->tmp : f->dst;
         const i2v_ycc *src = f->src[l];
         i2v__resample_rows(&src->p[0], &out[0], &f->ax[l][0], &f->ay[l][0], y0, y1, s);
         i2v__resample_rows(&src->p[1], &out[1], &f->ax[l][1], &f->ay[l][1], c0, c1, s);
         i2v__resample_rows(&src->p[2], &out[2], &f->ax[l][1], &f->ay[l][1], c0, c1, s);
     }
-    if (f->layers == 2) {
+    if (f->layers == 2 && !f->use_fl3d) {
         blend_rows(f, 0, y0, y1);
         blend_rows(f, 1, c0, c1);
         blend_rows(f, 2, c0, c1);
@@ -199,6 +237,26 @@ void i2v__render_min_size(const i2v_photo *photo, const i2v_plan *plan, int inde
                           int *min_h)
 {
     const i2v_shot *s3 = &plan->shot[index];
+    if (plan->fl3d) {
+        /* The still framing at the ends, and the most magnified sample of
+         * the walk's frames in between. */
+        double least = s3->fw / plan->width;
+        for (int i = 1; i + 1 < plan->frames; i += (plan->frames > 32 ? plan->frames / 32 : 1)) {
+            i2v_cam3d c[2];
+            double mix, x0, y0, x1, y1, m;
+            if (!i2v__plan_fl3d_frame(plan, i, c, &mix)) continue;
+            i2v__warp_extent(&s3->scene, &c[index], &x0, &y0, &x1, &y1, &m);
+            least = fmin(least, m);
+        }
+        const double need = plan->spec.model == I2V_MODEL_BASE ? 1.25 : 1.0;
+        const double r = need / fmax(least, 1e-6);
+        *min_w = *min_h = 0;
+        if (r < 1.0) {
+            *min_w = (int)ceil(photo->width * r);
+            *min_h = (int)ceil(photo->height * r);
+        }
+        return;
+    }
     if (s3->cam3d) {
         /* The most magnified output sample of any frame must still have a
          * source pixel per output pixel (Base: 1.25). */
@@ -258,7 +316,7 @@ int i2v_render_multi(const i2v_photo *const *photos, int n, const i2v_plan *plan
     char *tmp_video = NULL, *tmp_cover = NULL;
     int video_created = 0, cover_created = 0, samples_created = 0;
     uint8_t *tmp_mem = NULL;
-    float *cov_mem = NULL, *audio = NULL;
+    float *cov_mem = NULL, *audio = NULL, *fl_cov = NULL;
     uint16_t *vignette = NULL;
     frame_ctx *f = calloc(1, sizeof *f);
     if (!f) return i2v__err(err, I2V_ENOMEM, "out of memory");
@@ -353,6 +411,14 @@ int i2v_render_multi(const i2v_photo *const *photos, int n, const i2v_plan *plan
     }
     f->nworkers = i2v__pool_threads(pool);
     f->bands = 4 * f->nworkers;
+    if (plan->fl3d) {
+        fl_cov = malloc(sizeof(float) * 2 * (size_t)W * f->nworkers);
+        if (!fl_cov) {
+            rc = i2v__err(err, I2V_ENOMEM, "out of memory");
+            goto out;
+        }
+        f->fl_cov = fl_cov;
+    }
     const i2v_kernel kernel = base ? I2V_KERNEL_LANCZOS3 : I2V_KERNEL_CUBIC;
     for (int i = 0; i < plan->frames; i++) {
         if (out->cancel && *out->cancel) {
@@ -368,6 +434,19 @@ int i2v_render_multi(const i2v_photo *const *photos, int n, const i2v_plan *plan
             f->dst[p] = (i2v_plane){yuv.data[p], p ? W / 2 : W, p ? H / 2 : H, yuv.linesize[p]};
         f->full = 1;
         f->use_warp = 0;
+        f->use_fl3d = 0;
+        i2v_cam3d c3[2];
+        double mix3;
+        if (i2v__plan_fl3d_frame(plan, i, c3, &mix3)) {
+            for (int l = 0; l < 2; l++) {
+                f->src[l] = &ycc[l];
+                f->src_size[l][0] = ycc[l].p[0].width;
+                f->src_size[l][1] = ycc[l].p[0].height;
+                i2v__warp_setup(l ? &f->warpb : &f->warp, &plan->shot[l].scene, &c3[l], scale[l][0],
+                                scale[l][1], kernel);
+            }
+            f->use_fl3d = 1;
+        }
         if (f->layers == 1 && plan->shot[L[0].photo].cam3d) {
             const i2v_shot *sh = &plan->shot[L[0].photo];
             const i2v_cam3d c = i2v__shot_cam3d(sh, i - sh->f0);
@@ -376,7 +455,7 @@ int i2v_render_multi(const i2v_photo *const *photos, int n, const i2v_plan *plan
                             kernel);
             f->use_warp = 1;
         }
-        for (int l = 0; l < f->layers && !f->use_warp; l++) {
+        for (int l = 0; l < f->layers && !f->use_warp && !f->use_fl3d; l++) {
             const int k = L[l].photo;
             const i2v_view v = L[l].view;
             f->src[l] = &ycc[k];
@@ -456,6 +535,7 @@ out:
     free(scale);
     free(tmp_mem);
     free(cov_mem);
+    free(fl_cov);
     free(vignette);
     free(audio);
     i2v__rgb_release(&rgb);

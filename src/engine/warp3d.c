@@ -29,6 +29,15 @@ void i2v__scene3d_init(i2v_scene3d *s, const i2v_room *room, int pw, int ph, dou
     s->out_w = out_w, s->out_h = out_h;
 }
 
+void i2v__scene3d_intrinsics(const i2v_scene3d *s, double zoom, double *fo, double *cox,
+                             double *coy)
+{
+    const double sc = s->out_w / s->fw;
+    *fo = sc * zoom * s->f;
+    *cox = s->out_w / 2.0 + sc * zoom * (s->pw / 2 - s->fx - s->fw / 2);
+    *coy = s->out_h / 2.0 + sc * zoom * (s->ph / 2 - s->fy - s->fh / 2);
+}
+
 static void mul3(const double A[9], const double B[9], double C[9])
 {
     for (int r = 0; r < 3; r++)
@@ -39,10 +48,13 @@ static void mul3(const double A[9], const double B[9], double C[9])
 void i2v__warp_setup(i2v_warp *w, const i2v_scene3d *s, const i2v_cam3d *cam, double kx, double ky,
                      i2v_kernel kernel)
 {
-    const double sc = s->out_w / s->fw, z = cam->zoom > 0 ? cam->zoom : 1;
-    const double fo = sc * z * s->f;
-    const double cox = s->out_w / 2.0 + sc * z * (s->pw / 2 - s->fx - s->fw / 2);
-    const double coy = s->out_h / 2.0 + sc * z * (s->ph / 2 - s->fy - s->fh / 2);
+    double fo, cox, coy;
+    if (cam->has_k) {
+        fo = cam->fo, cox = cam->cox, coy = cam->coy;
+    } else {
+        const double z = cam->zoom > 0 ? cam->zoom : 1;
+        i2v__scene3d_intrinsics(s, z, &fo, &cox, &coy);
+    }
     const double A[9] = {1 / fo, 0, -cox / fo, 0, 1 / fo, -coy / fo, 0, 0, 1};
     double RfT[9], B[9];
     for (int r = 0; r < 3; r++)
@@ -182,8 +194,9 @@ static uint8_t sample_general(const i2v_plane *src, i2v_kernel k, double radius,
  * or -1 (nothing written) when any of them is not so. The same arithmetic as
  * the scalar fast path, positions in double, weights in float. */
 __attribute__((target("avx2,fma"))) static int run8(const double *G, const i2v_plane *src,
-                                                    double xo0, double step, double yo, int chroma,
-                                                    uint8_t *out)
+                                                    const uint8_t *data2, double xo0, double step,
+                                                    double yo, int chroma, uint8_t *out,
+                                                    uint8_t *out2)
 {
     const __m256d lane = _mm256_set_pd(3, 2, 1, 0);
     const __m256d xa =
@@ -249,98 +262,171 @@ __attribute__((target("avx2,fma"))) static int run8(const double *G, const i2v_p
         o[3] = _mm256_mul_ps(_mm256_fmsub_ps(c05, t, c05), t2);
     }
     const __m256i stride = _mm256_set1_epi32((int)src->stride);
-    __m256i idx = _mm256_add_epi32(_mm256_mullo_epi32(iv, stride), iu);
+    const __m256i idx0 = _mm256_add_epi32(_mm256_mullo_epi32(iv, stride), iu);
     const __m256i ff = _mm256_set1_epi32(0xff);
-    __m256 acc = _mm256_setzero_ps();
-    for (int j = 0; j < 4; j++, idx = _mm256_add_epi32(idx, stride)) {
-        const __m256i g = _mm256_i32gather_epi32((const int *)src->data, idx, 1);
-        const __m256 b0 = _mm256_cvtepi32_ps(_mm256_and_si256(g, ff));
-        const __m256 b1 = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(g, 8), ff));
-        const __m256 b2 = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(g, 16), ff));
-        const __m256 b3 = _mm256_cvtepi32_ps(_mm256_srli_epi32(g, 24));
-        __m256 r = _mm256_mul_ps(wx[0], b0);
-        r = _mm256_fmadd_ps(wx[1], b1, r);
-        r = _mm256_fmadd_ps(wx[2], b2, r);
-        r = _mm256_fmadd_ps(wx[3], b3, r);
-        acc = _mm256_fmadd_ps(wy[j], r, acc);
+    /* The plane, then (data2) a second one of the same layout at the same
+     * positions: the two chroma planes share their map and weights. */
+    for (int pl = 0; pl < (data2 ? 2 : 1); pl++) {
+        const int *base = (const int *)(pl ? data2 : src->data);
+        __m256i idx = idx0;
+        __m256 acc = _mm256_setzero_ps();
+        for (int j = 0; j < 4; j++, idx = _mm256_add_epi32(idx, stride)) {
+            const __m256i g = _mm256_i32gather_epi32(base, idx, 1);
+            const __m256 b0 = _mm256_cvtepi32_ps(_mm256_and_si256(g, ff));
+            const __m256 b1 = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(g, 8), ff));
+            const __m256 b2 = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(g, 16), ff));
+            const __m256 b3 = _mm256_cvtepi32_ps(_mm256_srli_epi32(g, 24));
+            __m256 r = _mm256_mul_ps(wx[0], b0);
+            r = _mm256_fmadd_ps(wx[1], b1, r);
+            r = _mm256_fmadd_ps(wx[2], b2, r);
+            r = _mm256_fmadd_ps(wx[3], b3, r);
+            acc = _mm256_fmadd_ps(wy[j], r, acc);
+        }
+        const __m256i q = _mm256_cvtps_epi32(acc); /* round to nearest */
+        const __m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
+        const __m128i p16 = _mm_packs_epi32(lo, hi);
+        const __m128i p8 = _mm_packus_epi16(p16, p16);
+        _mm_storel_epi64((__m128i *)(pl ? out2 : out), p8);
     }
-    const __m256i q = _mm256_cvtps_epi32(acc); /* round to nearest */
-    const __m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
-    const __m128i p16 = _mm_packs_epi32(lo, hi);
-    const __m128i p8 = _mm_packus_epi16(p16, p16);
-    _mm_storel_epi64((__m128i *)out, p8);
     return 0;
 }
 #endif
 
-void i2v__warp_rows(const i2v_warp *w, const i2v_plane *src, i2v_plane *dst, int chroma, int y0,
-                    int y1)
+/* One output sample at (xo, yo) on plane G (NULL: none in front). */
+static inline uint8_t sample_one(const i2v_warp *w, const double *G, const i2v_plane *src,
+                                 double radius, int cubic, int chroma, double xo, double yo)
+{
+    const double ww = G ? G[6] * xo + G[7] * yo + G[8] : 0;
+    if (!(ww > 1e-12)) return chroma ? 128 : 16;
+    const double iw = 1.0 / ww;
+    const double u = (G[0] * xo + G[1] * yo + G[2]) * iw;
+    const double v = (G[3] * xo + G[4] * yo + G[5]) * iw;
+    /* Source pixels per output pixel along each source axis. */
+    const double j0 = (G[0] - u * G[6]) * iw, j1 = (G[1] - u * G[7]) * iw;
+    const double j2 = (G[3] - v * G[6]) * iw, j3 = (G[4] - v * G[7]) * iw;
+    const double su2 = j0 * j0 + j1 * j1, sv2 = j2 * j2 + j3 * j3;
+    const double pu = chroma ? 0.5 * (u - 1) : u - 0.5;
+    const double pv = chroma ? 0.5 * (v - 1) : v - 0.5;
+    const double fu = floor(pu), fv = floor(pv);
+    const int iu = (int)fu - 1, iv = (int)fv - 1;
+    if (cubic && su2 <= 1 && sv2 <= 1 && iu >= 0 && iv >= 0 && iu + 3 < src->width &&
+        iv + 3 < src->height) {
+        /* Magnifying, away from the edges: plain Keys interpolation at the
+         * exact position. */
+        float wx[4], wy[4];
+        keys4((float)(pu - fu), wx);
+        keys4((float)(pv - fv), wy);
+        const ptrdiff_t ss = src->stride;
+        const uint8_t *r = src->data + (ptrdiff_t)iv * ss + iu;
+        float acc = 0;
+        for (int j = 0; j < 4; j++, r += ss)
+            acc += wy[j] * (wx[0] * r[0] + wx[1] * r[1] + wx[2] * r[2] + wx[3] * r[3]);
+        const long q = lrintf(acc);
+        return (uint8_t)(q < 0 ? 0 : q > 255 ? 255 : q);
+    }
+    double su = sqrt(su2), sv = sqrt(sv2);
+    su = su < 1 ? 1 : su > I2V_WARP_FOOTPRINT_MAX ? I2V_WARP_FOOTPRINT_MAX : su;
+    sv = sv < 1 ? 1 : sv > I2V_WARP_FOOTPRINT_MAX ? I2V_WARP_FOOTPRINT_MAX : sv;
+    return sample_general(src, w->kernel, radius, pu, pv, su, sv);
+}
+
+/* The first sample index after x0 (of n, at output positions a + b x on
+ * row yo) where a plane other than k wins the selection: the selection
+ * values are linear along the row, so that is where the first of the others
+ * catches up with k. */
+static int plane_run_end(const i2v_warp *w, int k, int x0, int n, double a, double b, double yo)
+{
+    const double sk = w->sel[k][0], ck = w->sel[k][1] * yo + w->sel[k][2];
+    int end = n;
+    for (int j = 0; j < I2V_PLANES; j++) {
+        const double sj = w->sel[j][0];
+        if (j == k || !(sj > sk)) continue;
+        const double cj = w->sel[j][1] * yo + w->sel[j][2];
+        const double xc = (ck - cj) / (sj - sk); /* output position where they meet */
+        const double i = ceil((xc - a) / b);
+        if (i < end) end = i <= x0 ? x0 + 1 : (int)i;
+    }
+    return end;
+}
+
+/* Rows [y0, y1) of dst from src, and (src2, dst2 not NULL) of dst2 from
+ * src2 at the same positions. */
+static void warp_rows(const i2v_warp *w, const i2v_plane *src, i2v_plane *dst,
+                      const i2v_plane *src2, i2v_plane *dst2, int chroma, int y0, int y1)
 {
     const double radius = i2v__kernel_radius(w->kernel);
     const int cubic = w->kernel == I2V_KERNEL_CUBIC;
-    const int sw = src->width, sh = src->height;
-    const ptrdiff_t ss = src->stride;
     /* Output sample x sits at xo = a + b x (luma: x + 0.5; chroma: 2x + 0.5). */
     const double a = 0.5, b = chroma ? 2.0 : 1.0;
+    const int n = dst->width;
     for (int y = y0; y < y1; y++) {
         uint8_t *out = dst->data + (ptrdiff_t)y * dst->stride;
+        uint8_t *out2 = dst2 ? dst2->data + (ptrdiff_t)y * dst2->stride : NULL;
         const double yo = chroma ? 2.0 * y + 1.0 : y + 0.5;
-        for (int x = 0; x < dst->width; x++) {
-            const double xo = a + b * x;
+        /* Runs of samples that see one plane. */
+        for (int x = 0; x < n;) {
+            const int k = pick(w, a + b * x, yo);
+            if (k < 0) {
+                out[x] = chroma ? 128 : 16;
+                if (out2) out2[x] = out[x];
+                x++;
+                continue;
+            }
+            const double *G = w->G[k];
+            const int end = plane_run_end(w, k, x, n, a, b, yo);
+            while (x < end) {
+                int m = end - x < 8 ? end - x : 8;
 #ifdef HAVE_AVX2_PATH
-            /* Eight at a time when the run's two ends see the same plane (the
-             * samples where a plane wins form a convex set: so do all eight). */
-            if (w->avx2 && cubic && x + 8 <= dst->width && (x & 7) == 0) {
-                const int k0 = pick(w, xo, yo);
-                if (k0 >= 0 && pick(w, a + b * (x + 7), yo) == k0 &&
-                    run8(w->G[k0], src, xo, b, yo, chroma, out + x) == 0) {
-                    x += 7;
+                if (w->avx2 && cubic && m == 8 &&
+                    run8(G, src, src2 ? src2->data : NULL, a + b * x, b, yo, chroma, out + x,
+                         out2 ? out2 + x : NULL) == 0) {
+                    x += 8;
                     continue;
                 }
-            }
 #endif
-            int k = -1;
-            double bv = 0;
-            for (int q = 0; q < I2V_PLANES; q++) {
-                const double v = w->sel[q][0] * xo + w->sel[q][1] * yo + w->sel[q][2];
-                if (v > bv) bv = v, k = q;
+                for (; m > 0; m--, x++) {
+                    out[x] = sample_one(w, G, src, radius, cubic, chroma, a + b * x, yo);
+                    if (out2)
+                        out2[x] = sample_one(w, G, src2, radius, cubic, chroma, a + b * x, yo);
+                }
             }
-            const double *G = k >= 0 ? w->G[k] : NULL;
-            const double ww = G ? G[6] * xo + G[7] * yo + G[8] : 0;
-            if (!(ww > 1e-12)) {
-                out[x] = chroma ? 128 : 16;
-                continue;
-            }
-            const double iw = 1.0 / ww;
-            const double u = (G[0] * xo + G[1] * yo + G[2]) * iw;
-            const double v = (G[3] * xo + G[4] * yo + G[5]) * iw;
-            /* Source pixels per output pixel along each source axis. */
-            const double j0 = (G[0] - u * G[6]) * iw, j1 = (G[1] - u * G[7]) * iw;
-            const double j2 = (G[3] - v * G[6]) * iw, j3 = (G[4] - v * G[7]) * iw;
-            const double su2 = j0 * j0 + j1 * j1, sv2 = j2 * j2 + j3 * j3;
-            const double pu = chroma ? 0.5 * (u - 1) : u - 0.5;
-            const double pv = chroma ? 0.5 * (v - 1) : v - 0.5;
-            const double fu = floor(pu), fv = floor(pv);
-            const int iu = (int)fu - 1, iv = (int)fv - 1;
-            if (cubic && su2 <= 1 && sv2 <= 1 && iu >= 0 && iv >= 0 && iu + 3 < sw && iv + 3 < sh) {
-                /* Magnifying, away from the edges: plain Keys interpolation at
-                 * the exact position. */
-                float wx[4], wy[4];
-                keys4((float)(pu - fu), wx);
-                keys4((float)(pv - fv), wy);
-                const uint8_t *r = src->data + (ptrdiff_t)iv * ss + iu;
-                float acc = 0;
-                for (int j = 0; j < 4; j++, r += ss)
-                    acc += wy[j] * (wx[0] * r[0] + wx[1] * r[1] + wx[2] * r[2] + wx[3] * r[3]);
-                const long q = lrintf(acc);
-                out[x] = (uint8_t)(q < 0 ? 0 : q > 255 ? 255 : q);
-                continue;
-            }
-            double su = sqrt(su2), sv = sqrt(sv2);
-            su = su < 1 ? 1 : su > I2V_WARP_FOOTPRINT_MAX ? I2V_WARP_FOOTPRINT_MAX : su;
-            sv = sv < 1 ? 1 : sv > I2V_WARP_FOOTPRINT_MAX ? I2V_WARP_FOOTPRINT_MAX : sv;
-            out[x] = sample_general(src, w->kernel, radius, pu, pv, su, sv);
         }
+    }
+}
+
+void i2v__warp_rows(const i2v_warp *w, const i2v_plane *src, i2v_plane *dst, int chroma, int y0,
+                    int y1)
+{
+    warp_rows(w, src, dst, NULL, NULL, chroma, y0, y1);
+}
+
+void i2v__warp_rows2(const i2v_warp *w, const i2v_plane *src, i2v_plane *dst, const i2v_plane *src2,
+                     i2v_plane *dst2, int y0, int y1)
+{
+    if (src2->width == src->width && src2->height == src->height && src2->stride == src->stride &&
+        dst2->width == dst->width) {
+        warp_rows(w, src, dst, src2, dst2, 1, y0, y1);
+    } else {
+        warp_rows(w, src, dst, NULL, NULL, 1, y0, y1);
+        warp_rows(w, src2, dst2, NULL, NULL, 1, y0, y1);
+    }
+}
+
+void i2v__warp_cover_row(const i2v_warp *w, double src_w, double src_h, int chroma, int y, int n,
+                         double feather, float *cov)
+{
+    const double b = chroma ? 2.0 : 1.0, yo = chroma ? 2.0 * y + 1.0 : y + 0.5;
+    for (int x = 0; x < n; x++) {
+        double u, v, J[4];
+        if (i2v__warp_map(w, 0.5 + b * x, yo, &u, &v, NULL, J)) {
+            cov[x] = 0;
+            continue;
+        }
+        /* Distance inside the source's edge, in output pixels. */
+        const double scale = sqrt(fabs(J[0] * J[3] - J[1] * J[2]));
+        const double in = fmin(fmin(u, src_w - u), fmin(v, src_h - v)) / fmax(scale, 1e-9);
+        const double k = in >= 0 ? 1.0 : 1.0 + in / feather;
+        cov[x] = (float)(k < 0 ? 0 : k);
     }
 }
 

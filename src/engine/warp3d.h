@@ -48,6 +48,11 @@ typedef struct i2v_scene3d {
 void i2v__scene3d_init(i2v_scene3d *s, const i2v_room *room, int pw, int ph, double fx, double fy,
                        double fw, double fh, int out_w, int out_h);
 
+/* The output camera of the scene's framing through a lens zoom times longer
+ * than the photo's: focal length and principal point, output pixels. */
+void i2v__scene3d_intrinsics(const i2v_scene3d *s, double zoom, double *fo, double *cox,
+                             double *coy);
+
 /* One frame's maps: output luma pixel coordinates (continuous) -> source
  * coordinates (continuous, in pixels of a photo decoded at kx, ky times its
  * size). */
@@ -74,6 +79,17 @@ int i2v__warp_map(const i2v_warp *w, double x, double y, double *u, double *v, i
  * centred on luma 2i+1). Thread-safe for disjoint rows. */
 void i2v__warp_rows(const i2v_warp *w, const i2v_plane *src, i2v_plane *dst, int chroma, int y0,
                     int y1);
+
+/* The two chroma planes at once (chroma = 1): they share the map and the
+ * weights, computed once. */
+void i2v__warp_rows2(const i2v_warp *w, const i2v_plane *src, i2v_plane *dst, const i2v_plane *src2,
+                     i2v_plane *dst2, int y0, int y1);
+
+/* How much of each of the n output samples of row y (chroma as in
+ * i2v__warp_rows) falls on the source, a src_w x src_h luma plane: 1 inside,
+ * fading to 0 over feather output pixels outside its edge. */
+void i2v__warp_cover_row(const i2v_warp *w, double src_w, double src_h, int chroma, int y, int n,
+                         double feather, float *cov);
 
 /* Where the frame's output samples land in the photo (photo pixels): the
  * bounding box of a grid of them, and the least source-per-output scale

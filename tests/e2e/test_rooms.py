@@ -284,3 +284,133 @@ def test_explain_prints_the_room(i2v, tmp_path, truth):
     # A landscape: not a room, and why.
     proc = run(i2v, ROOT / "photos" / "sunset_by_Aitzol_Berasategi.jpg", "--explain")
     assert re.match(r'room=no reason="[^"]+"', proc.stdout), proc.stdout
+
+
+# ---- first-last on rooms: two viewpoints of one room, the 3D camera walks between them ----
+
+def camera_event(stderr):
+    lines = [l for l in stderr.splitlines() if l.startswith("event=camera")]
+    assert len(lines) == 1, stderr
+    return lines[0], dict(re.findall(r'(\w+)=("[^"]*"|\S+)', lines[0]))
+
+
+def true_offset(truth, first, last):
+    """Where the camera of `last` is in the camera coordinates of `first`
+    (metres; the rotation is the same for all renders)."""
+    pos = {s["file"]: np.array(s["position"]) for s in truth["shots"]}
+    d = pos[last] - pos[first]
+    room = np.array([d[0], -d[1], d[2]])  # room X = POV x, Y = -POV y, Z = POV z
+    return np.array(truth["rotation_room_to_camera"]) @ room
+
+
+def first_last(i2v, out, first, last, *args, size=f"{W}x{H}"):
+    return run(i2v, ROOMS / first, "--last", ROOMS / last, "-o", out, "--size", size, "--fps",
+               "17", "--duration", "1", "--prompt", "constant speed", "--crf", "6", *args)
+
+
+@pytest.fixture(scope="module")
+def walk(i2v, tmp_path_factory):
+    """dolly_00 -> dolly_16 (1 m apart): the 3D first-last and today's 2D
+    travel ("2D" in the prompt), 17 frames at constant speed, so frame 4k is
+    k/4 of the way, where dolly_{4k}.png was rendered."""
+    d = tmp_path_factory.mktemp("walk")
+    p3 = run(i2v, ROOMS / "dolly_00.png", "--last", ROOMS / "dolly_16.png", "-o", d / "3d.mp4",
+             "--size", f"{W}x{H}", "--fps", "17", "--duration", "1", "--prompt", "constant speed",
+             "--crf", "6", "--explain")
+    p2 = run(i2v, ROOMS / "dolly_00.png", "--last", ROOMS / "dolly_16.png", "-o", d / "2d.mp4",
+             "--size", f"{W}x{H}", "--fps", "17", "--duration", "1", "--prompt",
+             "constant speed, 2D", "--crf", "6")
+    return d / "3d.mp4", p3, d / "2d.mp4", p2
+
+
+def test_first_last_rooms_recovers_the_walk(walk, truth):
+    _, proc, _, proc2 = walk
+    line, ev = camera_event(proc.stderr)
+    assert ev["camera"] == "3d" and ev["move"] == "FIRST_LAST", line
+    got = np.array([float(v) for v in ev["offset_m"].split(",")])
+    want = true_offset(truth, "dolly_00.png", "dolly_16.png")
+    err = np.linalg.norm(got - want)
+    print(f"offset {got.round(3)} m, true {want.round(3)} m: error {err:.3f} m "
+          f"(walk {np.linalg.norm(got):.3f} m, true {np.linalg.norm(want):.3f} m)")
+    # Within 10 cm over the 1 m walk (the box's depths are ~6% long).
+    assert err < 0.10
+    # The frames' poses: a straight walk from the first camera to that offset.
+    poses = frame_poses(proc.stdout)
+    assert len(poses) == 17
+    pos = np.array([[p["x_m"], p["y_m"], p["z_m"]] for p in poses])
+    assert np.allclose(pos[0], 0, atol=1e-9) and np.allclose(pos[-1], got, atol=2e-3)
+    assert np.allclose(np.diff(pos, axis=0), got / 16, atol=2e-3)
+    assert "the 3D camera walks" in proc.stderr
+    # "2D" in the prompt keeps today's travel, and says so.
+    line2, ev2 = camera_event(proc2.stderr)
+    assert ev2["camera"] == "2d" and "2D camera" in ev2["reason"], line2
+    assert "3D camera not used" in proc2.stderr
+
+
+def test_first_last_rooms_beats_the_2d_travel_against_the_truth(walk):
+    v3, _, v2, _ = walk
+    f3, f2 = luma_video(v3, W, H), luma_video(v2, W, H)
+    assert len(f3) == len(f2) == 17
+    gains = []
+    for k in (4, 8, 12):
+        true = luma_png(ROOMS / f"dolly_{k:02d}.png")
+        p3, s3, p2, s2 = psnr(f3[k], true), ssim(f3[k], true), psnr(f2[k], true), ssim(f2[k], true)
+        gains.append(p3 - p2)
+        print(f"walk {k / 16:.2f} m: 3D PSNR {p3:6.2f} dB SSIM {s3:.4f} | 2D travel PSNR "
+              f"{p2:6.2f} dB SSIM {s2:.4f} | 3D - 2D {p3 - p2:+.2f} dB")
+        assert p3 - p2 >= 1.5 and s3 > s2 + 0.03
+    assert np.mean(gains) >= 3.0
+    # The ends are the photos themselves (encoder noise only).
+    for i, name in ((0, "dolly_00.png"), (-1, "dolly_16.png")):
+        p = psnr(f3[i], luma_png(ROOMS / name))
+        print(f"frame {i}: {p:.2f} dB against {name}")
+        assert p > 45
+
+
+def test_first_last_rooms_ends_are_the_photos_resampled(i2v, tmp_path):
+    """At another output size: the first and last frames against the photos
+    scaled by FFmpeg (an independent reference of the still framing)."""
+    from creative import still
+    out = tmp_path / "s.mp4"
+    proc = first_last(i2v, out, "dolly_16.png", "dolly_00.png", size="480x270")
+    line, ev = camera_event(proc.stderr)
+    assert ev["camera"] == "3d", line  # the walk backwards
+    f = motion.read_frames(out, 480, 270)
+    p0 = psnr(f[0], still(ROOMS / "dolly_16.png", 480, 270))
+    p1 = psnr(f[-1], still(ROOMS / "dolly_00.png", 480, 270))
+    print(f"first frame {p0:.2f} dB, last frame {p1:.2f} dB")
+    assert p0 > 38 and p1 > 38
+
+
+def test_first_last_truck(i2v, tmp_path, truth):
+    # 12.5 cm sideways: the 3D walk, the offset within 3 cm.
+    proc = first_last(i2v, tmp_path / "t12.mp4", "truck_1.png", "truck_2.png")
+    line, ev = camera_event(proc.stderr)
+    assert ev["camera"] == "3d", line
+    got = np.array([float(v) for v in ev["offset_m"].split(",")])
+    want = true_offset(truth, "truck_1.png", "truck_2.png")
+    print(f"truck_1 -> truck_2: offset {got.round(3)} m, true {want.round(3)} m")
+    assert np.linalg.norm(got - want) < 0.03
+    # 37.5 cm: both photos' layouts put the back wall at ~9 m (truly ~5 m),
+    # so their boxes overstate every depth; the floor (the scale) disagrees,
+    # and the travel stays 2D with that reason. The floor's own figure is
+    # the true distance.
+    proc = first_last(i2v, tmp_path / "t14.mp4", "truck_1.png", "truck_4.png")
+    line, ev = camera_event(proc.stderr)
+    print(line)
+    assert ev["camera"] == "2d" and "floor" in ev["reason"], line
+    m = re.search(r"floor put the last viewpoint ([\d.]+) m", ev["reason"])
+    want = np.linalg.norm(true_offset(truth, "truck_1.png", "truck_4.png"))
+    assert m and abs(float(m.group(1)) - want) < 0.05, (line, want)
+
+
+@pytest.mark.parametrize("first_is_room", [True, False])
+def test_first_last_room_and_landscape_stay_2d(i2v, photos, tmp_path, first_is_room):
+    room, land = ROOMS / "dolly_00.png", photos / "sunset_by_Aitzol_Berasategi.jpg"
+    a, b = (room, land) if first_is_room else (land, room)
+    out = tmp_path / "rl.mp4"
+    proc = run(i2v, a, "--last", b, "-o", out, "--size", "640x360", "--duration", "1")
+    line, ev = camera_event(proc.stderr)
+    which = "last" if first_is_room else "first"
+    assert ev["camera"] == "2d" and f"the {which} photo is not taken for a room" in ev["reason"]
+    assert "3D camera not used" in proc.stderr and "First-last frame" in proc.stderr
