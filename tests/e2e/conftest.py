@@ -27,6 +27,15 @@ def photos():
     return ROOT / "photos"
 
 
+@pytest.fixture(scope="module")
+def photos_srv():
+    """A photo (and webhook receiver) server on loopback for one test module:
+    serves photos/ (and .extra_dir), records hits and hooks (svc.LocalServer)."""
+    s = svc.LocalServer()
+    yield s
+    s.close()
+
+
 @pytest.fixture(scope="session")
 def pg():
     import pgserver

@@ -16,18 +16,11 @@ import pytest
 import requests
 
 from conftest import fresh_database, fresh_prefix
-from svc import Cluster, LocalServer, Service, Worker, stop_and_check_books
+from svc import Cluster, Service, Worker, stop_and_check_books
 
 LANDSCAPE = "Bridge_by_Sander_Klootwijk.jpg"
 API = "/api/i2v/v1"
 FINAL = ("succeeded", "failed", "cancelled")
-
-
-@pytest.fixture(scope="module")
-def photos_srv():
-    s = LocalServer()
-    yield s
-    s.close()
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres+s3"])

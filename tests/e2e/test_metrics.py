@@ -12,17 +12,10 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import fresh_database
-from svc import LocalServer, Service, free_port
+from svc import Service, free_port
 
 LANDSCAPE = "Bridge_by_Sander_Klootwijk.jpg"
 API = "/api/i2v/v1"
-
-
-@pytest.fixture(scope="module")
-def photos_srv():
-    s = LocalServer()
-    yield s
-    s.close()
 
 
 def scrape(port):

@@ -16,18 +16,11 @@ import pytest
 import requests
 
 from conftest import fresh_database, fresh_prefix
-from svc import Cluster, LocalServer, Service, stop_and_check_books, verify_signature
+from svc import Cluster, Service, stop_and_check_books, verify_signature
 
 LANDSCAPE = "Bridge_by_Sander_Klootwijk.jpg"  # 4352x2448
 PORTRAIT = "Wine_by_Jakkub_Mede.jpg"  # 2560x3837
 API = "/api/i2v/v1"
-
-
-@pytest.fixture(scope="module")
-def photos_srv():
-    s = LocalServer()
-    yield s
-    s.close()
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres+s3"])

@@ -23,7 +23,7 @@ import jsonschema
 import pytest
 import requests
 
-from svc import LocalServer, Service, stop_and_check_books
+from svc import Service, stop_and_check_books
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 VALIDATOR = ROOT / "tests" / "openapi" / "validate.mjs"
@@ -128,13 +128,6 @@ class Document:
             errs = self.errors(sent, schema)
             assert not errs, f"{method} {template}: accepted body refused by the document: {errs}"
         return r
-
-
-@pytest.fixture(scope="module")
-def photos_srv():
-    s = LocalServer()
-    yield s
-    s.close()
 
 
 @pytest.fixture(scope="module")

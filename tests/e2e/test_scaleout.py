@@ -23,13 +23,6 @@ from conftest import fresh_database, fresh_prefix
 PHOTO = "Bridge_by_Sander_Klootwijk.jpg"
 
 
-@pytest.fixture(scope="module")
-def photos_srv():
-    s = LocalServer()
-    yield s
-    s.close()
-
-
 def worker(binary, tmp, name, backend, public_url, extra=()):
     """An `i2v worker` with only --store and --blobs (no data directory)."""
     return Worker(binary, tmp, name, ["--fetch-allow", "127.0.0.1/32", "--public-url",

@@ -21,13 +21,6 @@ PORTRAIT = "Wine_by_Jakkub_Mede.jpg"  # 2560x3837
 PHOTOS_DIR = pathlib.Path(__file__).resolve().parents[2] / "photos"
 
 
-@pytest.fixture(scope="module")
-def photos_srv():
-    s = LocalServer()
-    yield s
-    s.close()
-
-
 @pytest.fixture(scope="module", params=["sqlite", "postgres+s3"])
 def svc(request, i2v, tmp_path_factory, photos_srv):
     """The suite runs twice: on the embedded default (one `i2v serve`, SQLite
