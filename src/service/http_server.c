@@ -139,20 +139,27 @@ int i2v__respond_text(i2v_req *r, int status, const char *ctype, const char *tex
     return queue(r, status, resp);
 }
 
-int i2v__respond_json(i2v_req *r, int status, json_t *body)
+struct MHD_Response *i2v__json_response(json_t *body)
 {
     char *s = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
-    if (!s) return i2v__respond_text(r, 500, "application/json", "{}", 2);
     struct MHD_Response *resp =
-        MHD_create_response_from_buffer(strlen(s), s, MHD_RESPMEM_MUST_FREE);
+        s ? MHD_create_response_from_buffer(strlen(s), s, MHD_RESPMEM_MUST_FREE)
+          : MHD_create_response_from_buffer(2, (void *)"{}", MHD_RESPMEM_PERSISTENT);
     if (!resp) {
         free(s);
-        return -1;
+        return NULL;
     }
     MHD_add_response_header(resp, "Content-Type", "application/json; charset=utf-8");
     MHD_add_response_header(resp, "Cache-Control", "no-store");
-    return queue(r, status, resp);
+    return resp;
+}
+
+int i2v__respond_json(i2v_req *r, int status, json_t *body)
+{
+    const int ok = body != NULL;
+    struct MHD_Response *resp = i2v__json_response(body);
+    return queue(r, ok ? status : 500, resp);
 }
 
 /* The family a path belongs to: the longest matching prefix. */

@@ -120,6 +120,9 @@ struct MHD_Response;
 /* Queues resp (a reference is taken; the caller still destroys its own)
  * with status; returns 0 or -1. */
 int i2v__respond(i2v_req *r, int status, struct MHD_Response *resp);
+/* The response i2v__respond_json queues (body stolen; "{}" when it cannot be
+ * serialised), for a caller that adds headers; NULL without memory. */
+struct MHD_Response *i2v__json_response(json_t *body);
 /* Same, from text that is already JSON (copied). */
 int i2v__respond_text(i2v_req *r, int status, const char *ctype, const char *text, size_t len);
 

@@ -224,17 +224,8 @@ static int send_page(i2v_req *r, int status, struct MHD_Response *resp)
 /* A JSON answer (body stolen) with an optional Set-Cookie and Retry-After. */
 static int send_json(i2v_req *r, int status, json_t *body, const char *cookie, int retry_after)
 {
-    char *s = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    json_decref(body);
-    if (!s) return i2v__respond_text(r, 500, "application/json", "{}", 2);
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(strlen(s), s, MHD_RESPMEM_MUST_FREE);
-    if (!resp) {
-        free(s);
-        return -1;
-    }
-    MHD_add_response_header(resp, "Content-Type", "application/json; charset=utf-8");
-    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    struct MHD_Response *resp = i2v__json_response(body);
+    if (!resp) return -1;
     if (cookie) MHD_add_response_header(resp, "Set-Cookie", cookie);
     if (retry_after > 0) {
         char ra[16];
