@@ -263,3 +263,22 @@ int i2v__api_auth_key(i2v_service *svc, i2v_req *r, const char *key, char user[3
                               : i2v__api_store_error(r, s, fail);
     return 1;
 }
+
+/* Animation API v2's error words and statuses, which the native API speaks
+ * too (v2 never answers 429). */
+const i2v_api_code i2v__api_codes[I2V_API_KINDS] = {
+    [I2V_API_PARAM] = {400, "invalid_request"},
+    [I2V_API_AUTH] = {401, "invalid_api_key"},
+    [I2V_API_FORBIDDEN] = {403, "forbidden"},
+    [I2V_API_NOTFOUND] = {404, "not_found"},
+    [I2V_API_METHOD] = {405, "method_not_allowed"},
+    [I2V_API_TOO_LARGE] = {413, "payload_too_large"},
+    [I2V_API_REVIEW] = {400, "prompt_refused"},
+    [I2V_API_CREDITS] = {402, "insufficient_credits"},
+    [I2V_API_INTERNAL] = {500, "internal_error"},
+    [I2V_API_GENERIC] = {400, "bad_request"},
+    [I2V_API_IDEMPOTENCY] = {422, "idempotency_key_reused"},
+    [I2V_API_UNAVAILABLE] = {503, "service_unavailable"},
+    [I2V_API_CONFLICT] = {409, "conflict"},
+    [I2V_API_TOO_MANY] = {429, "too_many_requests"},
+};

@@ -98,6 +98,13 @@ int i2v__native_error(i2v_req *r, i2v_api_kind kind, const char *fmt, ...)
  * with a message that names the field. */
 int i2v__native_request(json_t *body, i2v_gen *g, char *msg, size_t msglen);
 extern const i2v_api_family i2v__native_family;
+/* An error kind as Animation API v2 and the native API answer it: its HTTP
+ * status and its code word ("invalid_request", ...). */
+typedef struct i2v_api_code {
+    int status;
+    const char *code;
+} i2v_api_code;
+extern const i2v_api_code i2v__api_codes[I2V_API_KINDS];
 /* The native API's caller (its key or session): 0, or 1 after answering in
  * the native shape (*ret set). For handlers outside api_native.c. */
 int i2v__native_auth(i2v_service *svc, i2v_req *r, char user[37], int *ret);

@@ -32,25 +32,6 @@
 #define ID_MAX 64 /* the longest generation or key id looked up */
 
 /* Error kinds to this API's HTTP status and code, in one table. */
-static const struct {
-    int status;
-    const char *code;
-} codes[I2V_API_KINDS] = {
-    [I2V_API_PARAM] = {400, "invalid_request"},
-    [I2V_API_AUTH] = {401, "invalid_api_key"},
-    [I2V_API_FORBIDDEN] = {403, "forbidden"},
-    [I2V_API_NOTFOUND] = {404, "not_found"},
-    [I2V_API_METHOD] = {405, "method_not_allowed"},
-    [I2V_API_TOO_LARGE] = {413, "payload_too_large"},
-    [I2V_API_REVIEW] = {400, "prompt_refused"},
-    [I2V_API_CREDITS] = {402, "insufficient_credits"},
-    [I2V_API_INTERNAL] = {500, "internal_error"},
-    [I2V_API_GENERIC] = {400, "bad_request"},
-    [I2V_API_IDEMPOTENCY] = {422, "idempotency_key_reused"},
-    [I2V_API_UNAVAILABLE] = {503, "service_unavailable"},
-    [I2V_API_CONFLICT] = {409, "conflict"},
-    [I2V_API_TOO_MANY] = {429, "too_many_requests"},
-};
 
 /* The field a message names: its leading "name:" (name of letters, digits
  * and _ - . [ ]), into field[64]; "" when it names none. */
@@ -76,9 +57,9 @@ int i2v__native_error(i2v_req *r, i2v_api_kind kind, const char *fmt, ...)
     va_end(ap);
     if (kind == I2V_API_PARAM || kind == I2V_API_IDEMPOTENCY || kind == I2V_API_TOO_LARGE)
         field_of(msg, field);
-    json_t *e = json_pack("{s:s, s:s, s:o}", "code", codes[kind].code, "message", msg, "field",
-                          field[0] ? json_string(field) : json_null());
-    return i2v__respond_json(r, codes[kind].status, json_pack("{s:o}", "error", e));
+    json_t *e = json_pack("{s:s, s:s, s:o}", "code", i2v__api_codes[kind].code, "message", msg,
+                          "field", field[0] ? json_string(field) : json_null());
+    return i2v__respond_json(r, i2v__api_codes[kind].status, json_pack("{s:o}", "error", e));
 }
 
 /* The caller's user from "Authorization: Bearer KEY" (or x-api-key), or

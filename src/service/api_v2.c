@@ -18,25 +18,6 @@
 
 #define V2_MAX_IMAGES 20
 
-static const struct {
-    int status;
-    const char *code;
-} v2_codes[I2V_API_KINDS] = {
-    [I2V_API_PARAM] = {400, "invalid_request"},
-    [I2V_API_AUTH] = {401, "invalid_api_key"},
-    [I2V_API_FORBIDDEN] = {403, "forbidden"},
-    [I2V_API_NOTFOUND] = {404, "not_found"},
-    [I2V_API_METHOD] = {405, "method_not_allowed"},
-    [I2V_API_TOO_LARGE] = {413, "payload_too_large"},
-    [I2V_API_REVIEW] = {400, "prompt_refused"},
-    [I2V_API_CREDITS] = {402, "insufficient_credits"},
-    [I2V_API_INTERNAL] = {500, "internal_error"},
-    [I2V_API_GENERIC] = {400, "bad_request"},
-    [I2V_API_IDEMPOTENCY] = {422, "idempotency_key_reused"},
-    [I2V_API_UNAVAILABLE] = {503, "service_unavailable"},
-    [I2V_API_CONFLICT] = {409, "conflict"},
-};
-
 int i2v__v2_error(i2v_req *r, i2v_api_kind kind, const char *fmt, ...)
 {
     char msg[512];
@@ -44,8 +25,9 @@ int i2v__v2_error(i2v_req *r, i2v_api_kind kind, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    json_t *j = json_pack("{s:{s:s, s:s}}", "error", "code", v2_codes[kind].code, "message", msg);
-    return i2v__respond_json(r, v2_codes[kind].status, j);
+    json_t *j =
+        json_pack("{s:{s:s, s:s}}", "error", "code", i2v__api_codes[kind].code, "message", msg);
+    return i2v__respond_json(r, i2v__api_codes[kind].status, j);
 }
 
 const char *i2v__v2_status(int state)
