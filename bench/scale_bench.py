@@ -160,7 +160,7 @@ def queue_overhead(binary, tmp, photos, pg, jobs, workers):
     while db.execute("SELECT COUNT(*) FROM generations WHERE state < 2").fetchone()[0]:
         time.sleep(0.05)
     wall = time.time() - t0
-    rows = db.execute("SELECT finished_ms - started_ms, state FROM generations "
+    rows = db.execute("SELECT finished_ms - started_ms, state, task_id FROM generations "
                       "WHERE task_id >= 1000000000000").fetchall()
     db.close()
     for p in procs:
@@ -169,8 +169,19 @@ def queue_overhead(binary, tmp, photos, pg, jobs, workers):
     for f in logs:
         f.close()
     svc.stop()
-    assert all(s == 2 for _, s in rows), "a tiny generation failed"
-    return wall, [r[0] for r in rows]
+    assert all(r[1] == 2 for r in rows), "a tiny generation failed"
+    # where each tiny job's time went, from the workers' job_succeeded lines
+    phases = {}
+    for i in range(workers):
+        for ln in (tmp / f"q{workers}-w{i}.log").read_text().splitlines():
+            m = re.search(r"event=job_succeeded task_id=(\d+) ", ln)
+            if m and int(m.group(1)) >= 1000000000000:
+                ph = {k: float(v) for k, v in re.findall(r" (\w+)_ms=([\d.]+)", ln)}
+                ph["claim_to_finish"] = 0.0
+                phases[int(m.group(1))] = ph
+    for total, _, task in rows:
+        phases[task]["claim_to_finish"] = float(total)
+    return wall, [r[0] for r in rows], list(phases.values())
 
 
 def render_floor(binary, tmp, runs):
@@ -230,12 +241,20 @@ def main():
             floor = render_floor(binary, tmp, a.runs)
             print(f"\ntiny generations (128x128, 1 s), {a.jobs} per run, on PostgreSQL; "
                   f"`i2v render` of the same alone: {floor:.0f} ms")
-            print(f"{'workers':>7} {'jobs/s':>8} {'claim-to-finish median ms':>26} "
-                  f"{'minus the render alone':>24}")
+            print("per job, medians in ms: claim to finish (the store's started/finished "
+                  "times), then the worker's own phases; queue = claim-to-finish - plan - render")
+            print(f"{'workers':>7} {'jobs/s':>8} {'claim-finish':>13} {'fetch':>7} {'plan':>7} "
+                  f"{'render':>7} {'put':>7} {'finish':>7} {'queue':>7}")
             for w in (1, 2, 4, 8):
-                wall, per = queue_overhead(binary, tmp, photos, pg, a.jobs, w)
+                wall, per, phases = queue_overhead(binary, tmp, photos, pg, a.jobs, w)
                 med = statistics.median(per)
-                print(f"{w:7d} {a.jobs / wall:8.2f} {med:26.0f} {med - floor:24.0f}")
+                ph = {k: statistics.median([p[k] for p in phases])
+                      for k in ("fetch", "plan", "render", "put", "finish")}
+                queue = statistics.median([p["claim_to_finish"] - p["plan"] - p["render"]
+                                           for p in phases])
+                print(f"{w:7d} {a.jobs / wall:8.2f} {med:13.0f} {ph['fetch']:7.1f} "
+                      f"{ph['plan']:7.1f} {ph['render']:7.1f} {ph['put']:7.1f} "
+                      f"{ph['finish']:7.1f} {queue:7.1f}")
     photos.close()
 
 

@@ -62,6 +62,8 @@ typedef struct job {
     atomic_int cancelled; /* its owner asked to cancel it */
     double cancel_seen;   /* i2v__mono() when the keeper learned it (before cancelled is set) */
     int give_back;        /* the blob store stayed away: back to the queue, not failed */
+    /* where the time went, in seconds (job_succeeded's log line) */
+    double fetch_s, plan_s, render_s, review_s, put_s, finish_s;
     /* the keeper thread */
     pthread_t keeper;
     pthread_mutex_t mu;
@@ -311,6 +313,7 @@ static void run_job(job *j, i2v_gen *r)
     lim.max_pixels = svc->max_pixels;
     i2v_fetch_limits fetch = svc->fetch;
     fetch.cancel = &j->w->cancel; /* a cancel stops a slow download too */
+    double t = i2v__mono();
     for (n = 0; n < nurls;) {
         /* an upload is read from the blob store; anything else fetched */
         const size_t upload_max =
@@ -337,6 +340,8 @@ static void run_job(job *j, i2v_gen *r)
         n++;
     }
     const i2v_photo *photo = photos[0];
+    j->fetch_s = i2v__mono() - t;
+    t = i2v__mono();
 
     i2v_spec spec;
     i2v_spec_init(&spec);
@@ -377,6 +382,7 @@ static void run_job(job *j, i2v_gen *r)
         }
     }
     atomic_store(&j->pct, 5);
+    j->plan_s = i2v__mono() - t;
     if (stopped(j)) goto out;
 
     i2v__random_hex(r->out_key, 16);
@@ -398,10 +404,16 @@ static void run_job(job *j, i2v_gen *r)
         out.sample_paths = samples;
         out.nsamples = I2V_REVIEW_SAMPLES;
     }
+    t = i2v__mono();
     if (i2v_render_multi(list, n, plan, &out, &err) != 0) goto out;
+    j->render_s = i2v__mono() - t;
     nsamples = out.nsamples; /* written: removed below, whatever happens */
+    t = i2v__mono();
     if (nsamples && review(j, cover, samples, nsamples, r, &err) != 0) goto out;
+    j->review_s = i2v__mono() - t;
+    t = i2v__mono();
     if (stopped(j) || put_with_retries(j, r->out_key, video, cover, &err) != 0) goto out;
+    j->put_s = i2v__mono() - t;
     r->state = I2V_GEN_SUCCEEDED;
     r->out_width = i2v_plan_width(plan);
     r->out_height = i2v_plan_height(plan);
@@ -487,7 +499,9 @@ static void process(wthread *w, i2v_gen *g, const char *token)
         goto out;
     }
     i2v_error e = {0};
+    const double tf = i2v__mono();
     int fr = finish_with_retries(svc, g, j.token, r, &e);
+    j.finish_s = i2v__mono() - tf;
     if (fr == I2V_ECANCELLED) {
         /* cancel was requested after the last renewal: the store wrote
          * the cancel (and its refund), so what was put goes */
@@ -512,9 +526,12 @@ done:
     if (r->state != I2V_GEN_SUCCEEDED) i2v__metrics_refunded(g->price);
     if (r->state == I2V_GEN_SUCCEEDED) {
         i2v__log(I2V_LOG_INFO, "job_succeeded",
-                 " task_id=%lld generation_id=%s size=%dx%d seconds=%.2f out=%s plan=\"%s\"",
+                 " task_id=%lld generation_id=%s size=%dx%d seconds=%.2f fetch_ms=%.1f"
+                 " plan_ms=%.1f render_ms=%.1f review_ms=%.1f put_ms=%.1f finish_ms=%.1f out=%s"
+                 " plan=\"%s\"",
                  (long long)g->task_id, g->uuid, r->out_width, r->out_height, i2v__mono() - t0,
-                 r->out_key, r->plan_prompt);
+                 j.fetch_s * 1e3, j.plan_s * 1e3, j.render_s * 1e3, j.review_s * 1e3, j.put_s * 1e3,
+                 j.finish_s * 1e3, r->out_key, r->plan_prompt);
     } else if (r->state == I2V_GEN_CANCELLED) {
         /* stop_ms: from the renewal that brought the cancel to the finish */
         const double seen = atomic_load(&j.cancelled) ? j.cancel_seen : 0;
