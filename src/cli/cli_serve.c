@@ -23,11 +23,9 @@
 #include "service/api.h"
 #include "service/events.h"
 #include "service/http_server.h"
-#include "service/openapi.h"
 #include "service/metrics.h"
-#include "service/outputs.h"
+#include "service/routes.h"
 #include "service/service.h"
-#include "service/uploads.h"
 #include "service/web.h"
 
 static const i2v_option serve_opts[] = {
@@ -118,18 +116,6 @@ static const i2v_option serve_opts[] = {
     {"help", 'h', I2V_OPT_FLAG, NULL, 0, 0, NULL, NULL, "show this help"},
 };
 #define NOPTS (int)(sizeof serve_opts / sizeof serve_opts[0])
-
-/* The output files answer errors in Animation API v2's shape. */
-static const i2v_api_family outputs_family = {"outputs", I2V_OUTPUTS_PREFIX, i2v__v2_error,
-                                              i2v__outputs_routes, 1};
-/* Uploaded photos (their owner's preview) answer in the native API's shape. */
-static const i2v_api_family uploads_family = {"uploads", I2V_UPLOADS_PREFIX, i2v__native_error,
-                                              i2v__upload_routes, 1};
-static const i2v_api_family *const families[] = {
-    &i2v__v1_family, &i2v__v2_family, &i2v__native_family, &outputs_family, &uploads_family,
-    &i2v__openapi_family, &i2v__web_family};
-/* Routes whose body is a photo (--upload-max-bytes instead of --body-max). */
-static const char *const file_paths[] = {I2V_UPLOADS_PATH};
 
 static volatile sig_atomic_t got_signal;
 static void on_signal(int sig)
@@ -277,10 +263,8 @@ static int run(int argc, char **argv, int http)
         hc.read_timeout_s = i2v__opt_num(&o, "read-timeout");
         hc.header_max = (size_t)i2v__opt_int(&o, "header-max");
         hc.log_requests = strcasecmp(i2v__opt_str(&o, "log-requests"), "on") == 0;
-        hc.families = families;
-        hc.nfamilies = (int)(sizeof families / sizeof families[0]);
-        hc.file_paths = file_paths;
-        hc.nfile_paths = (int)(sizeof file_paths / sizeof file_paths[0]);
+        hc.families = i2v__serve_families(&hc.nfamilies);
+        hc.file_paths = i2v__serve_file_paths(&hc.nfile_paths);
         if (i2v__http_start(&h, &svc, &hc, &err) != 0) {
             fprintf(stderr, "i2v %s: %s\n", cmd, err.message);
             goto out;

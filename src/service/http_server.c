@@ -248,13 +248,21 @@ static int health(i2v_http *h, i2v_req *r)
     return i2v__respond_text(r, 503, text, msg, (size_t)n);
 }
 
+/* What the router answers itself, before any family: GET and HEAD, the
+ * handlers NULL (health() answers them; it needs the server). */
+const i2v_route i2v__router_routes[I2V_ROUTER_NROUTES] = {
+    {"GET HEAD", "/healthz", NULL},
+    {"GET HEAD", "/readyz", NULL},
+};
+
 static int dispatch(i2v_http *h, i2v_req *r)
 {
     const char *m = r->method;
-    if (strcmp(r->path, "/healthz") == 0 || strcmp(r->path, "/readyz") == 0) {
-        r->route = strcmp(r->path, "/healthz") == 0 ? "/healthz" : "/readyz";
-        return health(h, r);
-    }
+    for (int i = 0; i < I2V_ROUTER_NROUTES; i++)
+        if (strcmp(r->path, i2v__router_routes[i].path) == 0) {
+            r->route = i2v__router_routes[i].path;
+            return health(h, r);
+        }
     r->family = family_of(h, r->path);
     if (!r->family) return route_error(r, I2V_API_NOTFOUND);
     const i2v_route *found = route_of(r->family, r->path);

@@ -109,6 +109,13 @@ struct i2v_api_family {
     int nroutes;
 };
 
+/* The exact paths the router answers itself, before any family:
+ * /healthz (the process runs) and /readyz (the job store answers), GET and
+ * HEAD, "ok" as text/plain (503 with the reason when not ready). Their
+ * handlers are NULL: the router answers them. */
+#define I2V_ROUTER_NROUTES 2
+extern const i2v_route i2v__router_routes[I2V_ROUTER_NROUTES];
+
 /* Answers an error in the shape of r's family. */
 int i2v__req_error(i2v_req *r, i2v_api_kind kind, const char *msg);
 

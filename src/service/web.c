@@ -445,8 +445,8 @@ int i2v__web_session(i2v_service *svc, i2v_req *r)
 
 const i2v_web_asset *i2v__web_asset(const char *path)
 {
-    for (size_t i = 0; i < i2v__web_nassets; i++)
-        if (strcmp(i2v__web_assets[i].path, path) == 0) return &i2v__web_assets[i];
+    for (size_t i = 0; i < i2v__web_nfiles; i++)
+        if (strcmp(i2v__web_files[i].name, path) == 0) return &i2v__web_files[i];
     return NULL;
 }
 

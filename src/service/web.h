@@ -69,16 +69,17 @@ int i2v__web_session(i2v_service *svc, i2v_req *r);
  * Animation API v2's shape, as before. */
 extern const i2v_api_family i2v__web_family;
 
-/* One embedded file of web/ (web_assets.c, generated at build time). */
+/* One embedded file of web/: the table web_assets.c holds, written at
+ * build time by scripts/embed.py (web/meson.build). */
 typedef struct i2v_web_asset {
-    const char *path;  /* relative to web/: "index.html", "js/app.js" */
-    const char *ctype; /* Content-Type */
-    const char *etag;  /* "\"<16 hex of its SHA-256>\"" */
-    const unsigned char *data;
-    size_t len;
+    const char *name;          /* relative to web/: "index.html", "js/app.js" */
+    const unsigned char *data; /* followed by one NUL */
+    size_t len;                /* without the NUL */
+    const char *ctype;         /* Content-Type */
+    const char *etag;          /* "\"<16 hex of its SHA-256>\"" */
 } i2v_web_asset;
-extern const i2v_web_asset i2v__web_assets[];
-extern const size_t i2v__web_nassets;
+extern const i2v_web_asset i2v__web_files[];
+extern const size_t i2v__web_nfiles;
 /* The asset at path, or NULL. */
 const i2v_web_asset *i2v__web_asset(const char *path);
 

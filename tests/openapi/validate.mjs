@@ -5,8 +5,10 @@
 //      (Ajv2020: no unknown keywords, no unresolvable $ref, known formats);
 //   3. every example (media type `example`, schema `example` / `examples`)
 //      valid against its schema;
-//   4. unique operationIds, declared path parameters, `x-i2v-pending` only
-//      ever `true`.
+//   4. unique operationIds, declared path parameters, no operation marked
+//      `x-i2v-pending` (everything the document describes is served), and
+//      an event stream's `x-i2v-event-data` (its events' data) a schema
+//      named with its `x-i2v-event`.
 // Usage: node validate.mjs [FILE]. Exit 0 when it is valid; else 1 with
 // every error on stderr.
 import { readFileSync } from "node:fs";
@@ -147,7 +149,7 @@ function walkOperations(prefix, items) {
       } else {
         fail(where, "has no operationId");
       }
-      if ("x-i2v-pending" in op && op["x-i2v-pending"] !== true) fail(where, "x-i2v-pending is only ever true");
+      if ("x-i2v-pending" in op) fail(where, "x-i2v-pending: every operation of the document is served");
       const params = new Set(declared);
       for (const p of op.parameters ?? []) {
         const r = resolveRef(p);
@@ -164,7 +166,10 @@ function walkOperations(prefix, items) {
       for (const [status, r] of Object.entries(op.responses ?? {})) {
         walkSchemaHolder(`${where}/responses/${status}`, r);
         for (const [mt, media] of Object.entries(resolveRef(r)?.content ?? {}))
-          if (media["x-i2v-event-data"]) compile(`${where}/responses/${status}/${mt}/x-i2v-event-data`, media["x-i2v-event-data"]);
+          if (media["x-i2v-event-data"]) {
+            compile(`${where}/responses/${status}/${mt}/x-i2v-event-data`, media["x-i2v-event-data"]);
+            if (typeof media["x-i2v-event"] !== "string") fail(`${where}/responses/${status}/${mt}`, "x-i2v-event-data without its x-i2v-event (the event's name)");
+          }
       }
     }
   }

@@ -144,17 +144,17 @@ static void test_assets(void **state)
     assert_non_null(i2v__web_asset("app.css"));
     assert_null(i2v__web_asset("../web.c"));
     assert_null(i2v__web_asset(""));
-    for (size_t i = 0; i < i2v__web_nassets; i++) {
-        const i2v_web_asset *a = &i2v__web_assets[i];
+    for (size_t i = 0; i < i2v__web_nfiles; i++) {
+        const i2v_web_asset *a = &i2v__web_files[i];
         assert_int_equal(strlen(a->etag), 18);
         assert_int_equal(a->etag[0], '"');
         /* no page builds HTML from strings */
-        if (strstr(a->path, ".js"))
+        if (strstr(a->name, ".js"))
             if (strstr((const char *)a->data, "innerHTML") ||
                 strstr((const char *)a->data, "insertAdjacentHTML") ||
                 strstr((const char *)a->data, "document.write") ||
                 strstr((const char *)a->data, "eval("))
-                fail_msg("%s builds HTML from strings or evaluates code", a->path);
+                fail_msg("%s builds HTML from strings or evaluates code", a->name);
     }
 }
 
