@@ -24,6 +24,14 @@ else
   echo "  ./build/i2v admin --data $data key create $(cat "$data/demo-user"))"
 fi
 
+# Developer Space sessions are signed with this secret: kept with the data so
+# that a sign-in survives a restart of the demo.
+if [ -z "${I2V_SESSION_SECRET:-}" ]; then
+  [ -s "$data/session-secret" ] || (umask 077; openssl rand -base64 32 >"$data/session-secret")
+  I2V_SESSION_SECRET=$(cat "$data/session-secret")
+  export I2V_SESSION_SECRET
+fi
+
 ./build/i2v serve --data "$data" --listen "$listen" &
 pid=$!
 trap 'kill -TERM $pid 2>/dev/null; wait $pid' INT TERM

@@ -11,7 +11,7 @@ PACKAGES=(
   libsqlite3-dev libcurl4-openssl-dev libmicrohttpd-dev libjansson-dev libssl-dev
   libcmocka-dev ffmpeg python3 python3-pytest python3-numpy python3-requests wrk
   libheif-examples clang libclang-rt-14-dev
-  libpq-dev postgresql python3-psycopg2 curl python3-jsonschema python3-prometheus-client
+  libpq-dev postgresql python3-psycopg2 curl openssl python3-jsonschema python3-prometheus-client
   chromium
 )
 # Node.js runs the S3 test server (tests/s3): Debian's, unless one is installed.
