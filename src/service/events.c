@@ -302,7 +302,9 @@ static int add_row(void *user, const i2v_gen *g, int wait)
         rs->r = nr;
         rs->cap = cap;
     }
-    char *json = json_dumps(i2v__native_gen_json(rs->svc, g, wait), JSON_COMPACT);
+    json_t *obj = i2v__native_gen_json(rs->svc, g, wait);
+    char *json = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
+    json_decref(obj);
     if (!json) return 1;
     row *r = &rs->r[rs->n++];
     r->id = g->id;
@@ -743,7 +745,9 @@ int i2v__events_generation(i2v_service *svc, i2v_req *r, const char *user, const
                    ? i2v__native_error(r, I2V_API_NOTFOUND, "generation %.64s: not found", id)
                    : i2v__api_store_error(r, st, i2v__native_error);
     }
-    char *json = json_dumps(i2v__native_gen_json(svc, g, wait), JSON_COMPACT);
+    json_t *obj = i2v__native_gen_json(svc, g, wait);
+    char *json = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
+    json_decref(obj);
     const int64_t gid = g->id;
     const int final = g->state >= I2V_GEN_SUCCEEDED;
     free(g);
