@@ -52,7 +52,7 @@ I2V_BIN=build/i2v run_pytest "end-to-end" tests/e2e
 
 echo "== end-to-end subset under AddressSanitizer + UBSan"
 I2V_BIN=build-asan/i2v run_pytest "end-to-end (asan)" tests/e2e \
-  -k "not postgres and not scaleout and not test_browser and ((every_move and (ZOOM_IN or AUTO_REVERSE or PAN_UP)) or errors or webp or unwritable or output_sizes and coffee or like_the_seed or validated or webhook_retried or range or private or kill_9_in_the_middle or first_last or tour or soundtrack or looks or reaches_our_network or same_guard or bombs or megabyte or slow_headers or idempotency or racing or corpus or fenced or cancel or stream or session or csrf or quote or revoking or sign_in_attempts or pages_headers or document_served or wrong_methods_answer)"
+  -k "not postgres and not scaleout and not test_browser and ((every_move and (ZOOM_IN or AUTO_REVERSE or PAN_UP)) or errors or webp or unwritable or output_sizes and coffee or like_the_seed or validated or webhook_retried or range or private or kill_9_in_the_middle or first_last or tour or soundtrack or looks or reaches_our_network or same_guard or bombs or megabyte or slow_headers or idempotency or racing or corpus or fenced or cancel or (stream and not thousand) or upload or redeliver or secret_rotation or refused_output or accepted_output or metrics_count or session or csrf or quote or revoking or sign_in_attempts or pages_headers or document_served or wrong_methods_answer)"
 
 echo "== fuzzing: each libFuzzer target for ${I2V_FUZZ_SECONDS:-30} s (clang, ASan + UBSan)"
 fuzz_out=$(mktemp)

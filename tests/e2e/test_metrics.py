@@ -93,8 +93,13 @@ def test_metrics_count_the_traffic(i2v, tmp_path, photos_srv):
         fams, _ = scrape(mport)
         assert value(fams, "i2v_sse_subscribers") == 1
         st.close()
-        time.sleep(1.5)  # noticed within a store poll (0.2 s), not at the next heartbeat (60 s)
-        fams, text = scrape(mport)
+        # noticed within a few store polls (0.2 s each), not at the next heartbeat (60 s)
+        deadline = time.monotonic() + 10
+        while True:
+            fams, text = scrape(mport)
+            if value(fams, "i2v_sse_subscribers") == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
         assert value(fams, "i2v_sse_subscribers") == 0
 
         req = "i2v_http_requests"
