@@ -207,12 +207,15 @@ __attribute__((target("avx2"))) static inline __m256i hmax8(__m256i a)
     return _mm256_max_epi32(a, _mm256_shuffle_epi32(a, 0xb1));
 }
 
-/* Four bytes per 32-bit word picked out of the 16 at p by ctrl. */
-__attribute__((target("avx2"), always_inline)) static inline __m256i pick16(const uint8_t *p,
-                                                                            __m256i ctrl)
+/* Eight samples' horizontal sums (weights in 1/16384) over the 16 bytes at
+ * p: taps 0, 1 picked as 16-bit numbers by ca and weighted by w01, taps 2, 3
+ * by cb and w23. */
+__attribute__((target("avx2"), always_inline)) static inline __m256i
+hrow(const uint8_t *p, __m256i ca, __m256i cb, __m256i w01, __m256i w23)
 {
-    return _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)p)),
-                               ctrl);
+    const __m256i r = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)p));
+    return _mm256_add_epi32(_mm256_madd_epi16(_mm256_shuffle_epi8(r, ca), w01),
+                            _mm256_madd_epi16(_mm256_shuffle_epi8(r, cb), w23));
 }
 
 /* Keys interpolation of eight samples, all inside: the first taps (iu, iv),
@@ -235,25 +238,46 @@ filter8(const i2v_plane *src, const uint8_t *data2, __m256i iu, __m256i iv, __m2
         o[2] = _mm256_mul_ps(_mm256_fmadd_ps(_mm256_fnmadd_ps(c15, t, c2), t, c05), t);
         o[3] = _mm256_mul_ps(_mm256_fmsub_ps(c05, t, c05), t2);
     }
-    /* The 4x4 source bytes of each sample, row by row: one 32-bit word per
-     * sample holding its four taps. When the eight samples' taps lie within
-     * 16 bytes of a few source rows, each row is loaded once and the words
-     * are picked out of it by a byte shuffle; otherwise gathered. */
+    /* Horizontal weights in 1/16384 as 16-bit pairs (taps 0 and 1, 2 and 3)
+     * for multiply-adds of 16-bit samples; tap 1's takes the rounding, so
+     * each row's weights sum to exactly 16384 (flat stays flat). The
+     * vertical weights carry the 1/16384 back. */
+    const __m256 q14 = _mm256_set1_ps(16384.0f);
+    const __m256i k0 = _mm256_cvtps_epi32(_mm256_mul_ps(wx[0], q14));
+    const __m256i k2 = _mm256_cvtps_epi32(_mm256_mul_ps(wx[2], q14));
+    const __m256i k3 = _mm256_cvtps_epi32(_mm256_mul_ps(wx[3], q14));
+    const __m256i k1 =
+        _mm256_sub_epi32(_mm256_set1_epi32(16384), _mm256_add_epi32(_mm256_add_epi32(k0, k2), k3));
+    const __m256i lo16 = _mm256_set1_epi32(0xffff);
+    const __m256i w01 = _mm256_or_si256(_mm256_and_si256(k0, lo16), _mm256_slli_epi32(k1, 16));
+    const __m256i w23 = _mm256_or_si256(_mm256_and_si256(k2, lo16), _mm256_slli_epi32(k3, 16));
+    for (int j = 0; j < 4; j++)
+        wy[j] = _mm256_mul_ps(wy[j], _mm256_set1_ps(1.0f / 16384));
+    /* The 4x4 source bytes of each sample, row by row, as two 32-bit words
+     * per sample holding taps 0, 1 and taps 2, 3 as 16-bit numbers. When
+     * the eight samples' taps lie within 16 bytes of a few source rows, each
+     * row is loaded once and the words are picked out of it by byte shuffles;
+     * otherwise gathered and spread. */
     const __m256i du = _mm256_sub_epi32(iu, _mm256_set1_epi32(u0));
     const __m256i dv = _mm256_sub_epi32(iv, _mm256_set1_epi32(v0));
     const int rows = spread_u <= 12 && spread_v < 4 && u0 + 16 <= src->width ? 4 + spread_v : 0;
-    /* Byte k of sample s's word: source byte du_s + k of the loaded 16. */
-    const __m256i ctrl = _mm256_add_epi32(
-        _mm256_shuffle_epi8(du,
-                            _mm256_set_epi8(12, 12, 12, 12, 8, 8, 8, 8, 4, 4, 4, 4, 0, 0, 0, 0, 12,
-                                            12, 12, 12, 8, 8, 8, 8, 4, 4, 4, 4, 0, 0, 0, 0)),
-        _mm256_set1_epi32(0x03020100));
+    /* Bytes of sample s's words: du_s + k of the loaded 16, and zeros
+     * (indices with the top bit set). */
+    const __m256i dus = _mm256_shuffle_epi8(du, _mm256_set_epi8(12, 12, 12, 12, 8, 8, 8, 8, 4, 4, 4,
+                                                                4, 0, 0, 0, 0, 12, 12, 12, 12, 8, 8,
+                                                                8, 8, 4, 4, 4, 4, 0, 0, 0, 0));
+    const __m256i ca = _mm256_add_epi32(dus, _mm256_set1_epi32((int)0x80018000u));
+    const __m256i cb = _mm256_add_epi32(dus, _mm256_set1_epi32((int)0x80038002u));
+    /* A gathered sample's bytes are those of its own word. */
+    const __m256i own = _mm256_set_epi32(0x0c0c0c0c, 0x08080808, 0x04040404, 0, 0x0c0c0c0c,
+                                         0x08080808, 0x04040404, 0);
+    const __m256i ga = _mm256_add_epi32(own, _mm256_set1_epi32((int)0x80018000u));
+    const __m256i gb = _mm256_add_epi32(own, _mm256_set1_epi32((int)0x80038002u));
     __m256i rowmask[3];
     for (int d = 1; d < 4; d++)
         rowmask[d - 1] = _mm256_cmpeq_epi32(dv, _mm256_set1_epi32(d));
     const __m256i stride = _mm256_set1_epi32((int)src->stride);
     const __m256i idx0 = _mm256_add_epi32(_mm256_mullo_epi32(iv, stride), iu);
-    const __m256i ff = _mm256_set1_epi32(0xff);
     /* The plane, then (data2) a second one of the same layout at the same
      * positions: the two chroma planes share their map and weights. */
     for (int pl = 0; pl < (data2 ? 2 : 1); pl++) {
@@ -262,24 +286,19 @@ filter8(const i2v_plane *src, const uint8_t *data2, __m256i iu, __m256i iv, __m2
         __m256i idx = idx0;
         __m256 acc = _mm256_setzero_ps();
         for (int j = 0; j < 4; j++, idx = _mm256_add_epi32(idx, stride)) {
-            __m256i g;
+            __m256i h;
             if (rows) {
                 const uint8_t *p = plane + (ptrdiff_t)(v0 + j) * src->stride + u0;
-                g = pick16(p, ctrl);
+                h = hrow(p, ca, cb, w01, w23);
                 for (int d = 1; d + 4 <= rows; d++)
-                    g = _mm256_blendv_epi8(g, pick16(p + d * src->stride, ctrl), rowmask[d - 1]);
+                    h = _mm256_blendv_epi8(h, hrow(p + d * src->stride, ca, cb, w01, w23),
+                                           rowmask[d - 1]);
             } else {
-                g = _mm256_i32gather_epi32(base, idx, 1);
+                const __m256i g = _mm256_i32gather_epi32(base, idx, 1);
+                h = _mm256_add_epi32(_mm256_madd_epi16(_mm256_shuffle_epi8(g, ga), w01),
+                                     _mm256_madd_epi16(_mm256_shuffle_epi8(g, gb), w23));
             }
-            const __m256 b0 = _mm256_cvtepi32_ps(_mm256_and_si256(g, ff));
-            const __m256 b1 = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(g, 8), ff));
-            const __m256 b2 = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(g, 16), ff));
-            const __m256 b3 = _mm256_cvtepi32_ps(_mm256_srli_epi32(g, 24));
-            __m256 r = _mm256_mul_ps(wx[0], b0);
-            r = _mm256_fmadd_ps(wx[1], b1, r);
-            r = _mm256_fmadd_ps(wx[2], b2, r);
-            r = _mm256_fmadd_ps(wx[3], b3, r);
-            acc = _mm256_fmadd_ps(wy[j], r, acc);
+            acc = _mm256_fmadd_ps(wy[j], _mm256_cvtepi32_ps(h), acc);
         }
         const __m256i q = _mm256_cvtps_epi32(acc); /* round to nearest */
         const __m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
@@ -533,7 +552,7 @@ static void warp_rows(const i2v_warp *w, const i2v_plane *src, i2v_plane *dst,
                 /* Segments whose positions are interpolated linearly. */
                 int len = end - x < SEG_MAX ? end - x : SEG_MAX;
                 len -= len % 8;
-                double us, vs, ue, ve;
+                double us = 0, vs = 0, ue = 0, ve = 0;
                 while (w->avx2 && cubic && len >= SEG_MIN &&
                        !seg_ok(&sr, a + b * x, a + b * (x + len - 1), chroma ? 0.5 : 1, &us, &vs,
                                &ue, &ve))
