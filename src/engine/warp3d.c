@@ -11,9 +11,9 @@
 
 #define FRONT_M 75.0 /* the wall behind the camera, metres: never seen */
 #define TAPS_MAX 64
-#define SEG_MAX 64          /* samples per linearly interpolated segment */
+#define SEG_MAX 128         /* samples per segment of interpolated positions */
 #define SEG_MIN 16          /* shorter ones are mapped exactly */
-#define SEG_TOL (1.0 / 128) /* their largest position error, source pixels */
+#define SEG_TOL (1.0 / 512) /* their largest position error, source pixels */
 
 void i2v__scene3d_init(i2v_scene3d *s, const i2v_room *room, int pw, int ph, double fx, double fy,
                        double fw, double fh, int out_w, int out_h)
@@ -376,37 +376,53 @@ __attribute__((target("avx2,fma"))) static int run8(const double *G, const i2v_p
     return 0;
 }
 
-/* The output samples s = 0 .. n-1 (n a multiple of 8) at source tap
- * positions pu + s dpu, pv + s dpv (the first of the four taps is one before
- * their floor), all magnified and on one plane, eight at a time: returns how
- * many were written, less than n where a group has a tap outside the
- * source. Positions move monotonically, so each group's least and greatest
- * taps are those of its first and last samples. */
-__attribute__((target("avx2,fma"))) static int lin_run(const i2v_plane *src, const uint8_t *data2,
-                                                       double pu, double pv, double dpu, double dpv,
-                                                       int n, uint8_t *out, uint8_t *out2)
+/* The output samples s = s0 .. s0+n-1 (n a multiple of 8) at source tap
+ * positions pu + bu s + cu s^2, pv + bv s + cv s^2 (the first of the four
+ * taps is one before their floor), all magnified and on one plane, eight at
+ * a time: returns how many were written, less than n where a group has a tap
+ * outside the source. */
+__attribute__((target("avx2,fma"))) static int quad_run(const i2v_plane *src, const uint8_t *data2,
+                                                        const double qu[3], const double qv[3],
+                                                        int s0, int n, uint8_t *out, uint8_t *out2)
 {
     const __m256 lane = _mm256_set_ps(7, 6, 5, 4, 3, 2, 1, 0);
-    const __m256 su = _mm256_mul_ps(lane, _mm256_set1_ps((float)dpu));
-    const __m256 sv = _mm256_mul_ps(lane, _mm256_set1_ps((float)dpv));
-    const float su7 = 7 * (float)dpu, sv7 = 7 * (float)dpv;
+    const __m256 lane2 = _mm256_mul_ps(lane, lane);
+    const __m256 cu = _mm256_set1_ps((float)qu[2]), cv = _mm256_set1_ps((float)qv[2]);
     int g = 0;
     for (; g < n; g += 8) {
-        const double qu = pu + g * dpu, qv = pv + g * dpv;
-        const double fu = floor(qu), fv = floor(qv);
+        const double s = s0 + g;
+        const double pu = qu[0] + (qu[1] + qu[2] * s) * s, pv = qv[0] + (qv[1] + qv[2] * s) * s;
+        const double fu = floor(pu), fv = floor(pv);
         if (!(fu >= 1 && fu < src->width && fv >= 1 && fv < src->height)) break;
-        /* Offsets from the floor of the first sample: small, exact enough in float. */
-        const float ru = (float)(qu - fu), rv = (float)(qv - fv);
-        const int iu0 = (int)fu - 1, iv0 = (int)fv - 1;
-        const int iu7 = iu0 + (int)floorf(ru + su7), iv7 = iv0 + (int)floorf(rv + sv7);
-        const int u0 = iu0 < iu7 ? iu0 : iu7, u1 = iu0 < iu7 ? iu7 : iu0;
-        const int v0 = iv0 < iv7 ? iv0 : iv7, v1 = iv0 < iv7 ? iv7 : iv0;
-        if (u0 < 0 || v0 < 0 || u1 > src->width - 4 || v1 > src->height - 4) break;
-        const __m256 ou = _mm256_add_ps(su, _mm256_set1_ps(ru));
-        const __m256 ov = _mm256_add_ps(sv, _mm256_set1_ps(rv));
+        /* Offsets from the floor of the group's first sample: small, exact
+         * enough in float. */
+        const __m256 ou =
+            _mm256_fmadd_ps(lane, _mm256_set1_ps((float)(qu[1] + 2 * qu[2] * s)),
+                            _mm256_fmadd_ps(lane2, cu, _mm256_set1_ps((float)(pu - fu))));
+        const __m256 ov =
+            _mm256_fmadd_ps(lane, _mm256_set1_ps((float)(qv[1] + 2 * qv[2] * s)),
+                            _mm256_fmadd_ps(lane2, cv, _mm256_set1_ps((float)(pv - fv))));
         const __m256 flu = _mm256_floor_ps(ou), flv = _mm256_floor_ps(ov);
-        const __m256i iu = _mm256_add_epi32(_mm256_set1_epi32(iu0), _mm256_cvtps_epi32(flu));
-        const __m256i iv = _mm256_add_epi32(_mm256_set1_epi32(iv0), _mm256_cvtps_epi32(flv));
+        const __m256i iu =
+            _mm256_add_epi32(_mm256_set1_epi32((int)fu - 1), _mm256_cvtps_epi32(flu));
+        const __m256i iv =
+            _mm256_add_epi32(_mm256_set1_epi32((int)fv - 1), _mm256_cvtps_epi32(flv));
+        /* The positions move monotonically over eight samples (almost
+         * always): the least and greatest taps are the first and last
+         * samples'; checked, else searched. */
+        int u0 = _mm256_cvtsi256_si32(iu), v0 = _mm256_cvtsi256_si32(iv);
+        int u1 = _mm256_extract_epi32(iu, 7), v1 = _mm256_extract_epi32(iv, 7);
+        if (u0 > u1) u0 ^= u1, u1 ^= u0, u0 ^= u1;
+        if (v0 > v1) v0 ^= v1, v1 ^= v0, v0 ^= v1;
+        __m256i out_of = _mm256_or_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(u0), iu),
+                                         _mm256_cmpgt_epi32(iu, _mm256_set1_epi32(u1)));
+        out_of = _mm256_or_si256(out_of, _mm256_cmpgt_epi32(_mm256_set1_epi32(v0), iv));
+        out_of = _mm256_or_si256(out_of, _mm256_cmpgt_epi32(iv, _mm256_set1_epi32(v1)));
+        if (!_mm256_testz_si256(out_of, out_of)) {
+            u0 = _mm256_cvtsi256_si32(hmin8(iu)), u1 = _mm256_cvtsi256_si32(hmax8(iu));
+            v0 = _mm256_cvtsi256_si32(hmin8(iv)), v1 = _mm256_cvtsi256_si32(hmax8(iv));
+        }
+        if (u0 < 0 || v0 < 0 || u1 > src->width - 4 || v1 > src->height - 4) break;
         filter8(src, data2, iu, iv, _mm256_sub_ps(ou, flu), _mm256_sub_ps(ov, flv), u0, v0, u1 - u0,
                 v1 - v0, out + g, out2 ? out2 + g : NULL);
     }
@@ -471,10 +487,10 @@ static int plane_run_end(const i2v_warp *w, int k, int x0, int n, double a, doub
     return end;
 }
 
-/* What the linear segments of a row on one plane need: along the row (yo
- * fixed) u = N/D and v = M/D with N, M, D linear in xo; then
- * du/dxo = cu / D^2, d2u/dxo2 = -2 G[6] cu / D^3 (cu constant along the row)
- * and du/dyo = (a1 xo + b1) / D^2; likewise for v. */
+/* What the segments of a row on one plane need: along the row (yo fixed)
+ * u = N/D and v = M/D with N, M, D linear in xo; then du/dxo = cu / D^2,
+ * d3u/dxo3 = 6 G[6]^2 cu / D^4 (cu constant along the row) and
+ * du/dyo = (a1 xo + b1) / D^2; likewise for v. */
 typedef struct seg_row {
     const double *G;
     double yo, cu, cv, a1, b1, a3, b3;
@@ -489,31 +505,42 @@ static void seg_row_init(seg_row *r, const double *G, double yo)
     r->a3 = G[4] * G[6] - G[7] * G[3], r->b3 = G[4] * G[8] - G[7] * G[5];
 }
 
-/* Whether the samples from output xs to xe (on the row, on its plane) may
- * take their source positions by linear interpolation between the exact
- * ones at xs and xe: every interpolated position within SEG_TOL source
+/* Whether the n samples from output xs on (step b, on the row's plane) may
+ * take their source positions from the quadratic through the exact ones at
+ * the first, middle and last sample: every position within SEG_TOL source
  * pixels (times scale: 1/2 for chroma taps) of the exact one, and every
  * sample magnified (the Jacobian's rows at most 1 long, bounded over the
- * segment). Then the exact positions at both ends in (us, vs), (ue, ve). */
-static int seg_ok(const seg_row *r, double xs, double xe, double scale, double *us, double *vs,
-                  double *ue, double *ve)
+ * segment). Then the quadratics in the sample index, tap coordinates
+ * (scale u + off): q[0] + q[1] s + q[2] s^2. */
+static int seg_fit(const seg_row *r, double xs, double b, int n, double scale, double off,
+                   double qu[3], double qv[3])
 {
-    const double *G = r->G;
+    const double *G = r->G, xe = xs + b * (n - 1), len = xe - xs;
     const double ds = G[6] * xs + G[7] * r->yo + G[8], de = G[6] * xe + G[7] * r->yo + G[8];
     if (!(ds > 1e-12 && de > 1e-12)) return 0;
-    const double dm = ds < de ? ds : de, dm2 = dm * dm, len = xe - xs;
-    /* Linear interpolation's error: at most len^2 / 8 times the largest
-     * second derivative, which is where D is least (an end). */
-    const double k = scale * len * len / 8 * 2 * fabs(G[6]) / (dm2 * dm);
-    if (k * fabs(r->cu) > SEG_TOL || k * fabs(r->cv) > SEG_TOL) return 0;
+    const double dm = ds < de ? ds : de, dm2 = dm * dm;
+    /* Interpolation at three evenly spaced points: the error is at most
+     * len^3 / (72 sqrt 3) times the largest third derivative, which is where
+     * D is least (an end). */
+    const double k = scale * len * len * len / (72 * sqrt(3.0)) * 6 * G[6] * G[6];
+    const double tol = SEG_TOL * dm2 * dm2;
+    if (k * fabs(r->cu) > tol || k * fabs(r->cv) > tol) return 0;
     const double n1s = fabs(r->a1 * xs + r->b1), n1e = fabs(r->a1 * xe + r->b1);
     const double n3s = fabs(r->a3 * xs + r->b3), n3e = fabs(r->a3 * xe + r->b3);
     const double n1 = n1s > n1e ? n1s : n1e, n3 = n3s > n3e ? n3s : n3e;
     const double lim = dm2 * dm2 * (1 - 1e-9);
     if (r->cu * r->cu + n1 * n1 > lim || r->cv * r->cv + n3 * n3 > lim) return 0;
-    const double is = 1 / ds, ie = 1 / de;
-    *us = (G[0] * xs + G[1] * r->yo + G[2]) * is, *vs = (G[3] * xs + G[4] * r->yo + G[5]) * is;
-    *ue = (G[0] * xe + G[1] * r->yo + G[2]) * ie, *ve = (G[3] * xe + G[4] * r->yo + G[5]) * ie;
+    double pu[3], pv[3];
+    for (int i = 0; i < 3; i++) {
+        const double x = xs + len * i / 2, iw = 1 / (G[6] * x + G[7] * r->yo + G[8]);
+        pu[i] = scale * (G[0] * x + G[1] * r->yo + G[2]) * iw + off;
+        pv[i] = scale * (G[3] * x + G[4] * r->yo + G[5]) * iw + off;
+    }
+    const double m = (n - 1) / 2.0;
+    qu[0] = pu[0], qu[2] = (pu[0] - 2 * pu[1] + pu[2]) / (2 * m * m);
+    qu[1] = (pu[1] - pu[0]) / m - qu[2] * m;
+    qv[0] = pv[0], qv[2] = (pv[0] - 2 * pv[1] + pv[2]) / (2 * m * m);
+    qv[1] = (pv[1] - pv[0]) / m - qv[2] * m;
     return 1;
 }
 
@@ -549,23 +576,17 @@ static void warp_rows(const i2v_warp *w, const i2v_plane *src, i2v_plane *dst,
             while (x < end) {
                 int m = end - x < 8 ? end - x : 8;
 #ifdef HAVE_AVX2_PATH
-                /* Segments whose positions are interpolated linearly. */
+                /* Segments whose positions come from a quadratic. */
                 int len = end - x < SEG_MAX ? end - x : SEG_MAX;
                 len -= len % 8;
-                double us = 0, vs = 0, ue = 0, ve = 0;
+                double qu[3] = {0}, qv[3] = {0};
                 while (w->avx2 && cubic && len >= SEG_MIN &&
-                       !seg_ok(&sr, a + b * x, a + b * (x + len - 1), chroma ? 0.5 : 1, &us, &vs,
-                               &ue, &ve))
+                       !seg_fit(&sr, a + b * x, b, len, chroma ? 0.5 : 1, -0.5, qu, qv))
                     len = len / 2 - (len / 2) % 8;
                 if (w->avx2 && cubic && len >= SEG_MIN) {
-                    /* Tap coordinates: luma u - 1/2, chroma (u - 1) / 2. */
-                    const double ps = chroma ? 0.5 : 1;
-                    const double pu = ps * us - 0.5, pv = ps * vs - 0.5;
-                    const double dpu = ps * (ue - us) / (len - 1), dpv = ps * (ve - vs) / (len - 1);
                     for (int g = 0; g < len;) {
-                        const int done =
-                            lin_run(src, src2 ? src2->data : NULL, pu + g * dpu, pv + g * dpv, dpu,
-                                    dpv, len - g, out + x, out2 ? out2 + x : NULL);
+                        const int done = quad_run(src, src2 ? src2->data : NULL, qu, qv, g, len - g,
+                                                  out + x, out2 ? out2 + x : NULL);
                         g += done, x += done;
                         if (g == len) break;
                         /* A group near the source's edge: mapped exactly. */
