@@ -11,6 +11,9 @@
 
 #define FRONT_M 75.0 /* the wall behind the camera, metres: never seen */
 #define TAPS_MAX 64
+#define SEG_MAX 128         /* samples per segment of interpolated positions */
+#define SEG_MIN 16          /* shorter ones are mapped exactly */
+#define SEG_TOL (1.0 / 512) /* their largest position error, source pixels */
 
 void i2v__scene3d_init(i2v_scene3d *s, const i2v_room *room, int pw, int ph, double fx, double fy,
                        double fw, double fh, int out_w, int out_h)
@@ -189,6 +192,122 @@ static uint8_t sample_general(const i2v_plane *src, i2v_kernel k, double radius,
 }
 
 #ifdef HAVE_AVX2_PATH
+/* The least and the greatest of eight, in every lane. */
+__attribute__((target("avx2"))) static inline __m256i hmin8(__m256i a)
+{
+    a = _mm256_min_epi32(a, _mm256_permute2x128_si256(a, a, 1));
+    a = _mm256_min_epi32(a, _mm256_shuffle_epi32(a, 0x4e));
+    return _mm256_min_epi32(a, _mm256_shuffle_epi32(a, 0xb1));
+}
+
+__attribute__((target("avx2"))) static inline __m256i hmax8(__m256i a)
+{
+    a = _mm256_max_epi32(a, _mm256_permute2x128_si256(a, a, 1));
+    a = _mm256_max_epi32(a, _mm256_shuffle_epi32(a, 0x4e));
+    return _mm256_max_epi32(a, _mm256_shuffle_epi32(a, 0xb1));
+}
+
+/* Eight samples' horizontal sums (weights in 1/16384) over the 16 bytes at
+ * p: taps 0, 1 picked as 16-bit numbers by ca and weighted by w01, taps 2, 3
+ * by cb and w23. */
+__attribute__((target("avx2"), always_inline)) static inline __m256i
+hrow(const uint8_t *p, __m256i ca, __m256i cb, __m256i w01, __m256i w23)
+{
+    const __m256i r = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)p));
+    return _mm256_add_epi32(_mm256_madd_epi16(_mm256_shuffle_epi8(r, ca), w01),
+                            _mm256_madd_epi16(_mm256_shuffle_epi8(r, cb), w23));
+}
+
+/* Keys interpolation of eight samples, all inside: the first taps (iu, iv),
+ * the least of them (u0, v0) and how far the others are from it (spread_u,
+ * spread_v), and the fractional offsets (tu, tv) past the second; written to
+ * out, and (data2 not NULL) from a second plane of the same layout to out2. */
+__attribute__((target("avx2,fma"), always_inline)) static inline void
+filter8(const i2v_plane *src, const uint8_t *data2, __m256i iu, __m256i iv, __m256 tu, __m256 tv,
+        int u0, int v0, int spread_u, int spread_v, uint8_t *out, uint8_t *out2)
+{
+    /* Keys weights, as keys4(). */
+    const __m256 c05 = _mm256_set1_ps(0.5f), c1 = _mm256_set1_ps(1.0f), c15 = _mm256_set1_ps(1.5f);
+    const __m256 c2 = _mm256_set1_ps(2.0f), c25 = _mm256_set1_ps(2.5f);
+    __m256 wx[4], wy[4];
+    for (int h = 0; h < 2; h++) {
+        const __m256 t = h ? tv : tu, t2 = _mm256_mul_ps(t, t);
+        __m256 *o = h ? wy : wx;
+        o[0] = _mm256_mul_ps(_mm256_fmsub_ps(_mm256_fnmadd_ps(c05, t, c1), t, c05), t);
+        o[1] = _mm256_fmadd_ps(_mm256_fmsub_ps(c15, t, c25), t2, c1);
+        o[2] = _mm256_mul_ps(_mm256_fmadd_ps(_mm256_fnmadd_ps(c15, t, c2), t, c05), t);
+        o[3] = _mm256_mul_ps(_mm256_fmsub_ps(c05, t, c05), t2);
+    }
+    /* Horizontal weights in 1/16384 as 16-bit pairs (taps 0 and 1, 2 and 3)
+     * for multiply-adds of 16-bit samples; tap 1's takes the rounding, so
+     * each row's weights sum to exactly 16384 (flat stays flat). The
+     * vertical weights carry the 1/16384 back. */
+    const __m256 q14 = _mm256_set1_ps(16384.0f);
+    const __m256i k0 = _mm256_cvtps_epi32(_mm256_mul_ps(wx[0], q14));
+    const __m256i k2 = _mm256_cvtps_epi32(_mm256_mul_ps(wx[2], q14));
+    const __m256i k3 = _mm256_cvtps_epi32(_mm256_mul_ps(wx[3], q14));
+    const __m256i k1 =
+        _mm256_sub_epi32(_mm256_set1_epi32(16384), _mm256_add_epi32(_mm256_add_epi32(k0, k2), k3));
+    const __m256i lo16 = _mm256_set1_epi32(0xffff);
+    const __m256i w01 = _mm256_or_si256(_mm256_and_si256(k0, lo16), _mm256_slli_epi32(k1, 16));
+    const __m256i w23 = _mm256_or_si256(_mm256_and_si256(k2, lo16), _mm256_slli_epi32(k3, 16));
+    for (int j = 0; j < 4; j++)
+        wy[j] = _mm256_mul_ps(wy[j], _mm256_set1_ps(1.0f / 16384));
+    /* The 4x4 source bytes of each sample, row by row, as two 32-bit words
+     * per sample holding taps 0, 1 and taps 2, 3 as 16-bit numbers. When
+     * the eight samples' taps lie within 16 bytes of a few source rows, each
+     * row is loaded once and the words are picked out of it by byte shuffles;
+     * otherwise gathered and spread. */
+    const __m256i du = _mm256_sub_epi32(iu, _mm256_set1_epi32(u0));
+    const __m256i dv = _mm256_sub_epi32(iv, _mm256_set1_epi32(v0));
+    const int rows = spread_u <= 12 && spread_v < 4 && u0 + 16 <= src->width ? 4 + spread_v : 0;
+    /* Bytes of sample s's words: du_s + k of the loaded 16, and zeros
+     * (indices with the top bit set). */
+    const __m256i dus = _mm256_shuffle_epi8(du, _mm256_set_epi8(12, 12, 12, 12, 8, 8, 8, 8, 4, 4, 4,
+                                                                4, 0, 0, 0, 0, 12, 12, 12, 12, 8, 8,
+                                                                8, 8, 4, 4, 4, 4, 0, 0, 0, 0));
+    const __m256i ca = _mm256_add_epi32(dus, _mm256_set1_epi32((int)0x80018000u));
+    const __m256i cb = _mm256_add_epi32(dus, _mm256_set1_epi32((int)0x80038002u));
+    /* A gathered sample's bytes are those of its own word. */
+    const __m256i own = _mm256_set_epi32(0x0c0c0c0c, 0x08080808, 0x04040404, 0, 0x0c0c0c0c,
+                                         0x08080808, 0x04040404, 0);
+    const __m256i ga = _mm256_add_epi32(own, _mm256_set1_epi32((int)0x80018000u));
+    const __m256i gb = _mm256_add_epi32(own, _mm256_set1_epi32((int)0x80038002u));
+    __m256i rowmask[3];
+    for (int d = 1; d < 4; d++)
+        rowmask[d - 1] = _mm256_cmpeq_epi32(dv, _mm256_set1_epi32(d));
+    const __m256i stride = _mm256_set1_epi32((int)src->stride);
+    const __m256i idx0 = _mm256_add_epi32(_mm256_mullo_epi32(iv, stride), iu);
+    /* The plane, then (data2) a second one of the same layout at the same
+     * positions: the two chroma planes share their map and weights. */
+    for (int pl = 0; pl < (data2 ? 2 : 1); pl++) {
+        const uint8_t *plane = pl ? data2 : src->data;
+        const int *base = (const int *)plane;
+        __m256i idx = idx0;
+        __m256 acc = _mm256_setzero_ps();
+        for (int j = 0; j < 4; j++, idx = _mm256_add_epi32(idx, stride)) {
+            __m256i h;
+            if (rows) {
+                const uint8_t *p = plane + (ptrdiff_t)(v0 + j) * src->stride + u0;
+                h = hrow(p, ca, cb, w01, w23);
+                for (int d = 1; d + 4 <= rows; d++)
+                    h = _mm256_blendv_epi8(h, hrow(p + d * src->stride, ca, cb, w01, w23),
+                                           rowmask[d - 1]);
+            } else {
+                const __m256i g = _mm256_i32gather_epi32(base, idx, 1);
+                h = _mm256_add_epi32(_mm256_madd_epi16(_mm256_shuffle_epi8(g, ga), w01),
+                                     _mm256_madd_epi16(_mm256_shuffle_epi8(g, gb), w23));
+            }
+            acc = _mm256_fmadd_ps(wy[j], _mm256_cvtepi32_ps(h), acc);
+        }
+        const __m256i q = _mm256_cvtps_epi32(acc); /* round to nearest */
+        const __m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
+        const __m128i p16 = _mm_packs_epi32(lo, hi);
+        const __m128i p8 = _mm_packus_epi16(p16, p16);
+        _mm_storel_epi64((__m128i *)(pl ? out2 : out), p8);
+    }
+}
+
 /* Eight output samples x0 .. x0+7 of one row, all on plane G, all magnified
  * (Keys interpolation) and away from the edges: returns 0 and writes them,
  * or -1 (nothing written) when any of them is not so. The same arithmetic as
@@ -249,46 +368,65 @@ __attribute__((target("avx2,fma"))) static int run8(const double *G, const i2v_p
     }
     const __m256i iu = _mm256_set_m128i(iu4[1], iu4[0]), iv = _mm256_set_m128i(iv4[1], iv4[0]);
     const __m256 tu = _mm256_set_m128(tu4[1], tu4[0]), tv = _mm256_set_m128(tv4[1], tv4[0]);
-    /* Keys weights, as keys4(). */
-    const __m256 c05 = _mm256_set1_ps(0.5f), c1 = _mm256_set1_ps(1.0f), c15 = _mm256_set1_ps(1.5f);
-    const __m256 c2 = _mm256_set1_ps(2.0f), c25 = _mm256_set1_ps(2.5f);
-    __m256 wx[4], wy[4];
-    for (int h = 0; h < 2; h++) {
-        const __m256 t = h ? tv : tu, t2 = _mm256_mul_ps(t, t);
-        __m256 *o = h ? wy : wx;
-        o[0] = _mm256_mul_ps(_mm256_fmsub_ps(_mm256_fnmadd_ps(c05, t, c1), t, c05), t);
-        o[1] = _mm256_fmadd_ps(_mm256_fmsub_ps(c15, t, c25), t2, c1);
-        o[2] = _mm256_mul_ps(_mm256_fmadd_ps(_mm256_fnmadd_ps(c15, t, c2), t, c05), t);
-        o[3] = _mm256_mul_ps(_mm256_fmsub_ps(c05, t, c05), t2);
-    }
-    const __m256i stride = _mm256_set1_epi32((int)src->stride);
-    const __m256i idx0 = _mm256_add_epi32(_mm256_mullo_epi32(iv, stride), iu);
-    const __m256i ff = _mm256_set1_epi32(0xff);
-    /* The plane, then (data2) a second one of the same layout at the same
-     * positions: the two chroma planes share their map and weights. */
-    for (int pl = 0; pl < (data2 ? 2 : 1); pl++) {
-        const int *base = (const int *)(pl ? data2 : src->data);
-        __m256i idx = idx0;
-        __m256 acc = _mm256_setzero_ps();
-        for (int j = 0; j < 4; j++, idx = _mm256_add_epi32(idx, stride)) {
-            const __m256i g = _mm256_i32gather_epi32(base, idx, 1);
-            const __m256 b0 = _mm256_cvtepi32_ps(_mm256_and_si256(g, ff));
-            const __m256 b1 = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(g, 8), ff));
-            const __m256 b2 = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(g, 16), ff));
-            const __m256 b3 = _mm256_cvtepi32_ps(_mm256_srli_epi32(g, 24));
-            __m256 r = _mm256_mul_ps(wx[0], b0);
-            r = _mm256_fmadd_ps(wx[1], b1, r);
-            r = _mm256_fmadd_ps(wx[2], b2, r);
-            r = _mm256_fmadd_ps(wx[3], b3, r);
-            acc = _mm256_fmadd_ps(wy[j], r, acc);
-        }
-        const __m256i q = _mm256_cvtps_epi32(acc); /* round to nearest */
-        const __m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
-        const __m128i p16 = _mm_packs_epi32(lo, hi);
-        const __m128i p8 = _mm_packus_epi16(p16, p16);
-        _mm_storel_epi64((__m128i *)(pl ? out2 : out), p8);
-    }
+    const __m256i umin = hmin8(iu), vmin = hmin8(iv);
+    const int u0 = _mm256_cvtsi256_si32(umin), v0 = _mm256_cvtsi256_si32(vmin);
+    const int spread_u = _mm256_cvtsi256_si32(hmax8(iu)) - u0;
+    const int spread_v = _mm256_cvtsi256_si32(hmax8(iv)) - v0;
+    filter8(src, data2, iu, iv, tu, tv, u0, v0, spread_u, spread_v, out, out2);
     return 0;
+}
+
+/* The output samples s = s0 .. s0+n-1 (n a multiple of 8) at source tap
+ * positions pu + bu s + cu s^2, pv + bv s + cv s^2 (the first of the four
+ * taps is one before their floor), all magnified and on one plane, eight at
+ * a time: returns how many were written, less than n where a group has a tap
+ * outside the source. */
+__attribute__((target("avx2,fma"))) static int quad_run(const i2v_plane *src, const uint8_t *data2,
+                                                        const double qu[3], const double qv[3],
+                                                        int s0, int n, uint8_t *out, uint8_t *out2)
+{
+    const __m256 lane = _mm256_set_ps(7, 6, 5, 4, 3, 2, 1, 0);
+    const __m256 lane2 = _mm256_mul_ps(lane, lane);
+    const __m256 cu = _mm256_set1_ps((float)qu[2]), cv = _mm256_set1_ps((float)qv[2]);
+    int g = 0;
+    for (; g < n; g += 8) {
+        const double s = s0 + g;
+        const double pu = qu[0] + (qu[1] + qu[2] * s) * s, pv = qv[0] + (qv[1] + qv[2] * s) * s;
+        const double fu = floor(pu), fv = floor(pv);
+        if (!(fu >= 1 && fu < src->width && fv >= 1 && fv < src->height)) break;
+        /* Offsets from the floor of the group's first sample: small, exact
+         * enough in float. */
+        const __m256 ou =
+            _mm256_fmadd_ps(lane, _mm256_set1_ps((float)(qu[1] + 2 * qu[2] * s)),
+                            _mm256_fmadd_ps(lane2, cu, _mm256_set1_ps((float)(pu - fu))));
+        const __m256 ov =
+            _mm256_fmadd_ps(lane, _mm256_set1_ps((float)(qv[1] + 2 * qv[2] * s)),
+                            _mm256_fmadd_ps(lane2, cv, _mm256_set1_ps((float)(pv - fv))));
+        const __m256 flu = _mm256_floor_ps(ou), flv = _mm256_floor_ps(ov);
+        const __m256i iu =
+            _mm256_add_epi32(_mm256_set1_epi32((int)fu - 1), _mm256_cvtps_epi32(flu));
+        const __m256i iv =
+            _mm256_add_epi32(_mm256_set1_epi32((int)fv - 1), _mm256_cvtps_epi32(flv));
+        /* The positions move monotonically over eight samples (almost
+         * always): the least and greatest taps are the first and last
+         * samples'; checked, else searched. */
+        int u0 = _mm256_cvtsi256_si32(iu), v0 = _mm256_cvtsi256_si32(iv);
+        int u1 = _mm256_extract_epi32(iu, 7), v1 = _mm256_extract_epi32(iv, 7);
+        if (u0 > u1) u0 ^= u1, u1 ^= u0, u0 ^= u1;
+        if (v0 > v1) v0 ^= v1, v1 ^= v0, v0 ^= v1;
+        __m256i out_of = _mm256_or_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(u0), iu),
+                                         _mm256_cmpgt_epi32(iu, _mm256_set1_epi32(u1)));
+        out_of = _mm256_or_si256(out_of, _mm256_cmpgt_epi32(_mm256_set1_epi32(v0), iv));
+        out_of = _mm256_or_si256(out_of, _mm256_cmpgt_epi32(iv, _mm256_set1_epi32(v1)));
+        if (!_mm256_testz_si256(out_of, out_of)) {
+            u0 = _mm256_cvtsi256_si32(hmin8(iu)), u1 = _mm256_cvtsi256_si32(hmax8(iu));
+            v0 = _mm256_cvtsi256_si32(hmin8(iv)), v1 = _mm256_cvtsi256_si32(hmax8(iv));
+        }
+        if (u0 < 0 || v0 < 0 || u1 > src->width - 4 || v1 > src->height - 4) break;
+        filter8(src, data2, iu, iv, _mm256_sub_ps(ou, flu), _mm256_sub_ps(ov, flv), u0, v0, u1 - u0,
+                v1 - v0, out + g, out2 ? out2 + g : NULL);
+    }
+    return g;
 }
 #endif
 
@@ -349,6 +487,63 @@ static int plane_run_end(const i2v_warp *w, int k, int x0, int n, double a, doub
     return end;
 }
 
+/* What the segments of a row on one plane need: along the row (yo fixed)
+ * u = N/D and v = M/D with N, M, D linear in xo; then du/dxo = cu / D^2,
+ * d3u/dxo3 = 6 G[6]^2 cu / D^4 (cu constant along the row) and
+ * du/dyo = (a1 xo + b1) / D^2; likewise for v. */
+typedef struct seg_row {
+    const double *G;
+    double yo, cu, cv, a1, b1, a3, b3;
+} seg_row;
+
+static void seg_row_init(seg_row *r, const double *G, double yo)
+{
+    r->G = G, r->yo = yo;
+    r->cu = G[0] * (G[7] * yo + G[8]) - G[6] * (G[1] * yo + G[2]);
+    r->cv = G[3] * (G[7] * yo + G[8]) - G[6] * (G[4] * yo + G[5]);
+    r->a1 = G[1] * G[6] - G[7] * G[0], r->b1 = G[1] * G[8] - G[7] * G[2];
+    r->a3 = G[4] * G[6] - G[7] * G[3], r->b3 = G[4] * G[8] - G[7] * G[5];
+}
+
+/* Whether the n samples from output xs on (step b, on the row's plane) may
+ * take their source positions from the quadratic through the exact ones at
+ * the first, middle and last sample: every position within SEG_TOL source
+ * pixels (times scale: 1/2 for chroma taps) of the exact one, and every
+ * sample magnified (the Jacobian's rows at most 1 long, bounded over the
+ * segment). Then the quadratics in the sample index, tap coordinates
+ * (scale u + off): q[0] + q[1] s + q[2] s^2. */
+static int seg_fit(const seg_row *r, double xs, double b, int n, double scale, double off,
+                   double qu[3], double qv[3])
+{
+    const double *G = r->G, xe = xs + b * (n - 1), len = xe - xs;
+    const double ds = G[6] * xs + G[7] * r->yo + G[8], de = G[6] * xe + G[7] * r->yo + G[8];
+    if (!(ds > 1e-12 && de > 1e-12)) return 0;
+    const double dm = ds < de ? ds : de, dm2 = dm * dm;
+    /* Interpolation at three evenly spaced points: the error is at most
+     * len^3 / (72 sqrt 3) times the largest third derivative, which is where
+     * D is least (an end). */
+    const double k = scale * len * len * len / (72 * sqrt(3.0)) * 6 * G[6] * G[6];
+    const double tol = SEG_TOL * dm2 * dm2;
+    if (k * fabs(r->cu) > tol || k * fabs(r->cv) > tol) return 0;
+    const double n1s = fabs(r->a1 * xs + r->b1), n1e = fabs(r->a1 * xe + r->b1);
+    const double n3s = fabs(r->a3 * xs + r->b3), n3e = fabs(r->a3 * xe + r->b3);
+    const double n1 = n1s > n1e ? n1s : n1e, n3 = n3s > n3e ? n3s : n3e;
+    const double lim = dm2 * dm2 * (1 - 1e-9);
+    if (r->cu * r->cu + n1 * n1 > lim || r->cv * r->cv + n3 * n3 > lim) return 0;
+    double pu[3], pv[3];
+    for (int i = 0; i < 3; i++) {
+        const double x = xs + len * i / 2, iw = 1 / (G[6] * x + G[7] * r->yo + G[8]);
+        pu[i] = scale * (G[0] * x + G[1] * r->yo + G[2]) * iw + off;
+        pv[i] = scale * (G[3] * x + G[4] * r->yo + G[5]) * iw + off;
+    }
+    const double m = (n - 1) / 2.0;
+    qu[0] = pu[0], qu[2] = (pu[0] - 2 * pu[1] + pu[2]) / (2 * m * m);
+    qu[1] = (pu[1] - pu[0]) / m - qu[2] * m;
+    qv[0] = pv[0], qv[2] = (pv[0] - 2 * pv[1] + pv[2]) / (2 * m * m);
+    qv[1] = (pv[1] - pv[0]) / m - qv[2] * m;
+    return 1;
+}
+
 /* Rows [y0, y1) of dst from src, and (src2, dst2 not NULL) of dst2 from
  * src2 at the same positions. */
 static void warp_rows(const i2v_warp *w, const i2v_plane *src, i2v_plane *dst,
@@ -374,9 +569,40 @@ static void warp_rows(const i2v_warp *w, const i2v_plane *src, i2v_plane *dst,
             }
             const double *G = w->G[k];
             const int end = plane_run_end(w, k, x, n, a, b, yo);
+#ifdef HAVE_AVX2_PATH
+            seg_row sr;
+            if (w->avx2 && cubic && end - x >= SEG_MIN) seg_row_init(&sr, G, yo);
+#endif
             while (x < end) {
                 int m = end - x < 8 ? end - x : 8;
 #ifdef HAVE_AVX2_PATH
+                /* Segments whose positions come from a quadratic. */
+                int len = end - x < SEG_MAX ? end - x : SEG_MAX;
+                len -= len % 8;
+                double qu[3] = {0}, qv[3] = {0};
+                while (w->avx2 && cubic && len >= SEG_MIN &&
+                       !seg_fit(&sr, a + b * x, b, len, chroma ? 0.5 : 1, -0.5, qu, qv))
+                    len = len / 2 - (len / 2) % 8;
+                if (w->avx2 && cubic && len >= SEG_MIN) {
+                    for (int g = 0; g < len;) {
+                        const int done = quad_run(src, src2 ? src2->data : NULL, qu, qv, g, len - g,
+                                                  out + x, out2 ? out2 + x : NULL);
+                        g += done, x += done;
+                        if (g == len) break;
+                        /* A group near the source's edge: mapped exactly. */
+                        if (run8(G, src, src2 ? src2->data : NULL, a + b * x, b, yo, chroma,
+                                 out + x, out2 ? out2 + x : NULL) != 0)
+                            for (int i = x; i < x + 8; i++) {
+                                out[i] =
+                                    sample_one(w, G, src, radius, cubic, chroma, a + b * i, yo);
+                                if (out2)
+                                    out2[i] = sample_one(w, G, src2, radius, cubic, chroma,
+                                                         a + b * i, yo);
+                            }
+                        g += 8, x += 8;
+                    }
+                    continue;
+                }
                 if (w->avx2 && cubic && m == 8 &&
                     run8(G, src, src2 ? src2->data : NULL, a + b * x, b, yo, chroma, out + x,
                          out2 ? out2 + x : NULL) == 0) {

@@ -24,6 +24,16 @@
  * interpolation at the exact position; where it minifies the kernel widens
  * as in the separable path, so fine texture averages instead of aliasing.
  * Weights are normalised per sample (a flat photo stays exactly flat).
+ *
+ * The AVX2 path, where the view magnifies, cuts each row's run of one plane
+ * into segments of up to 128 samples and takes their positions from the
+ * quadratic through the exact positions at the segment's first, middle and
+ * last sample, where the homography's third derivative bounds the error
+ * below 1/512 source pixel and the Jacobian, bounded over the segment, is
+ * magnifying everywhere; elsewhere positions are exact. Taps come from
+ * source rows loaded once and spread by byte shuffles, horizontal weights in
+ * 1/16384. It differs from the scalar path by at most one level, in about
+ * one sample in 7,000 on a 720p dolly.
  */
 #ifndef I2V_WARP3D_H
 #define I2V_WARP3D_H
