@@ -297,6 +297,35 @@ void i2v__render_min_size(const i2v_photo *photo, const i2v_plan *plan, int inde
     }
 }
 
+/* The decoded photo of a 3D shot resampled once, with the shot's kernel, to
+ * the size at which the most minified sample of any of its frames (the
+ * widest view) takes one source pixel per output pixel along each axis: then
+ * every sample of every frame is magnified, where the warp is fast. *scale
+ * (decoded per photo pixel) is updated. Leaves *out empty when the decoded
+ * photo is no larger than that. */
+static int reduce_for_warp(const i2v_ycc *src, const i2v_shot *sh, i2v_kernel k, double scale[2],
+                           i2v_ycc *out, i2v_error *err)
+{
+    double su = 0, sv = 0;
+    for (int j = 0; j < sh->nmove; j++) {
+        const i2v_cam3d c = i2v__shot_cam3d(sh, j);
+        double a, b;
+        i2v__warp_max_scale(&sh->scene, &c, &a, &b);
+        su = fmax(su, a), sv = fmax(sv, b);
+    }
+    const int sw = src->p[0].width, shh = src->p[0].height;
+    if (!(su > 0 && sv > 0)) return 0;
+    int w = (int)floor(sh->pw / su), h = (int)floor(sh->ph / sv);
+    w = w > sw ? sw : w < 2 ? 2 : w;
+    h = h > shh ? shh : h < 2 ? 2 : h;
+    if (w == sw && h == shh) return 0;
+    const int rc = i2v__warp_reduce(src, w, h, k, out, err);
+    if (rc) return rc;
+    scale[0] *= (double)w / sw;
+    scale[1] *= (double)h / shh;
+    return 0;
+}
+
 int i2v_render(const i2v_photo *photo, const i2v_plan *plan, const i2v_output *out, i2v_error *err)
 {
     const i2v_photo *const photos[1] = {photo};
@@ -308,8 +337,8 @@ int i2v_render_multi(const i2v_photo *const *photos, int n, const i2v_plan *plan
 {
     int rc = 0;
     i2v_rgb rgb = {0};
-    i2v_ycc *ycc = NULL;
-    double(*scale)[2] = NULL;
+    i2v_ycc *ycc = NULL, *wycc = NULL;
+    double(*scale)[2] = NULL, (*wscale)[2] = NULL;
     i2v_pool *pool = NULL;
     void *enc = NULL;
     const i2v_encoder_vt *vt = &i2v__encoder_libav;
@@ -331,12 +360,15 @@ int i2v_render_multi(const i2v_photo *const *photos, int n, const i2v_plan *plan
     }
     const int W = plan->width, H = plan->height;
     const int base = plan->spec.model == I2V_MODEL_BASE;
+    const i2v_kernel kernel = base ? I2V_KERNEL_LANCZOS3 : I2V_KERNEL_CUBIC;
 
     ycc = calloc((size_t)n, sizeof *ycc);
     scale = calloc((size_t)n, sizeof *scale);
+    wycc = calloc((size_t)n, sizeof *wycc);
+    wscale = calloc((size_t)n, sizeof *wscale);
     tmp_mem = malloc((size_t)W * H * 3 / 2);
     cov_mem = malloc(sizeof(float) * 2 * (2 * (size_t)W + 2 * (size_t)H));
-    if (!ycc || !scale || !tmp_mem || !cov_mem) {
+    if (!ycc || !scale || !wycc || !wscale || !tmp_mem || !cov_mem) {
         rc = i2v__err(err, I2V_ENOMEM, "out of memory");
         goto out;
     }
@@ -355,6 +387,13 @@ int i2v_render_multi(const i2v_photo *const *photos, int n, const i2v_plan *plan
         rc = i2v__ycc_from_rgb(&rgb, &ycc[i], err);
         if (rc) goto out;
         i2v__rgb_release(&rgb);
+        /* The 3D camera's frames sample their own copy (the 2D frames of a
+         * plan, if any, keep the decoded photo). */
+        wscale[i][0] = scale[i][0], wscale[i][1] = scale[i][1];
+        if (plan->shot[i].cam3d && !plan->fl3d) {
+            rc = reduce_for_warp(&ycc[i], &plan->shot[i], kernel, wscale[i], &wycc[i], err);
+            if (rc) goto out;
+        }
     }
     f->tmp[0] = (i2v_plane){tmp_mem, W, H, W};
     f->tmp[1] = (i2v_plane){tmp_mem + (size_t)W * H, W / 2, H / 2, W / 2};
@@ -419,7 +458,6 @@ int i2v_render_multi(const i2v_photo *const *photos, int n, const i2v_plan *plan
         }
         f->fl_cov = fl_cov;
     }
-    const i2v_kernel kernel = base ? I2V_KERNEL_LANCZOS3 : I2V_KERNEL_CUBIC;
     for (int i = 0; i < plan->frames; i++) {
         if (out->cancel && *out->cancel) {
             rc = i2v__err(err, I2V_ECANCELLED, "rendering was cancelled at frame %d", i);
@@ -448,11 +486,11 @@ int i2v_render_multi(const i2v_photo *const *photos, int n, const i2v_plan *plan
             f->use_fl3d = 1;
         }
         if (f->layers == 1 && plan->shot[L[0].photo].cam3d) {
-            const i2v_shot *sh = &plan->shot[L[0].photo];
+            const int k = L[0].photo;
+            const i2v_shot *sh = &plan->shot[k];
             const i2v_cam3d c = i2v__shot_cam3d(sh, i - sh->f0);
-            f->src[0] = &ycc[L[0].photo];
-            i2v__warp_setup(&f->warp, &sh->scene, &c, scale[L[0].photo][0], scale[L[0].photo][1],
-                            kernel);
+            f->src[0] = wycc[k].mem ? &wycc[k] : &ycc[k];
+            i2v__warp_setup(&f->warp, &sh->scene, &c, wscale[k][0], wscale[k][1], kernel);
             f->use_warp = 1;
         }
         for (int l = 0; l < f->layers && !f->use_warp && !f->use_fl3d; l++) {
@@ -531,8 +569,13 @@ out:
     if (ycc)
         for (int i = 0; i < n; i++)
             i2v__ycc_release(&ycc[i]);
+    if (wycc)
+        for (int i = 0; i < n; i++)
+            i2v__ycc_release(&wycc[i]);
     free(ycc);
+    free(wycc);
     free(scale);
+    free(wscale);
     free(tmp_mem);
     free(cov_mem);
     free(fl_cov);
