@@ -315,7 +315,10 @@ static int reduce_for_warp(const i2v_ycc *src, const i2v_shot *sh, i2v_kernel k,
     }
     const int sw = src->p[0].width, shh = src->p[0].height;
     if (!(su > 0 && sv > 0)) return 0;
-    int w = (int)floor(sh->pw / su), h = (int)floor(sh->ph / sv);
+    /* Rounded down, except by rounding error: at exactly 1:1 the widest
+     * view (the photo's own pose, a pure zoom) samples the reduced photo on
+     * its sample centres, which keeps it as sharp as the 2D view. */
+    int w = (int)floor(sh->pw / su + 1e-6), h = (int)floor(sh->ph / sv + 1e-6);
     w = w > sw ? sw : w < 2 ? 2 : w;
     h = h > shh ? shh : h < 2 ? 2 : h;
     if (w == sw && h == shh) return 0;
