@@ -712,7 +712,7 @@ void i2v__warp_max_scale(const i2v_scene3d *s, const i2v_cam3d *cam, double *su,
 {
     i2v_warp w;
     i2v__warp_setup(&w, s, cam, 1, 1, I2V_KERNEL_CUBIC);
-    const int step = 8, nx = (s->out_w + step - 1) / step, ny = (s->out_h + step - 1) / step;
+    const int step = 16, nx = (s->out_w + step - 1) / step, ny = (s->out_h + step - 1) / step;
     *su = *sv = 0;
     for (int j = 0; j <= ny; j++)
         for (int i = 0; i <= nx; i++) {
