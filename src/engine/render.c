@@ -297,6 +297,93 @@ void i2v__render_min_size(const i2v_photo *photo, const i2v_plan *plan, int inde
     }
 }
 
+/* The sources a 3D shot's warp samples: the decoded photo resampled, with
+ * the shot's kernel, to at most WARP_LEVELS sizes, from the one at which the
+ * most minified sample of any of its frames (the widest view) takes one
+ * source pixel per output pixel along each axis, up to the largest size that
+ * some frame still magnifies everywhere (at most the decoded size, which is
+ * then the decoded photo itself). Each frame samples the largest level it
+ * magnifies everywhere, where the warp is fast: the widest view the
+ * smallest, the end of a dolly in the largest. Each copy is resampled from
+ * the decoded photo, and only the levels some frame samples are made. */
+#define WARP_LEVELS 4
+
+typedef struct warp_src {
+    i2v_ycc ycc[WARP_LEVELS];     /* smallest first; empty: the decoded photo */
+    double scale[WARP_LEVELS][2]; /* source per photo pixel */
+    unsigned char *level;         /* per frame of the move; NULL: level 0 */
+} warp_src;
+
+static void warp_src_release(warp_src *ws)
+{
+    for (int l = 0; l < WARP_LEVELS; l++)
+        i2v__ycc_release(&ws->ycc[l]);
+    free(ws->level);
+    *ws = (warp_src){0};
+}
+
+static int warp_src_make(const i2v_ycc *src, const i2v_shot *sh, i2v_kernel k,
+                         const double scale[2], warp_src *ws, i2v_error *err)
+{
+    *ws = (warp_src){.scale = {{scale[0], scale[1]}}};
+    const int nf = sh->nmove > 0 ? sh->nmove : 1;
+    double *s = malloc(sizeof *s * 2 * (size_t)nf);
+    if (!s) return i2v__err(err, I2V_ENOMEM, "out of memory");
+    double su = 0, sv = 0;
+    for (int j = 0; j < nf; j++) {
+        const i2v_cam3d c = i2v__shot_cam3d(sh, j);
+        i2v__warp_max_scale(&sh->scene, &c, &s[2 * j], &s[2 * j + 1]);
+        su = fmax(su, s[2 * j]), sv = fmax(sv, s[2 * j + 1]);
+    }
+    const int sw = src->p[0].width, shh = src->p[0].height;
+    int rc = 0;
+    if (!(su > 0 && sv > 0)) goto done;
+    /* Rounded down, except by rounding error: at exactly 1:1 the widest
+     * view (the photo's own pose, a pure zoom) samples the smallest level on
+     * its sample centres, which keeps it as sharp as the 2D view. */
+    int w0 = (int)floor(sh->pw / su + 1e-6), h0 = (int)floor(sh->ph / sv + 1e-6);
+    w0 = w0 > sw ? sw : w0 < 2 ? 2 : w0;
+    h0 = h0 > shh ? shh : h0 < 2 ? 2 : h0;
+    if (w0 == sw && h0 == shh) goto done;
+    /* The largest magnification over the smallest level that a whole frame
+     * takes: the levels grow geometrically from the smallest to the size
+     * that frame still magnifies everywhere (at most the decoded size). */
+    double t = 1;
+    for (int j = 0; j < nf; j++)
+        if (s[2 * j] > 0 && s[2 * j + 1] > 0)
+            t = fmax(t, fmin((sh->pw / s[2 * j] + 1e-6) / w0, (sh->ph / s[2 * j + 1] + 1e-6) / h0));
+    int w[WARP_LEVELS], h[WARP_LEVELS], n = 0;
+    for (int l = 0; l < WARP_LEVELS; l++) {
+        const double g = pow(t, (double)l / (WARP_LEVELS - 1));
+        const int wl = (int)fmin(sw, floor(w0 * g)), hl = (int)fmin(shh, floor(h0 * g));
+        if (n && wl == w[n - 1] && hl == h[n - 1]) continue;
+        w[n] = wl, h[n] = hl, n++;
+    }
+    ws->level = malloc((size_t)nf);
+    if (!ws->level) {
+        rc = i2v__err(err, I2V_ENOMEM, "out of memory");
+        goto done;
+    }
+    int used[WARP_LEVELS] = {0};
+    for (int j = 0; j < nf; j++) {
+        int l = n - 1;
+        if (!(s[2 * j] > 0 && s[2 * j + 1] > 0)) l = 0;
+        while (l > 0 && (w[l] > sh->pw / s[2 * j] + 1e-6 || h[l] > sh->ph / s[2 * j + 1] + 1e-6))
+            l--;
+        ws->level[j] = (unsigned char)l;
+        used[l] = 1;
+    }
+    for (int l = 0; l < n && !rc; l++) {
+        ws->scale[l][0] = scale[0] * w[l] / sw;
+        ws->scale[l][1] = scale[1] * h[l] / shh;
+        if (used[l] && (w[l] != sw || h[l] != shh))
+            rc = i2v__warp_reduce(src, w[l], h[l], k, &ws->ycc[l], err);
+    }
+done:
+    free(s);
+    return rc;
+}
+
 int i2v_render(const i2v_photo *photo, const i2v_plan *plan, const i2v_output *out, i2v_error *err)
 {
     const i2v_photo *const photos[1] = {photo};
@@ -309,6 +396,7 @@ int i2v_render_multi(const i2v_photo *const *photos, int n, const i2v_plan *plan
     int rc = 0;
     i2v_rgb rgb = {0};
     i2v_ycc *ycc = NULL;
+    warp_src *wsrc = NULL;
     double(*scale)[2] = NULL;
     i2v_pool *pool = NULL;
     void *enc = NULL;
@@ -331,12 +419,14 @@ int i2v_render_multi(const i2v_photo *const *photos, int n, const i2v_plan *plan
     }
     const int W = plan->width, H = plan->height;
     const int base = plan->spec.model == I2V_MODEL_BASE;
+    const i2v_kernel kernel = base ? I2V_KERNEL_LANCZOS3 : I2V_KERNEL_CUBIC;
 
     ycc = calloc((size_t)n, sizeof *ycc);
     scale = calloc((size_t)n, sizeof *scale);
+    wsrc = calloc((size_t)n, sizeof *wsrc);
     tmp_mem = malloc((size_t)W * H * 3 / 2);
     cov_mem = malloc(sizeof(float) * 2 * (2 * (size_t)W + 2 * (size_t)H));
-    if (!ycc || !scale || !tmp_mem || !cov_mem) {
+    if (!ycc || !scale || !wsrc || !tmp_mem || !cov_mem) {
         rc = i2v__err(err, I2V_ENOMEM, "out of memory");
         goto out;
     }
@@ -355,6 +445,12 @@ int i2v_render_multi(const i2v_photo *const *photos, int n, const i2v_plan *plan
         rc = i2v__ycc_from_rgb(&rgb, &ycc[i], err);
         if (rc) goto out;
         i2v__rgb_release(&rgb);
+        /* The 3D camera's frames sample their own copies (the 2D frames of
+         * a plan, if any, keep the decoded photo). */
+        if (plan->shot[i].cam3d && !plan->fl3d) {
+            rc = warp_src_make(&ycc[i], &plan->shot[i], kernel, scale[i], &wsrc[i], err);
+            if (rc) goto out;
+        }
     }
     f->tmp[0] = (i2v_plane){tmp_mem, W, H, W};
     f->tmp[1] = (i2v_plane){tmp_mem + (size_t)W * H, W / 2, H / 2, W / 2};
@@ -419,7 +515,6 @@ int i2v_render_multi(const i2v_photo *const *photos, int n, const i2v_plan *plan
         }
         f->fl_cov = fl_cov;
     }
-    const i2v_kernel kernel = base ? I2V_KERNEL_LANCZOS3 : I2V_KERNEL_CUBIC;
     for (int i = 0; i < plan->frames; i++) {
         if (out->cancel && *out->cancel) {
             rc = i2v__err(err, I2V_ECANCELLED, "rendering was cancelled at frame %d", i);
@@ -448,11 +543,14 @@ int i2v_render_multi(const i2v_photo *const *photos, int n, const i2v_plan *plan
             f->use_fl3d = 1;
         }
         if (f->layers == 1 && plan->shot[L[0].photo].cam3d) {
-            const i2v_shot *sh = &plan->shot[L[0].photo];
-            const i2v_cam3d c = i2v__shot_cam3d(sh, i - sh->f0);
-            f->src[0] = &ycc[L[0].photo];
-            i2v__warp_setup(&f->warp, &sh->scene, &c, scale[L[0].photo][0], scale[L[0].photo][1],
-                            kernel);
+            const int k = L[0].photo;
+            const i2v_shot *sh = &plan->shot[k];
+            const int j = i - sh->f0 < 0 ? 0 : i - sh->f0 >= sh->nmove ? sh->nmove - 1 : i - sh->f0;
+            const i2v_cam3d c = i2v__shot_cam3d(sh, j);
+            const warp_src *ws = &wsrc[k];
+            const int l = ws->level && j >= 0 ? ws->level[j] : 0;
+            f->src[0] = ws->ycc[l].mem ? &ws->ycc[l] : &ycc[k];
+            i2v__warp_setup(&f->warp, &sh->scene, &c, ws->scale[l][0], ws->scale[l][1], kernel);
             f->use_warp = 1;
         }
         for (int l = 0; l < f->layers && !f->use_warp && !f->use_fl3d; l++) {
@@ -531,7 +629,11 @@ out:
     if (ycc)
         for (int i = 0; i < n; i++)
             i2v__ycc_release(&ycc[i]);
+    if (wsrc)
+        for (int i = 0; i < n; i++)
+            warp_src_release(&wsrc[i]);
     free(ycc);
+    free(wsrc);
     free(scale);
     free(tmp_mem);
     free(cov_mem);

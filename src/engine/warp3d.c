@@ -2,7 +2,10 @@
 #include "warp3d.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "common/error.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -703,6 +706,57 @@ void i2v__warp_extent(const i2v_scene3d *s, const i2v_cam3d *cam, double *x0, do
         const double l = 0.5 * (a + c - sqrt((a - c) * (a - c) + 4 * b * b));
         *min_scale = fmin(*min_scale, sqrt(fmax(l, 0)));
     }
+}
+
+void i2v__warp_max_scale(const i2v_scene3d *s, const i2v_cam3d *cam, double *su, double *sv)
+{
+    i2v_warp w;
+    i2v__warp_setup(&w, s, cam, 1, 1, I2V_KERNEL_CUBIC);
+    const int step = 16, nx = (s->out_w + step - 1) / step, ny = (s->out_h + step - 1) / step;
+    *su = *sv = 0;
+    for (int j = 0; j <= ny; j++)
+        for (int i = 0; i <= nx; i++) {
+            const double x = fmin(0.5 + (double)i * step, s->out_w - 0.5);
+            const double y = fmin(0.5 + (double)j * step, s->out_h - 0.5);
+            double u, v, J[4];
+            if (i2v__warp_map(&w, x, y, &u, &v, NULL, J)) continue;
+            *su = fmax(*su, sqrt(J[0] * J[0] + J[1] * J[1]));
+            *sv = fmax(*sv, sqrt(J[2] * J[2] + J[3] * J[3]));
+        }
+}
+
+int i2v__warp_reduce(const i2v_ycc *src, int w, int h, i2v_kernel k, i2v_ycc *out, i2v_error *err)
+{
+    const int sw = src->p[0].width, sh = src->p[0].height, cw = (w + 1) / 2, ch = (h + 1) / 2;
+    const size_t ysz = (size_t)w * h, csz = (size_t)cw * ch;
+    out->mem = malloc(ysz + 2 * csz);
+    if (!out->mem) return i2v__err(err, I2V_ENOMEM, "out of memory resampling the photo");
+    out->p[0] = (i2v_plane){out->mem, w, h, w};
+    out->p[1] = (i2v_plane){out->mem + ysz, cw, ch, cw};
+    out->p[2] = (i2v_plane){out->mem + ysz + csz, cw, ch, cw};
+    const double sx = (double)sw / w, sy = (double)sh / h;
+    i2v_axis ax[2] = {{0}}, ay[2] = {{0}};
+    i2v_rscratch scr = {0};
+    int rc = i2v__axis_build(&ax[0], w, sw, 0.5 * sx - 0.5, sx, k, err);
+    if (!rc) rc = i2v__axis_build(&ay[0], h, sh, 0.5 * sy - 0.5, sy, k, err);
+    if (!rc) rc = i2v__axis_build(&ax[1], cw, src->p[1].width, 0.5 * (sx - 1), sx, k, err);
+    if (!rc) rc = i2v__axis_build(&ay[1], ch, src->p[1].height, 0.5 * (sy - 1), sy, k, err);
+    if (!rc) {
+        const int n0 = ax[0].hi - ax[0].lo, n1 = ax[1].hi - ax[1].lo;
+        rc = i2v__rscratch_reserve(&scr, (size_t)(n0 > n1 ? n0 : n1), err);
+    }
+    if (!rc) {
+        i2v__resample_rows(&src->p[0], &out->p[0], &ax[0], &ay[0], 0, h, &scr);
+        i2v__resample_rows(&src->p[1], &out->p[1], &ax[1], &ay[1], 0, ch, &scr);
+        i2v__resample_rows(&src->p[2], &out->p[2], &ax[1], &ay[1], 0, ch, &scr);
+    }
+    for (int i = 0; i < 2; i++) {
+        i2v__axis_release(&ax[i]);
+        i2v__axis_release(&ay[i]);
+    }
+    i2v__rscratch_release(&scr);
+    if (rc) i2v__ycc_release(out);
+    return rc;
 }
 
 int i2v__warp_inside(const i2v_scene3d *s, const i2v_cam3d *cam, double margin)

@@ -39,6 +39,7 @@
 #define I2V_WARP3D_H
 
 #include "camera.h"
+#include "colour.h"
 #include "resample.h"
 #include "room.h"
 
@@ -106,6 +107,18 @@ void i2v__warp_cover_row(const i2v_warp *w, double src_w, double src_h, int chro
  * (smallest singular value of the Jacobian) over that grid. */
 void i2v__warp_extent(const i2v_scene3d *s, const i2v_cam3d *cam, double *x0, double *y0,
                       double *x1, double *y1, double *min_scale);
+
+/* The most source pixels per output pixel the frame's samples take along
+ * each photo axis (photo pixels): the longest rows of the Jacobian over a
+ * grid of samples every few output pixels and along the border. A photo
+ * decoded at kx <= 1 / *su and ky <= 1 / *sv is magnified everywhere. */
+void i2v__warp_max_scale(const i2v_scene3d *s, const i2v_cam3d *cam, double *su, double *sv);
+
+/* src (working planes: luma sample i centred on i + 0.5, chroma on luma
+ * 2i + 1) resampled to a w x h luma size with the same siting, anti-aliased
+ * with kernel k: the source the warp samples when the photo was decoded
+ * larger than its frames need. out is allocated (i2v__ycc_release). */
+int i2v__warp_reduce(const i2v_ycc *src, int w, int h, i2v_kernel k, i2v_ycc *out, i2v_error *err);
 
 /* Whether every output sample of the pose maps at least margin photo pixels
  * inside the photo (checked on a grid of samples and along the border). */

@@ -101,6 +101,87 @@ static void test_photo_pose_is_the_2d_view(void **state)
     free(b);
 }
 
+/* A photo decoded larger than the frames need is resampled once to the size
+ * at which the widest view samples it 1:1; the warp then magnifies
+ * everywhere, and at the photo's own pose it matches the 2D renderer's view
+ * of the full decode (the reduced photo is sampled between its samples, so
+ * not exactly: a PSNR bound). */
+static void test_reduced_source_keeps_the_first_frame(void **state)
+{
+    (void)state;
+    i2v_room r;
+    frontal_room(&r, 900);
+    /* A 1600x1000 photo framed as 1600x900 at y = 41 (not on the reduced
+     * grid), shown at 640x360, decoded at half size. */
+    i2v_scene3d s;
+    i2v__scene3d_init(&s, &r, 1600, 1000, 0, 41, 1600, 900, 640, 360);
+    const i2v_cam3d c = still_pose();
+    double su, sv;
+    i2v__warp_max_scale(&s, &c, &su, &sv);
+    assert_true(fabs(su - 2.5) < 1e-9 && fabs(sv - 2.5) < 1e-9);
+    i2v_cam3d in = still_pose();
+    in.C[2] = 1.0; /* a metre towards the back wall: magnified further */
+    double iu, iv;
+    i2v__warp_max_scale(&s, &in, &iu, &iv);
+    assert_true(iu < su && iv < sv);
+
+    const int sw = 800, sh = 500;
+    i2v_ycc full = {0};
+    full.mem = malloc((size_t)sw * sh + 2 * (size_t)(sw / 2) * (sh / 2));
+    assert_non_null(full.mem);
+    full.p[0] = (i2v_plane){full.mem, sw, sh, sw};
+    full.p[1] = (i2v_plane){full.mem + sw * sh, sw / 2, sh / 2, sw / 2};
+    full.p[2] = (i2v_plane){full.mem + sw * sh + (sw / 2) * (sh / 2), sw / 2, sh / 2, sw / 2};
+    uint32_t seed = 7;
+    for (int i = 0; i < sw * sh + 2 * (sw / 2) * (sh / 2); i++) {
+        seed = seed * 1664525u + 1013904223u;
+        const int x = i % sw, y = i / sw;
+        full.mem[i] = (uint8_t)(16 + 100 + 60 * sin(x * 0.21) * cos(y * 0.17) + (seed >> 28));
+    }
+    const int w = (int)floor(1600 / su), h = (int)floor(1000 / sv);
+    assert_int_equal(w, 640);
+    assert_int_equal(h, 400);
+    i2v_ycc red = {0};
+    assert_int_equal(i2v__warp_reduce(&full, w, h, I2V_KERNEL_CUBIC, &red, NULL), 0);
+    assert_int_equal(red.p[1].width, 320);
+    assert_int_equal(red.p[1].height, 200);
+    /* Every sample of the reduced view is magnified (at most 1 source pixel
+     * per output pixel along each axis). */
+    i2v_warp wr;
+    i2v__warp_setup(&wr, &s, &c, w / 1600.0, h / 1000.0, I2V_KERNEL_CUBIC);
+    for (int y = 0; y < 360; y += 9)
+        for (int x = 0; x < 640; x += 11) {
+            double u, v, J[4];
+            assert_int_equal(i2v__warp_map(&wr, x + 0.5, y + 0.5, &u, &v, NULL, J), 0);
+            assert_true(hypot(J[0], J[1]) <= 1 + 1e-12 && hypot(J[2], J[3]) <= 1 + 1e-12);
+        }
+    uint8_t *a = malloc(640 * 360), *b = malloc(640 * 360);
+    i2v_plane pa = {a, 640, 360, 640}, pb = {b, 640, 360, 640};
+    i2v__warp_rows(&wr, &red.p[0], &pa, 0, 0, 360);
+    /* The 2D renderer: the view (0, 20.5, 800, 450) of the half-size decode. */
+    i2v_axis ax = {0}, ay = {0};
+    i2v_rscratch sc = {0};
+    const double k = 800.0 / 640;
+    assert_int_equal(i2v__axis_build(&ax, 640, sw, 0.5 * k - 0.5, k, I2V_KERNEL_CUBIC, NULL), 0);
+    assert_int_equal(i2v__axis_build(&ay, 360, sh, 20.5 + 0.5 * k - 0.5, k, I2V_KERNEL_CUBIC, NULL),
+                     0);
+    assert_int_equal(i2v__rscratch_reserve(&sc, (size_t)(ax.hi - ax.lo), NULL), 0);
+    i2v__resample_rows(&full.p[0], &pb, &ax, &ay, 0, 360, &sc);
+    double se = 0;
+    for (int i = 0; i < 640 * 360; i++)
+        se += (double)(a[i] - b[i]) * (a[i] - b[i]);
+    const double psnr = 10 * log10(255.0 * 255.0 / fmax(se / (640 * 360), 1e-12));
+    printf("reduced source at the photo pose vs 2D renderer: PSNR %.2f dB\n", psnr);
+    assert_true(psnr > 40);
+    i2v__axis_release(&ax);
+    i2v__axis_release(&ay);
+    i2v__rscratch_release(&sc);
+    i2v__ycc_release(&red);
+    i2v__ycc_release(&full);
+    free(a);
+    free(b);
+}
+
 static void test_dolly_to_a_frontal_wall_is_an_exact_zoom(void **state)
 {
     (void)state;
@@ -384,6 +465,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_photo_pose_is_the_2d_view),
+        cmocka_unit_test(test_reduced_source_keeps_the_first_frame),
         cmocka_unit_test(test_dolly_to_a_frontal_wall_is_an_exact_zoom),
         cmocka_unit_test(test_faces_meet_without_a_seam),
         cmocka_unit_test(test_flat_stays_flat_and_fine_patterns_do_not_alias),
