@@ -373,7 +373,7 @@ static int read_rows(i2v_events *ev, int64_t *ids, int nids, const char **users,
         i += ni;
         u += nu;
     } while (i < nids || u < nusers);
-    qsort(rs->r, (size_t)rs->n, sizeof *rs->r, cmp_row);
+    if (rs->n > 1) qsort(rs->r, (size_t)rs->n, sizeof *rs->r, cmp_row);
     int k = 0; /* one row per id */
     for (int j = 0; j < rs->n; j++) {
         if (k && rs->r[k - 1].id == rs->r[j].id) {
@@ -472,12 +472,12 @@ unlock:
     }
     free(pfd);
     free(psub);
-    qsort(ids, (size_t)nids, sizeof *ids, cmp_i64);
+    if (nids > 1) qsort(ids, (size_t)nids, sizeof *ids, cmp_i64);
     int k = 0;
     for (int i = 0; i < nids; i++)
         if (!k || ids[k - 1] != ids[i]) ids[k++] = ids[i];
     nids = k;
-    qsort(users, (size_t)nusers, sizeof *users, cmp_str);
+    if (nusers > 1) qsort(users, (size_t)nusers, sizeof *users, cmp_str);
     k = 0;
     for (int i = 0; i < nusers; i++)
         if (!k || strcmp(users[k - 1], users[i]) != 0) users[k++] = users[i];
