@@ -201,8 +201,7 @@ static int file_path(const i2v_http *h, const char *path)
     return 0;
 }
 
-/* 1 when m is one of the space-separated methods. */
-static int method_in(const char *methods, const char *m)
+int i2v__method_in(const char *methods, const char *m)
 {
     const size_t n = strlen(m);
     for (const char *p = methods; (p = strstr(p, m)) != NULL; p += n)
@@ -210,7 +209,7 @@ static int method_in(const char *methods, const char *m)
     return 0;
 }
 
-static int route_matches(const i2v_route *rt, const char *path)
+int i2v__route_matches(const i2v_route *rt, const char *path)
 {
     const size_t n = strlen(rt->path);
     return n && rt->path[n - 1] == '/' ? strncmp(path, rt->path, n) == 0
@@ -220,7 +219,7 @@ static int route_matches(const i2v_route *rt, const char *path)
 static const i2v_route *route_of(const i2v_api_family *f, const char *path)
 {
     for (int i = 0; i < f->nroutes; i++)
-        if (route_matches(&f->routes[i], path)) return &f->routes[i];
+        if (i2v__route_matches(&f->routes[i], path)) return &f->routes[i];
     return NULL;
 }
 
@@ -268,7 +267,7 @@ static int dispatch(i2v_http *h, i2v_req *r)
     const i2v_route *found = route_of(r->family, r->path);
     if (!found) return route_error(r, I2V_API_NOTFOUND);
     r->route = found->path;
-    if (!method_in(found->methods, m)) return route_error(r, I2V_API_METHOD);
+    if (!i2v__method_in(found->methods, m)) return route_error(r, I2V_API_METHOD);
     if (r->too_large) {
         char msg[64];
         snprintf(msg, sizeof msg, "body: larger than %zu bytes",

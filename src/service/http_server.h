@@ -116,6 +116,12 @@ struct i2v_api_family {
 #define I2V_ROUTER_NROUTES 2
 extern const i2v_route i2v__router_routes[I2V_ROUTER_NROUTES];
 
+/* 1 when m is one of the space-separated methods. */
+int i2v__method_in(const char *methods, const char *m);
+/* 1 when path is the route's path, or under it when the route's path ends
+ * with '/'. */
+int i2v__route_matches(const i2v_route *rt, const char *path);
+
 /* Answers an error in the shape of r's family. */
 int i2v__req_error(i2v_req *r, i2v_api_kind kind, const char *msg);
 

@@ -51,22 +51,6 @@ static int served_families(const i2v_api_family **fams)
 static const char *const http_methods[] = {"GET",     "PUT",  "POST",  "DELETE",
                                            "OPTIONS", "HEAD", "PATCH", "TRACE"};
 
-/* 1 when m is one of the space-separated methods. */
-static int method_in(const char *methods, const char *m)
-{
-    const size_t n = strlen(m);
-    for (const char *p = methods; (p = strstr(p, m)) != NULL; p += n)
-        if ((p == methods || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0')) return 1;
-    return 0;
-}
-
-static int route_matches(const i2v_route *rt, const char *path)
-{
-    const size_t n = strlen(rt->path);
-    return n && rt->path[n - 1] == '/' ? strncmp(path, rt->path, n) == 0
-                                       : strcmp(path, rt->path) == 0;
-}
-
 /* The route the router picks for a concrete path, or NULL. */
 static const i2v_route *route_for(const i2v_api_family *const *fams, int nfams, const char *path)
 {
@@ -77,7 +61,7 @@ static const i2v_route *route_for(const i2v_api_family *const *fams, int nfams, 
             best = fams[i];
     }
     for (int i = 0; best && i < best->nroutes; i++)
-        if (route_matches(&best->routes[i], path)) return &best->routes[i];
+        if (i2v__route_matches(&best->routes[i], path)) return &best->routes[i];
     return NULL;
 }
 
@@ -135,7 +119,7 @@ static int compare(json_t *doc, const i2v_api_family *const *fams, int nfams)
             lower(http_methods[m], lm);
             json_t *op = json_object_get(item, lm);
             if (!op) continue;
-            if (rt && method_in(rt->methods, http_methods[m])) continue;
+            if (rt && i2v__method_in(rt->methods, http_methods[m])) continue;
             print_message("documented, not served: %s %s\n", http_methods[m], tmpl);
             bad++;
         }
@@ -146,7 +130,7 @@ static int compare(json_t *doc, const i2v_api_family *const *fams, int nfams)
         for (int i = 0; i < fams[f]->nroutes; i++) {
             const i2v_route *rt = &fams[f]->routes[i];
             for (size_t m = 0; m < sizeof http_methods / sizeof http_methods[0]; m++) {
-                if (!method_in(rt->methods, http_methods[m]) ||
+                if (!i2v__method_in(rt->methods, http_methods[m]) ||
                     !operation_method(fams[f], http_methods[m]))
                     continue;
                 char lm[16];
