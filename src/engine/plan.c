@@ -296,9 +296,10 @@ static i2v_move move2d(i2v_move m)
     }
 }
 
-#define DOLLY_M 0.5     /* DOLLY_*: metres walked at speed and amount 1 */
-#define TRUCK_M 0.6     /* TRUCK_*: metres from end to end */
-#define TRUCK_ZOOM 1.15 /* the virtual lens of a truck: the photo's edges stay out of view */
+#define DOLLY_M 0.5       /* DOLLY_*: metres walked at speed and amount 1 */
+#define DOLLY_MAG_MAX 1.4 /* DOLLY_IN: the wall ahead grows at most this much */
+#define TRUCK_M 0.6       /* TRUCK_*: metres from end to end */
+#define TRUCK_ZOOM 1.15   /* the virtual lens of a truck: the photo's edges stay out of view */
 #define ORBIT_DEG 12.0
 #define ORBIT_ZOOM 1.12
 
@@ -381,6 +382,15 @@ static int plan3d(const i2v_plan *p, i2v_shot *s, i2v_move want, const i2v_steer
         q->kind = I2V_PATH3D_DOLLY;
         memcpy(q->dir, fwd, sizeof q->dir);
         q->amount = DOLLY_M * k;
+        if (want == I2V_MOVE_DOLLY_IN) {
+            /* No walk that blows the wall ahead up more than DOLLY_MAG_MAX times: a
+             * back wall that near is more often something the layout took for it
+             * (a counter, a cupboard) than a wall. */
+            const i2v_room_face *b = &r->face[I2V_FACE_BACK];
+            const double nb = b->normal[0] * fwd[0] + b->normal[1] * fwd[1] + b->normal[2] * fwd[2];
+            if (b->visible && nb > 0.2)
+                q->amount = fmin(q->amount, b->distance / nb * (1 - 1 / DOLLY_MAG_MAX));
+        }
         least = 0.05;
         break;
     }
