@@ -414,3 +414,20 @@ def test_first_last_room_and_landscape_stay_2d(i2v, photos, tmp_path, first_is_r
     which = "last" if first_is_room else "first"
     assert ev["camera"] == "2d" and f"the {which} photo is not taken for a room" in ev["reason"]
     assert "3D camera not used" in proc.stderr and "First-last frame" in proc.stderr
+
+
+def test_dolly_in_never_blows_up_the_wall_ahead(i2v, photos, tmp_path):
+    """A dolly in walks at most until the wall ahead has grown 1.4 times: the
+    Terrytown kitchen's layout takes its breakfast bar for a back wall 0.64 m
+    away, and its walk is cut short; the living room (back wall 3 m away) keeps
+    its full 0.5 m."""
+    amounts = {}
+    for name in ("kitchen_terrytown-lamps-on_Infrogmation_CC-BY-SA-4.0.jpg",
+                 "livingroom_sofa-balcony-window_Shixart1985_CC-BY-2.0.jpg"):
+        proc = run(i2v, photos / "interiors" / name, "-o", tmp_path / "d.mp4", "--option",
+                   "DOLLY_IN", "--size", "640x360", "--duration", "1")
+        cam = [l for l in proc.stderr.splitlines() if l.startswith("event=camera")]
+        assert len(cam) == 1 and "camera=3d" in cam[0], proc.stderr
+        amounts[name[:8]] = float(re.search(r"amount=([\d.]+)m", cam[0]).group(1))
+    assert amounts["livingro"] == 0.5, amounts
+    assert 0.05 < amounts["kitchen_"] < 0.3, amounts
