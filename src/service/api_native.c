@@ -458,24 +458,45 @@ static json_t *page_json(json_t *data, char kind, int more, int64_t last)
                      more ? json_string(cur) : json_null());
 }
 
-typedef struct gen_page {
+/* One page of a list being read: the store is asked for one row more than
+ * the limit, which tells whether there is a next page. */
+typedef struct page {
     const i2v_service *svc;
     json_t *data;
     int limit, n, more;
     int64_t last;
-} gen_page;
+} page;
+
+/* A row callback's start: 1 (stop the store's walk) once the page is full. */
+static int page_full(page *p)
+{
+    if (p->n < p->limit) return 0;
+    p->more = 1;
+    return 1;
+}
+
+static int page_add(page *p, json_t *item, int64_t id)
+{
+    json_array_append_new(p->data, item);
+    p->n++;
+    p->last = id;
+    return 0;
+}
+
+/* The page (cursors of kind), or the store's error s. */
+static int page_answer(i2v_req *r, page *p, char kind, int s)
+{
+    if (s) {
+        json_decref(p->data);
+        return i2v__api_store_error(r, s, i2v__native_error);
+    }
+    return i2v__respond_json(r, 200, page_json(p->data, kind, p->more, p->last));
+}
 
 static int gen_row(void *user, const i2v_gen *g, int wait)
 {
-    gen_page *p = user;
-    if (p->n == p->limit) {
-        p->more = 1;
-        return 1;
-    }
-    json_array_append_new(p->data, gen_json(p->svc, g, wait, 0));
-    p->n++;
-    p->last = g->id;
-    return 0;
+    page *p = user;
+    return page_full(p) ? 1 : page_add(p, gen_json(p->svc, g, wait, 0), g->id);
 }
 
 static int gen_list(i2v_service *svc, i2v_req *r, const char *user)
@@ -491,16 +512,11 @@ static int gen_list(i2v_service *svc, i2v_req *r, const char *user)
             return i2v__native_error(r, I2V_API_PARAM,
                                      "state: one of queued, running, succeeded, failed, cancelled");
     }
-    gen_page p = {svc, json_array(), limit, 0, 0, 0};
+    page p = {svc, json_array(), limit, 0, 0, 0};
     i2v_error e = {0};
-    /* one row more than asked tells whether there is a next page */
-    const int s =
-        svc->store->vt->gen_page(svc->store, user, state, before, limit + 1, gen_row, &p, &e);
-    if (s) {
-        json_decref(p.data);
-        return i2v__api_store_error(r, s, i2v__native_error);
-    }
-    return i2v__respond_json(r, 200, page_json(p.data, 'g', p.more, p.last));
+    return page_answer(
+        r, &p, 'g',
+        svc->store->vt->gen_page(svc->store, user, state, before, limit + 1, gen_row, &p, &e));
 }
 
 static int gens(i2v_service *svc, i2v_req *r)
@@ -659,28 +675,17 @@ static int account(i2v_service *svc, i2v_req *r)
                                        per_video, "created_at", iso(u.created_ms)));
 }
 
-typedef struct ledger_page {
-    json_t *data;
-    int limit, n, more;
-    int64_t last;
-} ledger_page;
-
 static int ledger_row(void *user, const i2v_ledger_row *row)
 {
-    ledger_page *p = user;
-    if (p->n == p->limit) {
-        p->more = 1;
-        return 1;
-    }
-    json_array_append_new(
-        p->data,
-        json_pack("{s:I, s:s, s:I, s:I, s:o, s:o, s:o}", "id", (json_int_t)row->id, "kind",
-                  row->kind, "amount", (json_int_t)row->amount, "balance_after",
-                  (json_int_t)row->balance_after, "generation_id", str_or_null(row->generation),
-                  "note", str_or_null(row->note), "created_at", iso(row->created_ms)));
-    p->n++;
-    p->last = row->id;
-    return 0;
+    page *p = user;
+    if (page_full(p)) return 1;
+    return page_add(p,
+                    json_pack("{s:I, s:s, s:I, s:I, s:o, s:o, s:o}", "id", (json_int_t)row->id,
+                              "kind", row->kind, "amount", (json_int_t)row->amount, "balance_after",
+                              (json_int_t)row->balance_after, "generation_id",
+                              str_or_null(row->generation), "note", str_or_null(row->note),
+                              "created_at", iso(row->created_ms)),
+                    row->id);
 }
 
 static int ledger(i2v_service *svc, i2v_req *r)
@@ -690,15 +695,11 @@ static int ledger(i2v_service *svc, i2v_req *r)
     int64_t before;
     if (auth(svc, r, user, &ret)) return ret;
     if (page_query(r, 'l', &limit, &before, &ret) != 0) return ret;
-    ledger_page p = {json_array(), limit, 0, 0, 0};
+    page p = {svc, json_array(), limit, 0, 0, 0};
     i2v_error e = {0};
-    const int s =
-        svc->store->vt->ledger_page(svc->store, user, before, limit + 1, ledger_row, &p, &e);
-    if (s) {
-        json_decref(p.data);
-        return i2v__api_store_error(r, s, i2v__native_error);
-    }
-    return i2v__respond_json(r, 200, page_json(p.data, 'l', p.more, p.last));
+    return page_answer(
+        r, &p, 'l',
+        svc->store->vt->ledger_page(svc->store, user, before, limit + 1, ledger_row, &p, &e));
 }
 
 /* ---- keys ---- */
@@ -884,23 +885,10 @@ static json_t *delivery_json(const i2v_delivery_info *d)
                      iso(d->delivered_ms), "created_at", iso(d->created_ms));
 }
 
-typedef struct hook_page {
-    json_t *data;
-    int limit, n, more;
-    int64_t last;
-} hook_page;
-
 static int hook_row(void *user, const i2v_delivery_info *d)
 {
-    hook_page *p = user;
-    if (p->n == p->limit) {
-        p->more = 1;
-        return 1;
-    }
-    json_array_append_new(p->data, delivery_json(d));
-    p->n++;
-    p->last = d->id;
-    return 0;
+    page *p = user;
+    return page_full(p) ? 1 : page_add(p, delivery_json(d), d->id);
 }
 
 /* GET /webhooks/deliveries?generation=: newest first, in pages. */
@@ -925,15 +913,11 @@ static int deliveries(i2v_service *svc, i2v_req *r)
         if (s == I2V_ENOTFOUND) return not_found(r, "generation", id);
         if (s) return i2v__api_store_error(r, s, i2v__native_error);
     }
-    hook_page p = {json_array(), limit, 0, 0, 0};
+    page p = {svc, json_array(), limit, 0, 0, 0};
     i2v_error e = {0};
-    const int s =
-        svc->store->vt->delivery_page(svc->store, user, gen, before, limit + 1, hook_row, &p, &e);
-    if (s) {
-        json_decref(p.data);
-        return i2v__api_store_error(r, s, i2v__native_error);
-    }
-    return i2v__respond_json(r, 200, page_json(p.data, 'd', p.more, p.last));
+    return page_answer(
+        r, &p, 'd',
+        svc->store->vt->delivery_page(svc->store, user, gen, before, limit + 1, hook_row, &p, &e));
 }
 
 /* POST /webhooks/deliveries/{id}/redeliver: 202 with the delivery. */
