@@ -62,6 +62,21 @@ def fresh_database(pg):
     return svc.fresh_database(pg.url)
 
 
+def start_backend(request, i2v, folder, extra=(), **kw):
+    """For a fixture parametrised by backend: "sqlite" gives one `i2v serve`
+    on SQLite and a folder in folder/data; "postgres+s3" two API servers and
+    three workers on a fresh database and bucket prefix (svc.Cluster). Started,
+    labelled with the backend."""
+    if request.param == "sqlite":
+        s = svc.Service(i2v, folder / "data", extra=extra, **kw).start()
+    else:
+        pg, s3 = request.getfixturevalue("pg"), request.getfixturevalue("s3")
+        s = svc.Cluster(i2v, folder / "cluster", fresh_database(pg), fresh_prefix(s3),
+                        extra=extra, **kw).start()
+    s.label = request.param
+    return s
+
+
 def fresh_prefix(s3):
     """The session's bucket under a new prefix: an empty blob store."""
     return svc.fresh_prefix(s3.url)

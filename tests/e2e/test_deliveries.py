@@ -11,8 +11,8 @@ import time
 import pytest
 import requests
 
-from conftest import fresh_database, fresh_prefix
-from svc import Cluster, LocalServer, Service, stop_and_check_books, verify_signature
+from conftest import start_backend
+from svc import LocalServer, stop_and_check_books, verify_signature
 
 API = "/api/i2v/v1"
 PHOTO = "Bridge_by_Sander_Klootwijk.jpg"
@@ -29,13 +29,7 @@ def receiver():
 @pytest.fixture(scope="module", params=["sqlite", "postgres+s3"])
 def svc(request, i2v, tmp_path_factory, receiver):
     extra = ["--webhook-attempts", str(ATTEMPTS)]
-    if request.param == "sqlite":
-        s = Service(i2v, tmp_path_factory.mktemp("deliveries") / "data", extra=extra).start()
-    else:
-        pg, s3 = request.getfixturevalue("pg"), request.getfixturevalue("s3")
-        s = Cluster(i2v, tmp_path_factory.mktemp("deliveries-cluster"), fresh_database(pg),
-                    fresh_prefix(s3), extra=extra).start()
-    s.label = request.param
+    s = start_backend(request, i2v, tmp_path_factory.mktemp("deliveries"), extra)
     yield s
     stop_and_check_books(s)
 

@@ -15,7 +15,7 @@ import time
 import pytest
 import requests
 
-from conftest import fresh_database, fresh_prefix
+from conftest import start_backend
 from svc import Cluster, Service, Worker, stop_and_check_books
 
 LANDSCAPE = "Bridge_by_Sander_Klootwijk.jpg"
@@ -26,13 +26,7 @@ FINAL = ("succeeded", "failed", "cancelled")
 @pytest.fixture(scope="module", params=["sqlite", "postgres+s3"])
 def svc(request, i2v, tmp_path_factory, photos_srv):
     extra = ["--sse-heartbeat", "0.5", "--sse-per-user", "20"]
-    if request.param == "sqlite":
-        s = Service(i2v, tmp_path_factory.mktemp("events") / "data", extra=extra).start()
-    else:
-        pg, s3 = request.getfixturevalue("pg"), request.getfixturevalue("s3")
-        s = Cluster(i2v, tmp_path_factory.mktemp("events-cluster"), fresh_database(pg),
-                    fresh_prefix(s3), extra=extra).start()
-    s.label = request.param
+    s = start_backend(request, i2v, tmp_path_factory.mktemp("events"), extra)
     yield s
     stop_and_check_books(s)
 

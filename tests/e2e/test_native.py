@@ -15,8 +15,8 @@ import time
 import pytest
 import requests
 
-from conftest import fresh_database, fresh_prefix
-from svc import Cluster, Service, stop_and_check_books, verify_signature
+from conftest import start_backend
+from svc import Service, stop_and_check_books, verify_signature
 
 LANDSCAPE = "Bridge_by_Sander_Klootwijk.jpg"  # 4352x2448
 PORTRAIT = "Wine_by_Jakkub_Mede.jpg"  # 2560x3837
@@ -30,13 +30,7 @@ def svc(request, i2v, tmp_path_factory, photos_srv):
     tests look into."""
     scratch = tmp_path_factory.mktemp("scratch")
     extra = ["--body-max", "8192", "--scratch", str(scratch)]
-    if request.param == "sqlite":
-        s = Service(i2v, tmp_path_factory.mktemp("native") / "data", extra=extra).start()
-    else:
-        pg, s3 = request.getfixturevalue("pg"), request.getfixturevalue("s3")
-        s = Cluster(i2v, tmp_path_factory.mktemp("native-cluster"), fresh_database(pg),
-                    fresh_prefix(s3), extra=extra).start()
-    s.label = request.param
+    s = start_backend(request, i2v, tmp_path_factory.mktemp("native"), extra)
     s.scratch = scratch
     yield s
     stop_and_check_books(s)

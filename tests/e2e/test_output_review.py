@@ -18,8 +18,8 @@ import zlib
 import pytest
 import requests
 
-from conftest import fresh_database, fresh_prefix
-from svc import Cluster, LocalServer, Service, stop_and_check_books
+from conftest import start_backend
+from svc import LocalServer, Service, stop_and_check_books
 
 API = "/api/i2v/v1"
 PHOTO = "Bridge_by_Sander_Klootwijk.jpg"
@@ -80,13 +80,8 @@ def svc(request, i2v, tmp_path_factory, photos_srv):
     os.environ["REVIEW_LOG"] = str(log)  # inherited by every process started below
     extra = ["--output-review-command", f"{sys.executable} {script}",
              "--output-review-timeout", "20", "--scratch", str(scratch)]
-    if request.param == "sqlite":
-        s = Service(i2v, tmp / "data", extra=extra).start()
-    else:
-        pg, s3 = request.getfixturevalue("pg"), request.getfixturevalue("s3")
-        s = Cluster(i2v, tmp / "cluster", fresh_database(pg), fresh_prefix(s3),
-                    extra=extra).start()
-    s.label, s.review_log, s.scratch = request.param, log, scratch
+    s = start_backend(request, i2v, tmp, extra)
+    s.review_log, s.scratch = log, scratch
     yield s
     stop_and_check_books(s)
 

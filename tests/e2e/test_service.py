@@ -12,8 +12,8 @@ import time
 import pytest
 import requests
 
-from conftest import fresh_database, fresh_prefix
-from svc import (Cluster, LocalServer, Service, ffprobe, free_port, stop_and_check_books,
+from conftest import start_backend
+from svc import (LocalServer, Service, ffprobe, free_port, stop_and_check_books,
                  verify_signature)
 
 LANDSCAPE = "Bridge_by_Sander_Klootwijk.jpg"  # 4352x2448
@@ -30,12 +30,7 @@ def svc(request, i2v, tmp_path_factory, photos_srv):
     words = tmp_path_factory.mktemp("cfg") / "words.txt"
     words.write_text("# refused words\nforbiddenword\nred door\n")
     extra = ["--review-words", str(words), "--body-max", "4096"]
-    if request.param == "sqlite":
-        s = Service(i2v, tmp_path_factory.mktemp("svc") / "data", extra=extra).start()
-    else:
-        pg, s3 = request.getfixturevalue("pg"), request.getfixturevalue("s3")
-        s = Cluster(i2v, tmp_path_factory.mktemp("cluster"), fresh_database(pg),
-                    fresh_prefix(s3), extra=extra).start()
+    s = start_backend(request, i2v, tmp_path_factory.mktemp("svc"), extra)
     yield s
     stop_and_check_books(s)
 

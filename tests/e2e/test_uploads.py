@@ -18,8 +18,8 @@ import pytest
 import requests
 
 import bombs
-from conftest import fresh_database, fresh_prefix
-from svc import Cluster, Service, stop_and_check_books
+from conftest import start_backend
+from svc import stop_and_check_books
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 PHOTO = ROOT / "photos" / "Bridge_by_Sander_Klootwijk.jpg"  # 4352x2448, 914 KB
@@ -33,14 +33,7 @@ TTL = 40  # seconds; the sweep looks every TTL/4
 def svc(request, i2v, tmp_path_factory):
     # photos come only from uploads: no address may be fetched (no --fetch-allow)
     extra = ["--upload-max-bytes", str(UPLOAD_MAX), "--upload-ttl", str(TTL)]
-    if request.param == "sqlite":
-        s = Service(i2v, tmp_path_factory.mktemp("uploads") / "data", extra=extra,
-                    allow="").start()
-    else:
-        pg, s3 = request.getfixturevalue("pg"), request.getfixturevalue("s3")
-        s = Cluster(i2v, tmp_path_factory.mktemp("uploads-cluster"), fresh_database(pg),
-                    fresh_prefix(s3), extra=extra, allow="").start()
-    s.label = request.param
+    s = start_backend(request, i2v, tmp_path_factory.mktemp("uploads"), extra, allow="")
     yield s
     stop_and_check_books(s)
 
