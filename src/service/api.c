@@ -247,11 +247,16 @@ int i2v__api_auth(i2v_service *svc, i2v_req *r, const char *header, char user[37
     return i2v__api_auth_key(svc, r, i2v__req_header(r, header), user, fail, auth_msg, ret);
 }
 
+static int key_usable(const char *key)
+{
+    return key && *key && strlen(key) <= 256;
+}
+
 int i2v__api_auth_key(i2v_service *svc, i2v_req *r, const char *key, char user[37],
                       i2v_api_error_fn fail, const char *auth_msg, int *ret)
 {
     int s = I2V_ENOTFOUND;
-    if (key && *key && strlen(key) <= 256) {
+    if (key_usable(key)) {
         char hash[I2V_HASH_HEX + 1];
         i2v__sha256_hex(key, strlen(key), hash);
         i2v_error e = {0};
@@ -261,6 +266,24 @@ int i2v__api_auth_key(i2v_service *svc, i2v_req *r, const char *key, char user[3
     if (s == 0) return 0;
     *ret = s == I2V_ENOTFOUND ? fail(r, I2V_API_AUTH, "%s", auth_msg)
                               : i2v__api_store_error(r, s, fail);
+    return 1;
+}
+
+int i2v__api_auth_get(i2v_service *svc, i2v_req *r, const char *header, int64_t task_id,
+                      const char *uuid, char user[37], i2v_gen *g, int *wait, i2v_api_error_fn fail,
+                      const char *auth_msg, int *ret)
+{
+    const char *key = i2v__req_header(r, header);
+    int s = I2V_EDENIED;
+    if (key_usable(key)) {
+        char hash[I2V_HASH_HEX + 1];
+        i2v__sha256_hex(key, strlen(key), hash);
+        i2v_error e = {0};
+        s = svc->store->vt->key_gen_get(svc->store, hash, task_id, uuid, user, g, wait, &e);
+    }
+    if (s == 0 || s == I2V_ENOTFOUND) return s;
+    *ret =
+        s == I2V_EDENIED ? fail(r, I2V_API_AUTH, "%s", auth_msg) : i2v__api_store_error(r, s, fail);
     return 1;
 }
 

@@ -159,25 +159,26 @@ int i2v__v1_result(i2v_service *svc, i2v_req *r)
 {
     char user[37];
     int ret;
-    if (i2v__api_auth(svc, r, "APIKEY", user, i2v__v1_error, "Invalid API Key", &ret)) return ret;
     const char *q = i2v__req_query(r, "taskId");
-    if (!q || !*q) return i2v__v1_error(r, I2V_API_PARAM, "taskId: required");
-    char *end;
+    char *end = NULL;
     errno = 0;
-    long long id = strtoll(q, &end, 10);
-    if (errno || *end || id <= 0)
+    long long id = q && *q ? strtoll(q, &end, 10) : 0;
+    if (!q || !*q || errno || *end || id <= 0) {
+        /* the key is checked first, as for every request */
+        if (i2v__api_auth(svc, r, "APIKEY", user, i2v__v1_error, "Invalid API Key", &ret))
+            return ret;
+        if (!q || !*q) return i2v__v1_error(r, I2V_API_PARAM, "taskId: required");
         return i2v__v1_error(r, I2V_API_PARAM, "taskId: must be a task id (a positive integer)");
+    }
     i2v_gen *g = malloc(sizeof *g);
     if (!g) return i2v__v1_error(r, I2V_API_INTERNAL, "out of memory");
     int wait = 0;
-    i2v_error e = {0};
-    int s = svc->store->vt->gen_get(svc->store, id, NULL, g, &wait, &e);
-    if (s == I2V_ENOTFOUND || (s == 0 && strcmp(g->user_id, user) != 0)) {
+    /* the key and the task in one read of the store */
+    int s = i2v__api_auth_get(svc, r, "APIKEY", id, NULL, user, g, &wait, i2v__v1_error,
+                              "Invalid API Key", &ret);
+    if (s == 1) goto out;
+    if (s == I2V_ENOTFOUND) {
         ret = i2v__v1_error(r, I2V_API_NOTFOUND, "taskId: no task %lld for this API key", id);
-        goto out;
-    }
-    if (s) {
-        ret = i2v__api_store_error(r, s, i2v__v1_error);
         goto out;
     }
     json_t *output = json_null();

@@ -40,17 +40,12 @@ const char *i2v__v2_status(int state)
 /* Authenticates and checks body.user_id against the key's owner (user, as
  * stored). Returns the parsed body, or NULL after queueing the error response
  * (*ret set). */
-static json_t *v2_begin(i2v_service *svc, i2v_req *r, int *ret, char user[37])
+#define V2_AUTH_MSG "x-api-key: missing or invalid API key"
+
+/* body.user_id checked against the key's owner: 0, or 1 after answering
+ * (*ret set). */
+static int v2_user_check(i2v_req *r, json_t *body, const char *user, int *ret)
 {
-    char msg[256];
-    if (i2v__api_auth(svc, r, "x-api-key", user, i2v__v2_error,
-                      "x-api-key: missing or invalid API key", ret))
-        return NULL;
-    json_t *body = i2v__api_body(r, msg, sizeof msg);
-    if (!body) {
-        *ret = i2v__v2_error(r, I2V_API_PARAM, "%s", msg);
-        return NULL;
-    }
     json_t *uid = json_object_get(body, "user_id");
     const char *u = json_is_string(uid) ? json_string_value(uid) : NULL;
     if (!u || !i2v__uuid_valid(u)) {
@@ -58,8 +53,21 @@ static json_t *v2_begin(i2v_service *svc, i2v_req *r, int *ret, char user[37])
     } else if (strcasecmp(u, user) != 0) {
         *ret = i2v__v2_error(r, I2V_API_FORBIDDEN, "user_id: does not belong to this API key");
     } else {
-        return body;
+        return 0;
     }
+    return 1;
+}
+
+static json_t *v2_begin(i2v_service *svc, i2v_req *r, int *ret, char user[37])
+{
+    char msg[256];
+    if (i2v__api_auth(svc, r, "x-api-key", user, i2v__v2_error, V2_AUTH_MSG, ret)) return NULL;
+    json_t *body = i2v__api_body(r, msg, sizeof msg);
+    if (!body) {
+        *ret = i2v__v2_error(r, I2V_API_PARAM, "%s", msg);
+        return NULL;
+    }
+    if (v2_user_check(r, body, user, ret) == 0) return body;
     json_decref(body);
     return NULL;
 }
@@ -163,33 +171,33 @@ int i2v__v2_generate(i2v_service *svc, i2v_req *r)
 int i2v__v2_get(i2v_service *svc, i2v_req *r)
 {
     int ret = 0;
-    char user[37];
-    json_t *body = v2_begin(svc, r, &ret, user);
-    if (!body) return ret;
-    i2v_gen *g = NULL;
-    json_t *gid = json_object_get(body, "generation_id");
+    char user[37], msg[256];
+    /* A well-formed poll reads the key and the generation in one store
+     * call; anything else is answered in the usual order (key, body,
+     * user_id, generation_id). */
+    json_t *body = i2v__api_body(r, msg, sizeof msg);
+    json_t *gid = body ? json_object_get(body, "generation_id") : NULL;
     if (!json_is_string(gid) || !i2v__uuid_valid(json_string_value(gid))) {
-        ret = i2v__v2_error(r, I2V_API_PARAM, "generation_id: required, a UUID");
-        goto out;
+        json_decref(body);
+        if (!(body = v2_begin(svc, r, &ret, user))) return ret;
+        json_decref(body);
+        return i2v__v2_error(r, I2V_API_PARAM, "generation_id: required, a UUID");
     }
     char id[37];
     snprintf(id, sizeof id, "%s", json_string_value(gid));
     for (char *p = id; *p; p++)
         *p = (char)tolower((unsigned char)*p);
-    g = malloc(sizeof *g);
+    i2v_gen *g = malloc(sizeof *g);
     if (!g) {
         ret = i2v__v2_error(r, I2V_API_INTERNAL, "out of memory");
         goto out;
     }
-    i2v_error e = {0};
-    int s = svc->store->vt->gen_get(svc->store, 0, id, g, NULL, &e);
-    if (s == I2V_ENOTFOUND || (s == 0 && strcmp(g->user_id, user) != 0)) {
+    int s = i2v__api_auth_get(svc, r, "x-api-key", 0, id, user, g, NULL, i2v__v2_error, V2_AUTH_MSG,
+                              &ret);
+    if (s == 1 || v2_user_check(r, body, user, &ret)) goto out;
+    if (s == I2V_ENOTFOUND) {
         ret =
             i2v__v2_error(r, I2V_API_NOTFOUND, "generation_id: no generation %s for this user", id);
-        goto out;
-    }
-    if (s) {
-        ret = i2v__api_store_error(r, s, i2v__v2_error);
         goto out;
     }
     json_t *ans = json_pack("{s:s}", "status", i2v__v2_status(g->state));

@@ -327,6 +327,17 @@ typedef struct i2v_store_vt {
     int (*gen_watch)(i2v_store *s, const int64_t *ids, int nids, const char *const *users,
                      int nusers, int64_t after, int64_t *max_id, i2v_gen_page_fn fn, void *user,
                      i2v_error *err);
+
+    /* ---- appended: a status poll in one read (no schema change) ---- */
+
+    /* key_auth and gen_get together, so that a poll costs one round trip:
+     * the user of the key whose hash is key_hash into user_id (its last use
+     * stamped as key_auth does), then that user's generation by task_id
+     * (uuid NULL) or uuid, and *wait (may be NULL) as gen_get. An unknown
+     * or revoked key: I2V_EDENIED and user_id "". No such generation, or
+     * another user's: I2V_ENOTFOUND with user_id filled. */
+    int (*key_gen_get)(i2v_store *s, const char *key_hash, int64_t task_id, const char *uuid,
+                       char user_id[37], i2v_gen *g, int *wait, i2v_error *err);
 } i2v_store_vt;
 
 #define I2V_WATCH_MAX 1000

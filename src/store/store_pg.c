@@ -186,6 +186,9 @@ struct pg_store {
     pthread_cond_t freed;
     pconn *conns;
     int *idle, nidle;      /* a stack of indexes into conns: the last used is reused */
+    pthread_mutex_t plock; /* guards the polls waiting for a batch */
+    struct poll_req *pfirst, *plast;
+    int pleaders;          /* batches in flight */
     pthread_mutex_t llock; /* guards the listener */
     PGconn *listener;
     int listened; /* a listener was up before: a new one may have missed hints */
@@ -1955,16 +1958,21 @@ static int op_key_touch(pconn *c, void *arg, i2v_error *err)
     return r < 0 ? r : 0;
 }
 
+/* Stamps the key's last use when it is a minute old: a bookkeeping write
+ * that, when it cannot be made, does not stop the key working. */
+static void key_touch_if_old(pg_store *s, auth_arg *a)
+{
+    if (a->now - a->last < KEY_TOUCH_MS) return;
+    i2v_error ignored = {0};
+    call(s, 0, "key", op_key_touch, a, &ignored);
+}
+
 static int pg_key_auth(i2v_store *s, const char *hash, char user[37], i2v_error *err)
 {
     auth_arg a = {hash, user, 0, i2v__now_ms()};
     int r = call(PG(s), RO, "key", op_key_auth, &a, err);
     if (r) return r;
-    if (a.now - a.last >= KEY_TOUCH_MS) {
-        /* a bookkeeping write: when it cannot be made, the key still works */
-        i2v_error ignored = {0};
-        call(PG(s), 0, "key", op_key_touch, &a, &ignored);
-    }
+    key_touch_if_old(PG(s), &a);
     return 0;
 }
 
@@ -1989,6 +1997,7 @@ static void pg_close(i2v_store *base)
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->freed);
     pthread_mutex_destroy(&s->llock);
+    pthread_mutex_destroy(&s->plock);
     free(s);
 }
 
@@ -2237,6 +2246,247 @@ out:
     if (opts) PQconninfoFree(opts);
     free(rest);
     return r;
+}
+
+typedef struct key_get_arg {
+    auth_arg key;
+    get_arg get;
+} key_get_arg;
+
+/* The key and the generation in one statement: the generation's columns
+ * (NULL when there is none of the key's user), its wait number, then the
+ * key's user and last use; no row for an unknown key. */
+#define KEY_GEN_SQL(where)                                                                         \
+    "SELECT g.*, k.user_id, k.last_used_ms FROM api_keys k LEFT JOIN LATERAL (SELECT " GEN_COLS    \
+        WAIT_COL " FROM generations WHERE " where " AND user_id=k.user_id) g ON true"              \
+    " WHERE k.hash=$1 AND k.revoked=0"
+
+static int op_key_gen_get(pconn *c, void *arg, i2v_error *err)
+{
+    key_get_arg *a = arg;
+    params p = {0};
+    int r;
+    ps(&p, a->key.hash);
+    if (a->get.uuid)
+        ps(&p, a->get.uuid);
+    else
+        pi(&p, a->get.task_id);
+    PGresult *q = ex(c, "generation",
+                     a->get.uuid ? KEY_GEN_SQL("uuid=$2") : KEY_GEN_SQL("task_id=$2"), &p, &r, err);
+    if (!q) return r;
+    const int n = PQnfields(q);
+    if (PQntuples(q) != 1) {
+        r = i2v__err(err, I2V_EDENIED, "unknown API key");
+    } else {
+        txt(q, 0, n - 2, a->key.user, 37);
+        a->key.last = i64(q, 0, n - 1);
+        if (PQgetisnull(q, 0, 0)) {
+            r = i2v__err(err, I2V_ENOTFOUND, "no such generation");
+        } else {
+            read_gen(q, 0, a->get.g);
+            if (a->get.wait) *a->get.wait = i32(q, 0, n - 3);
+        }
+    }
+    PQclear(q);
+    return r;
+}
+
+/* ---- status polls, batched ----
+ *
+ * Polls are the most frequent request by far, and on PostgreSQL each used
+ * to be a round trip of its own. Concurrent polls now share one: a caller
+ * queues its poll; when fewer than POLL_BATCHES batches are in flight, it
+ * takes every poll queued so far (its own among them, up to POLL_BATCH_MAX)
+ * and reads them all in one statement, then hands each caller its answer.
+ * Nothing waits for a batch to fill: a lone poll goes at once, as a batch
+ * of one (the single-row statement above), and under load the polls that
+ * arrive while a batch is out make up the next one. */
+
+#define POLL_BATCHES 2
+#define POLL_BATCH_MAX 64
+
+typedef struct poll_req {
+    key_get_arg a;
+    pthread_cond_t cv; /* signalled when done, or when it may lead a batch */
+    int r, done;
+    i2v_error err;
+    struct poll_req *next;
+} poll_req;
+
+typedef struct poll_batch {
+    poll_req *req[POLL_BATCH_MAX];
+    int n;
+} poll_batch;
+
+/* An array literal of text elements (NULL: SQL NULL), quoted. */
+static char *text_array(poll_batch *b, int uuids)
+{
+    size_t cap = 3;
+    for (int i = 0; i < b->n; i++) {
+        const char *v = uuids ? b->req[i]->a.get.uuid : b->req[i]->a.key.hash;
+        cap += (v ? 2 * strlen(v) + 3 : 5);
+    }
+    char *out = malloc(cap), *o = out;
+    if (!out) return NULL;
+    *o++ = '{';
+    for (int i = 0; i < b->n; i++) {
+        const char *v = uuids ? b->req[i]->a.get.uuid : b->req[i]->a.key.hash;
+        if (i) *o++ = ',';
+        if (!v) {
+            memcpy(o, "NULL", 4);
+            o += 4;
+            continue;
+        }
+        *o++ = '"';
+        for (; *v; v++) {
+            if (*v == '"' || *v == '\\') *o++ = '\\';
+            *o++ = *v;
+        }
+        *o++ = '"';
+    }
+    *o++ = '}';
+    *o = 0;
+    return out;
+}
+
+static char *task_array(poll_batch *b)
+{
+    char *out = malloc((size_t)b->n * 22 + 3), *o = out;
+    if (!out) return NULL;
+    *o++ = '{';
+    for (int i = 0; i < b->n; i++) {
+        const key_get_arg *a = &b->req[i]->a;
+        o += a->get.uuid ? sprintf(o, "%sNULL", i ? "," : "")
+                         : sprintf(o, "%s%lld", i ? "," : "", (long long)a->get.task_id);
+    }
+    *o++ = '}';
+    *o = 0;
+    return out;
+}
+
+/* Every poll of the batch in one statement: a row per poll whose key is
+ * known (its generation's columns NULL when there is none of the key's
+ * user), numbered by the poll's place in the batch. */
+static int op_poll_batch(pconn *c, void *arg, i2v_error *err)
+{
+    poll_batch *b = arg;
+    for (int i = 0; i < b->n; i++) {
+        b->req[i]->r = I2V_EDENIED;
+        b->req[i]->a.key.user[0] = 0;
+    }
+    char *hashes = text_array(b, 0), *tasks = task_array(b), *uuids = text_array(b, 1);
+    int r = 0;
+    PGresult *q = NULL;
+    if (!hashes || !tasks || !uuids) {
+        r = i2v__err(err, I2V_ENOMEM, "out of memory");
+    } else {
+        params p = {0};
+        ps(&p, hashes);
+        ps(&p, tasks);
+        ps(&p, uuids);
+        q = ex(c, "generations",
+               "SELECT g.*, k.user_id, k.last_used_ms, x.i"
+               " FROM unnest($1::text[], $2::bigint[], $3::text[]) WITH ORDINALITY"
+               " AS x(hash, task, uuid, i)"
+               " JOIN api_keys k ON k.hash=x.hash AND k.revoked=0"
+               " LEFT JOIN LATERAL (SELECT " GEN_COLS WAIT_COL " FROM generations"
+               " WHERE (task_id=x.task OR uuid=x.uuid) AND user_id=k.user_id) g ON true",
+               &p, &r, err);
+    }
+    free(hashes);
+    free(tasks);
+    free(uuids);
+    if (!q) return r;
+    const int n = PQnfields(q);
+    for (int row = 0; row < PQntuples(q); row++) {
+        const int64_t i = i64(q, row, n - 1) - 1;
+        if (i < 0 || i >= b->n) continue;
+        poll_req *pr = b->req[i];
+        txt(q, row, n - 3, pr->a.key.user, 37);
+        pr->a.key.last = i64(q, row, n - 2);
+        if (PQgetisnull(q, row, 0)) {
+            pr->r = I2V_ENOTFOUND;
+        } else {
+            read_gen(q, row, pr->a.get.g);
+            if (pr->a.get.wait) *pr->a.get.wait = i32(q, row, n - 4);
+            pr->r = 0;
+        }
+    }
+    PQclear(q);
+    return 0;
+}
+
+/* Runs the batch: one poll by the single-row statement, more together. */
+static void poll_run(pg_store *s, poll_batch *b)
+{
+    if (b->n == 1) {
+        poll_req *pr = b->req[0];
+        pr->r = call(s, RO, "generation", op_key_gen_get, &pr->a, &pr->err);
+        return;
+    }
+    i2v_error e = {0};
+    const int r = call(s, RO, "generations", op_poll_batch, b, &e);
+    for (int i = 0; i < b->n; i++) {
+        poll_req *pr = b->req[i];
+        if (r) {
+            pr->r = r;
+            pr->a.key.user[0] = 0;
+            pr->err = e;
+        } else if (pr->r == I2V_EDENIED) {
+            i2v__err(&pr->err, I2V_EDENIED, "unknown API key");
+        } else if (pr->r == I2V_ENOTFOUND) {
+            i2v__err(&pr->err, I2V_ENOTFOUND, "no such generation");
+        }
+    }
+}
+
+static int pg_key_gen_get(i2v_store *base, const char *hash, int64_t task_id, const char *uuid,
+                          char user[37], i2v_gen *g, int *wait, i2v_error *err)
+{
+    pg_store *s = PG(base);
+    user[0] = 0;
+    poll_req me = {.a = {{hash, user, 0, i2v__now_ms()}, {task_id, uuid, g, wait}}};
+    pthread_cond_init(&me.cv, NULL);
+    pthread_mutex_lock(&s->plock);
+    if (s->plast)
+        s->plast->next = &me;
+    else
+        s->pfirst = &me;
+    s->plast = &me;
+    /* Each caller sleeps on its own condition, so that a batch's end wakes
+     * only its callers and the one that leads next: no herd. */
+    while (!me.done) {
+        if (s->pleaders >= POLL_BATCHES || s->pfirst != &me) {
+            pthread_cond_wait(&me.cv, &s->plock);
+            continue;
+        }
+        poll_batch b = {.n = 0};
+        while (s->pfirst && b.n < POLL_BATCH_MAX) {
+            b.req[b.n++] = s->pfirst;
+            s->pfirst = s->pfirst->next;
+        }
+        if (!s->pfirst) s->plast = NULL;
+        s->pleaders++;
+        pthread_mutex_unlock(&s->plock);
+        poll_run(s, &b);
+        pthread_mutex_lock(&s->plock);
+        s->pleaders--;
+        for (int i = 0; i < b.n; i++) {
+            b.req[i]->done = 1;
+            if (b.req[i] != &me) pthread_cond_signal(&b.req[i]->cv);
+        }
+        if (s->pfirst) pthread_cond_signal(&s->pfirst->cv); /* it leads the next */
+    }
+    pthread_mutex_unlock(&s->plock);
+    pthread_cond_destroy(&me.cv);
+    if (me.r && me.r != I2V_ENOTFOUND) {
+        user[0] = 0;
+        if (err) *err = me.err;
+        return me.r;
+    }
+    if (me.r == I2V_ENOTFOUND && err) *err = me.err;
+    key_touch_if_old(s, &me.a.key);
+    return me.r;
 }
 
 /* ---- uploads, the delivery log, webhook secrets (schema version 3) ---- */
@@ -2612,6 +2862,7 @@ static const i2v_store_vt pg_vt = {
     .delivery_page = pg_delivery_page,
     .delivery_redeliver = pg_delivery_redeliver,
     .gen_watch = pg_gen_watch,
+    .key_gen_get = pg_key_gen_get,
 };
 
 int i2v__store_open_pg(i2v_store **out, const char *conninfo, const i2v_store_config *cfg,
@@ -2625,6 +2876,7 @@ int i2v__store_open_pg(i2v_store **out, const char *conninfo, const i2v_store_co
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->freed, NULL);
     pthread_mutex_init(&s->llock, NULL);
+    pthread_mutex_init(&s->plock, NULL);
     s->cfg.max_attempts = cfg && cfg->max_attempts > 0 ? cfg->max_attempts : 3;
     s->cfg.busy_timeout_ms = cfg && cfg->busy_timeout_ms > 0 ? cfg->busy_timeout_ms : 10000;
     const int64_t day = 24 * 3600 * 1000LL;

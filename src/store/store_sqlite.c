@@ -1572,6 +1572,23 @@ static int sq_key_auth(i2v_store *s, const char *hash, char user[37], i2v_error 
     return 0;
 }
 
+/* In-process, two reads cost no round trip: key_auth, then gen_get. */
+static int sq_key_gen_get(i2v_store *s, const char *hash, int64_t task_id, const char *uuid,
+                          char user[37], i2v_gen *g, int *wait, i2v_error *err)
+{
+    user[0] = 0;
+    int r = sq_key_auth(s, hash, user, err);
+    if (r == I2V_ENOTFOUND) {
+        user[0] = 0;
+        return i2v__err(err, I2V_EDENIED, "unknown API key");
+    }
+    if (r) return r;
+    r = sq_gen_get(s, task_id, uuid, g, wait, err);
+    if (r == 0 && strcmp(g->user_id, user) != 0) r = I2V_ENOTFOUND;
+    if (r == I2V_ENOTFOUND) return i2v__err(err, I2V_ENOTFOUND, "no such generation");
+    return r;
+}
+
 /* ---- uploads, the delivery log, webhook secrets (schema version 3) ---- */
 
 static void read_upload(sqlite3_stmt *q, i2v_upload *u)
@@ -1863,6 +1880,7 @@ static const i2v_store_vt sqlite_vt = {
     .delivery_page = sq_delivery_page,
     .delivery_redeliver = sq_delivery_redeliver,
     .gen_watch = sq_gen_watch,
+    .key_gen_get = sq_key_gen_get,
 };
 
 int i2v__store_open_sqlite(i2v_store **out, const char *path, const i2v_store_config *cfg,

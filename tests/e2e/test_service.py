@@ -269,6 +269,53 @@ def test_v2_errors(svc, photos_srv):
     assert other.wait_v2(gid)["status"] == "SUCCEEDED"
 
 
+def test_polls_check_the_key_first(svc, photos_srv):
+    """A status poll reads its key and generation together; the answers
+    keep their order: the key, then the parameters, then the owner."""
+    user = svc.new_user(credits=100)
+    other = svc.new_user(credits=100)
+    ok = {"imageUrl": photos_srv.url(LANDSCAPE), "duration": 5, "resolution": "480p"}
+    tid = user.v1_generate(ok).json()["data"]
+    gid = user.v2_generate({"image_urls": [photos_srv.url(LANDSCAPE)], "option": "ZOOM_IN",
+                            "user_id": user.id}).json()["generation_id"]
+    v1 = svc.base + "/api/v1/imageToVideo/result"
+    v2 = svc.base + "/api/animation/v2/get"
+    for key in (None, "", "nope", user.key + "x", "k" * 300):
+        h = {} if key is None else {"APIKEY": key}
+        for q in (f"?taskId={tid}", "?taskId=abc", ""):
+            r = requests.get(v1 + q, headers=h)
+            assert r.status_code == 401 and r.json()["code"] == 5002, (key, q)
+        h = {} if key is None else {"x-api-key": key}
+        for body in ({"user_id": user.id, "generation_id": gid}, {"user_id": user.id},
+                     {"generation_id": gid}):
+            r = requests.post(v2, headers=h, json=body)
+            assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_api_key"
+    # a good key: the parameters, then the owner
+    r = requests.post(v2, headers={"x-api-key": user.key}, json={"generation_id": gid})
+    assert r.status_code == 400 and r.json()["error"]["message"].startswith("user_id:")
+    r = requests.post(v2, headers={"x-api-key": user.key},
+                      json={"user_id": other.id, "generation_id": gid})
+    assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden"
+    r = requests.post(v2, headers={"x-api-key": other.key},
+                      json={"user_id": other.id, "generation_id": gid})
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+    assert other.v1_result(tid).json()["code"] == 1001
+    assert user.v1_result(tid).json()["data"]["id"] == tid
+    assert user.v2_get(gid).json()["status"] in ("STARTING", "IN_PROGRESS", "SUCCEEDED")
+    # a revoked key is refused at once, on a poll as on a create
+    second = dict(l.split("=", 1) for l in svc.admin("key", "create", user.id).stdout.split())
+    r = requests.get(v1, params={"taskId": tid}, headers={"APIKEY": second["api_key"]})
+    assert r.json()["code"] == 0 and r.json()["data"]["id"] == tid
+    svc.admin("key", "revoke", second["key_id"])
+    r = requests.get(v1, params={"taskId": tid}, headers={"APIKEY": second["api_key"]})
+    assert r.status_code == 401 and r.json()["code"] == 5002
+    r = requests.post(v2, headers={"x-api-key": second["api_key"]},
+                      json={"user_id": user.id, "generation_id": gid})
+    assert r.status_code == 401
+    user.wait_v1(tid)
+    user.wait_v2(gid)
+
+
 def test_unknown_routes_and_methods_answer_json(svc):
     r = requests.get(svc.base + "/api/v1/imageToVideo/nothing")
     assert r.status_code == 404 and r.json()["code"] == 1001

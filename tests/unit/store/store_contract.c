@@ -1358,6 +1358,147 @@ static void test_keys_native(void **state)
     assert_true(p.k[0].last_used_ms >= t0);
 }
 
+/* A poll's key and generation in one call: the same answers as key_auth
+ * then gen_get, another user's generation not found, the key's use
+ * stamped, a revoked key refused. */
+static void test_key_gen_get(void **state)
+{
+    fixture *f = *state;
+    i2v_store *s = f->s;
+    i2v_error e = {0};
+    char user[37];
+    int64_t bal;
+    int wait = -1;
+    i2v_user other;
+    i2v_gen a, b, c, got;
+    assert_int_equal(s->vt->user_create(s, "o", &other, &e), 0);
+    assert_int_equal(s->vt->key_add(s, f->u.id, "hU", "i2v_UUUUUUUU", &e), 0);
+    assert_int_equal(s->vt->key_add(s, other.id, "hO", "i2v_OOOOOOOO", &e), 0);
+    assert_int_equal(s->vt->credit(s, f->u.id, 100, "t", &bal, &e), 0);
+    assert_int_equal(s->vt->credit(s, other.id, 100, "t", &bal, &e), 0);
+    new_gen(f, &a, 1);
+    assert_int_equal(s->vt->gen_create(s, &a, &bal, &e), 0);
+    store_contract_gen(other.id, &b, 1);
+    assert_int_equal(s->vt->gen_create(s, &b, &bal, &e), 0);
+    new_gen(f, &c, 1);
+    assert_int_equal(s->vt->gen_create(s, &c, &bal, &e), 0);
+    /* by task id and by uuid, with the wait number gen_get gives */
+    const int64_t t0 = i2v__now_ms();
+    assert_int_equal(s->vt->key_gen_get(s, "hU", c.task_id, NULL, user, &got, &wait, &e), 0);
+    assert_string_equal(user, f->u.id);
+    assert_int_equal(got.id, c.id);
+    assert_string_equal(got.uuid, c.uuid);
+    assert_int_equal(got.state, I2V_GEN_QUEUED);
+    assert_int_equal(wait, 2); /* a and b ahead */
+    assert_true(count("SELECT last_used_ms FROM api_keys WHERE hash='hU'") >= t0);
+    wait = -1;
+    assert_int_equal(s->vt->key_gen_get(s, "hU", 0, a.uuid, user, &got, &wait, &e), 0);
+    assert_int_equal(got.id, a.id);
+    assert_int_equal(wait, 0);
+    assert_int_equal(s->vt->key_gen_get(s, "hU", a.task_id, NULL, user, &got, NULL, &e), 0);
+    assert_string_equal(got.user_id, f->u.id);
+    /* another user's, or none: not found, the key's user still given */
+    user[0] = 0;
+    assert_int_equal(s->vt->key_gen_get(s, "hU", b.task_id, NULL, user, &got, &wait, &e),
+                     I2V_ENOTFOUND);
+    assert_string_equal(user, f->u.id);
+    assert_int_equal(s->vt->key_gen_get(s, "hU", 0, b.uuid, user, &got, &wait, &e), I2V_ENOTFOUND);
+    assert_int_equal(s->vt->key_gen_get(s, "hO", b.task_id, NULL, user, &got, &wait, &e), 0);
+    assert_string_equal(user, other.id);
+    assert_int_equal(s->vt->key_gen_get(s, "hU", c.task_id + 1000, NULL, user, &got, &wait, &e),
+                     I2V_ENOTFOUND);
+    /* an unknown key, then a revoked one */
+    assert_int_equal(s->vt->key_gen_get(s, "nope", a.task_id, NULL, user, &got, &wait, &e),
+                     I2V_EDENIED);
+    assert_string_equal(user, "");
+    assert_int_equal(s->vt->key_revoke(s, "i2v_UUUUUUUU", &e), 0);
+    assert_int_equal(s->vt->key_gen_get(s, "hU", a.task_id, NULL, user, &got, &wait, &e),
+                     I2V_EDENIED);
+    assert_string_equal(user, "");
+}
+
+typedef struct poller {
+    i2v_store *s;
+    const i2v_gen *mine, *theirs;
+    const char *user, *other;
+    int seed, wrong;
+    char message[160];
+} poller;
+
+/* Each poll's own answer, while the others poll at the same time. */
+static void *poll_many(void *arg)
+{
+    poller *p = arg;
+    for (int i = 0; i < 400; i++) {
+        const int kind = (i + p->seed) % 5;
+        char user[37];
+        i2v_gen g;
+        int wait = -1;
+        i2v_error e = {0};
+        int rc, ok;
+        switch (kind) {
+        case 0: /* mine by task id */
+            rc = p->s->vt->key_gen_get(p->s, "hU", p->mine->task_id, NULL, user, &g, &wait, &e);
+            ok = rc == 0 && g.id == p->mine->id && !strcmp(user, p->user) && wait == 0;
+            break;
+        case 1: /* mine by uuid */
+            rc = p->s->vt->key_gen_get(p->s, "hU", 0, p->mine->uuid, user, &g, NULL, &e);
+            ok = rc == 0 && g.id == p->mine->id && !strcmp(g.uuid, p->mine->uuid);
+            break;
+        case 2: /* theirs, with my key */
+            rc = p->s->vt->key_gen_get(p->s, "hU", p->theirs->task_id, NULL, user, &g, &wait, &e);
+            ok = rc == I2V_ENOTFOUND && !strcmp(user, p->user);
+            break;
+        case 3: /* theirs, with their key */
+            rc = p->s->vt->key_gen_get(p->s, "hO", 0, p->theirs->uuid, user, &g, &wait, &e);
+            ok = rc == 0 && g.id == p->theirs->id && !strcmp(user, p->other) && wait == 1;
+            break;
+        default: /* no such key */
+            rc = p->s->vt->key_gen_get(p->s, "h\"\\x", p->mine->task_id, NULL, user, &g, &wait, &e);
+            ok = rc == I2V_EDENIED && user[0] == 0;
+        }
+        if (!ok && !p->wrong++)
+            snprintf(p->message, sizeof p->message, "poll kind %d: %d %.100s", kind, rc, e.message);
+    }
+    return NULL;
+}
+
+/* Sixteen threads polling at once on one handle (PostgreSQL reads
+ * concurrent polls in shared statements): every answer is its own. */
+static void test_key_gen_get_concurrent(void **state)
+{
+    fixture *f = *state;
+    i2v_store *s = f->s;
+    i2v_error e = {0};
+    int64_t bal;
+    i2v_user other;
+    i2v_gen mine, theirs;
+    assert_int_equal(s->vt->user_create(s, "o", &other, &e), 0);
+    assert_int_equal(s->vt->key_add(s, f->u.id, "hU", "i2v_UUUUUUUU", &e), 0);
+    assert_int_equal(s->vt->key_add(s, other.id, "hO", "i2v_OOOOOOOO", &e), 0);
+    assert_int_equal(s->vt->credit(s, f->u.id, 100, "t", &bal, &e), 0);
+    assert_int_equal(s->vt->credit(s, other.id, 100, "t", &bal, &e), 0);
+    new_gen(f, &mine, 1);
+    assert_int_equal(s->vt->gen_create(s, &mine, &bal, &e), 0);
+    store_contract_gen(other.id, &theirs, 1);
+    assert_int_equal(s->vt->gen_create(s, &theirs, &bal, &e), 0);
+    pthread_t t[16];
+    poller p[16];
+    for (int i = 0; i < 16; i++) {
+        p[i] = (poller){.s = s,
+                        .mine = &mine,
+                        .theirs = &theirs,
+                        .user = f->u.id,
+                        .other = other.id,
+                        .seed = i};
+        pthread_create(&t[i], NULL, poll_many, &p[i]);
+    }
+    for (int i = 0; i < 16; i++) {
+        pthread_join(t[i], NULL);
+        if (p[i].wrong) fail_msg("%d wrong answers, first: %s", p[i].wrong, p[i].message);
+    }
+}
+
 /* ---- uploads, the delivery log, secrets, error codes (schema version 3) ---- */
 
 static void upload_of(i2v_upload *u, const char *user, const char *id, int64_t expires_ms)
@@ -1748,6 +1889,8 @@ int store_contract_run(const store_backend *backend)
         cmocka_unit_test_setup_teardown(test_delete_outputs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ledger_page, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keys_native, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_key_gen_get, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_key_gen_get_concurrent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_uploads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delivery_log, setup, teardown),
         cmocka_unit_test_setup_teardown(test_secret_and_error_code, setup, teardown),
