@@ -269,19 +269,65 @@ int i2v__api_auth_key(i2v_service *svc, i2v_req *r, const char *key, char user[3
     return 1;
 }
 
-int i2v__api_auth_get(i2v_service *svc, i2v_req *r, const char *header, int64_t task_id,
-                      const char *uuid, char user[37], i2v_gen *g, int *wait, i2v_api_error_fn fail,
-                      const char *auth_msg, int *ret)
+/* A poll's state, kept with its request (parked or not). */
+typedef struct poll_state {
+    i2v_poll p;
+    i2v_gen g;
+    char hash[I2V_HASH_HEX + 1], uuid[48];
+    i2v_req *r;
+    int answered;
+} poll_state;
+
+static void poll_answered(i2v_poll *p)
 {
-    const char *key = i2v__req_header(r, header);
-    int s = I2V_EDENIED;
-    if (key_usable(key)) {
-        char hash[I2V_HASH_HEX + 1];
-        i2v__sha256_hex(key, strlen(key), hash);
-        i2v_error e = {0};
-        s = svc->store->vt->key_gen_get(svc->store, hash, task_id, uuid, user, g, wait, &e);
+    poll_state *ps = p->user;
+    ps->answered = 1;
+    i2v__req_unpark(ps->r); /* the handler is called again, and answers */
+}
+
+int i2v__api_auth_get(i2v_service *svc, i2v_req *r, const char *header, int64_t task_id,
+                      const char *uuid, char user[37], i2v_gen **g, int *wait,
+                      i2v_api_error_fn fail, const char *auth_msg, int *ret)
+{
+    poll_state *ps = r->parked;
+    if (!ps) {
+        const char *key = i2v__req_header(r, header);
+        if (!key_usable(key) || (uuid && strlen(uuid) >= sizeof ps->uuid)) {
+            *ret = fail(r, I2V_API_AUTH, "%s", auth_msg);
+            return 1;
+        }
+        if (!(ps = calloc(1, sizeof *ps))) {
+            *ret = fail(r, I2V_API_INTERNAL, "out of memory");
+            return 1;
+        }
+        r->parked = ps;
+        r->parked_free = free;
+        ps->r = r;
+        i2v__sha256_hex(key, strlen(key), ps->hash);
+        if (uuid) snprintf(ps->uuid, sizeof ps->uuid, "%s", uuid);
+        ps->p = (i2v_poll){.key_hash = ps->hash,
+                           .task_id = task_id,
+                           .uuid = uuid ? ps->uuid : NULL,
+                           .g = &ps->g,
+                           .done = poll_answered,
+                           .user = ps};
+        const i2v_store *st = svc->store;
+        if (st->vt->key_gen_get_async && i2v__req_park(r, ps, free) == 0) {
+            /* no thread waits: the store answers many polls in one statement */
+            st->vt->key_gen_get_async(svc->store, &ps->p);
+            return 2;
+        }
+        ps->p.rc = st->vt->key_gen_get(svc->store, ps->hash, task_id, ps->p.uuid, ps->p.user_id,
+                                       &ps->g, &ps->p.wait, &ps->p.err);
+        ps->answered = 1;
     }
-    if (s == 0 || s == I2V_ENOTFOUND) return s;
+    const int s = ps->p.rc;
+    *g = &ps->g;
+    if (s == 0 || s == I2V_ENOTFOUND) {
+        snprintf(user, 37, "%s", ps->p.user_id);
+        if (wait) *wait = s == 0 ? ps->p.wait : 0;
+        return s;
+    }
     *ret =
         s == I2V_EDENIED ? fail(r, I2V_API_AUTH, "%s", auth_msg) : i2v__api_store_error(r, s, fail);
     return 1;

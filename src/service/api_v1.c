@@ -170,17 +170,15 @@ int i2v__v1_result(i2v_service *svc, i2v_req *r)
         if (!q || !*q) return i2v__v1_error(r, I2V_API_PARAM, "taskId: required");
         return i2v__v1_error(r, I2V_API_PARAM, "taskId: must be a task id (a positive integer)");
     }
-    i2v_gen *g = malloc(sizeof *g);
-    if (!g) return i2v__v1_error(r, I2V_API_INTERNAL, "out of memory");
+    i2v_gen *g;
     int wait = 0;
     /* the key and the task in one read of the store */
-    int s = i2v__api_auth_get(svc, r, "APIKEY", id, NULL, user, g, &wait, i2v__v1_error,
+    int s = i2v__api_auth_get(svc, r, "APIKEY", id, NULL, user, &g, &wait, i2v__v1_error,
                               "Invalid API Key", &ret);
-    if (s == 1) goto out;
-    if (s == I2V_ENOTFOUND) {
-        ret = i2v__v1_error(r, I2V_API_NOTFOUND, "taskId: no task %lld for this API key", id);
-        goto out;
-    }
+    if (s == 2) return 0; /* parked: called again with the answer */
+    if (s == 1) return ret;
+    if (s == I2V_ENOTFOUND)
+        return i2v__v1_error(r, I2V_API_NOTFOUND, "taskId: no task %lld for this API key", id);
     json_t *output = json_null();
     if (g->state == I2V_GEN_SUCCEEDED) {
         char video[1024], cover[1024];
@@ -198,8 +196,6 @@ int i2v__v1_result(i2v_service *svc, i2v_req *r)
     ret = i2v__respond_json(r, 200,
                             json_pack("{s:i, s:s, s:o}", "code", refused ? I2V_ERROR_PROHIBITED : 0,
                                       "message", refused ? g->error : "success", "data", data));
-out:
-    free(g);
     return ret;
 }
 

@@ -187,13 +187,13 @@ int i2v__v2_get(i2v_service *svc, i2v_req *r)
     snprintf(id, sizeof id, "%s", json_string_value(gid));
     for (char *p = id; *p; p++)
         *p = (char)tolower((unsigned char)*p);
-    i2v_gen *g = malloc(sizeof *g);
-    if (!g) {
-        ret = i2v__v2_error(r, I2V_API_INTERNAL, "out of memory");
-        goto out;
+    i2v_gen *g;
+    int s = i2v__api_auth_get(svc, r, "x-api-key", 0, id, user, &g, NULL, i2v__v2_error,
+                              V2_AUTH_MSG, &ret);
+    if (s == 2) { /* parked: called again with the answer */
+        json_decref(body);
+        return 0;
     }
-    int s = i2v__api_auth_get(svc, r, "x-api-key", 0, id, user, g, NULL, i2v__v2_error, V2_AUTH_MSG,
-                              &ret);
     if (s == 1 || v2_user_check(r, body, user, &ret)) goto out;
     if (s == I2V_ENOTFOUND) {
         ret =
@@ -213,7 +213,6 @@ int i2v__v2_get(i2v_service *svc, i2v_req *r)
             json_pack("{s:s, s:s}", "code", "prohibited_content", "message", g->error));
     ret = i2v__respond_json(r, 200, ans);
 out:
-    free(g);
     json_decref(body);
     return ret;
 }

@@ -5,11 +5,13 @@
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/error.h"
 #include "common/log.h"
@@ -37,6 +39,8 @@ struct i2v_http {
     watch *watched;
     pthread_t watchdog;
     volatile int stop;
+    atomic_int parked;   /* requests parked (i2v__req_park) and not yet unparked */
+    atomic_int stopping; /* no more parking */
 };
 
 static void set_deadline(i2v_http *h, struct MHD_Connection *conn, double deadline)
@@ -288,6 +292,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r = calloc(1, sizeof *r);
         if (!r) return MHD_NO;
         r->conn = conn;
+        r->http = h;
         r->method = method;
         r->path = url;
         r->t0 = i2v__mono();
@@ -363,6 +368,7 @@ static void on_done(void *cls, struct MHD_Connection *conn, void **con_cls,
                  i2v__log_str(path, sizeof path, r->path), r->status, (i2v__mono() - r->t0) * 1000,
                  ip, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1");
     }
+    if (r->parked_free) r->parked_free(r->parked);
     free(r->body);
     free(r);
     *con_cls = NULL;
@@ -423,9 +429,33 @@ int i2v__http_port(const i2v_http *h)
     return h->port;
 }
 
+int i2v__req_park(i2v_req *r, void *state, void (*state_free)(void *))
+{
+    i2v_http *h = r->http;
+    if (!h || atomic_load(&h->stopping)) return -1;
+    atomic_fetch_add(&h->parked, 1);
+    r->parked = state;
+    r->parked_free = state_free;
+    MHD_suspend_connection(r->conn);
+    return 0;
+}
+
+void i2v__req_unpark(i2v_req *r)
+{
+    i2v_http *h = r->http; /* r may be gone once the connection is resumed */
+    MHD_resume_connection(r->conn);
+    atomic_fetch_sub(&h->parked, 1);
+}
+
 void i2v__http_stop(i2v_http **hp)
 {
     if (!hp || !*hp) return;
+    /* no connection may be suspended when the daemon stops: parked
+     * requests are answered first (the store answers within its own
+     * deadline) */
+    atomic_store(&(*hp)->stopping, 1);
+    for (int i = 0; i < 120000 && atomic_load(&(*hp)->parked) > 0; i++)
+        usleep(1000);
     (*hp)->stop = 1;
     pthread_join((*hp)->watchdog, NULL);
     MHD_stop_daemon((*hp)->d);

@@ -67,7 +67,20 @@ typedef struct i2v_req {
     /* The route's pattern, for metrics (never the raw path); a handler of
      * a prefix route may set a finer one (a static string). */
     const char *route;
+    /* A request parked while the store answers (i2v__req_park): the
+     * handler's state, kept until the request ends. */
+    void *parked;
+    void (*parked_free)(void *);
+    i2v_http *http;
 } i2v_req;
+
+/* Parks r without an answer: the handler returns 0 at once; the connection
+ * then waits without a thread until i2v__req_unpark (from any thread),
+ * after which the handler is called again with r->parked as it was left.
+ * state is freed with state_free when the request ends. Returns 0, or -1
+ * (nothing parked: answer now) while the server stops. */
+int i2v__req_park(i2v_req *r, void *state, void (*state_free)(void *));
+void i2v__req_unpark(i2v_req *r);
 
 /* What went wrong, in words every API maps to its own status and code in
  * one table. */

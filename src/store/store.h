@@ -179,6 +179,23 @@ typedef struct i2v_ledger_row {
 } i2v_ledger_row;
 
 typedef struct i2v_store i2v_store;
+/* A status poll handed to a store that answers it later (key_gen_get_async):
+ * the caller fills the inputs, g and done; the store fills the outputs, as
+ * key_gen_get would, and then calls done once, on a thread of its own. */
+typedef struct i2v_poll {
+    const char *key_hash; /* in: the hash of the API key */
+    int64_t task_id;      /* in: by task id when uuid is NULL */
+    const char *uuid;     /* in */
+    i2v_gen *g;           /* out: the generation (the caller's memory) */
+    char user_id[37];     /* out: the key's user ("" for an unknown key) */
+    int wait;             /* out: generations ahead, as gen_get */
+    int rc;               /* out: as key_gen_get returns */
+    i2v_error err;        /* out */
+    void (*done)(struct i2v_poll *p);
+    void *user;            /* the caller's */
+    struct i2v_poll *next; /* the store's */
+} i2v_poll;
+
 typedef int (*i2v_gen_fn)(void *user, const i2v_gen *g);
 /* A page's rows: nonzero stops. wait: generations ahead of a queued one. */
 typedef int (*i2v_gen_page_fn)(void *user, const i2v_gen *g, int wait);
@@ -338,6 +355,13 @@ typedef struct i2v_store_vt {
      * another user's: I2V_ENOTFOUND with user_id filled. */
     int (*key_gen_get)(i2v_store *s, const char *key_hash, int64_t task_id, const char *uuid,
                        char user_id[37], i2v_gen *g, int *wait, i2v_error *err);
+    /* key_gen_get without waiting for the answer: p->done is called once
+     * it is in p, on one of the store's threads (or at once, from this
+     * call, when the store is closing). NULL for a store that answers
+     * without a round trip (SQLite): call key_gen_get. A server parks the
+     * request meanwhile instead of holding a thread, so that many polls
+     * share one statement. */
+    void (*key_gen_get_async)(i2v_store *s, i2v_poll *p);
 } i2v_store_vt;
 
 #define I2V_WATCH_MAX 1000

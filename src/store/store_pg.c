@@ -187,8 +187,10 @@ struct pg_store {
     pconn *conns;
     int *idle, nidle;      /* a stack of indexes into conns: the last used is reused */
     pthread_mutex_t plock; /* guards the polls waiting for a batch */
-    struct poll_req *pfirst, *plast;
-    int pleaders;          /* batches in flight */
+    pthread_cond_t pwork;
+    i2v_poll *pfirst, *plast;
+    pthread_t pollers[2];
+    int npollers, pclosing;
     pthread_mutex_t llock; /* guards the listener */
     PGconn *listener;
     int listened; /* a listener was up before: a new one may have missed hints */
@@ -1978,9 +1980,12 @@ static int pg_key_auth(i2v_store *s, const char *hash, char user[37], i2v_error 
 
 /* ---- opening, migrations, closing ---- */
 
+static void pollers_stop(pg_store *s);
+
 static void pg_close(i2v_store *base)
 {
     pg_store *s = PG(base);
+    pollers_stop(s);
     for (int i = 0; s->conns && i < s->pool; i++)
         if (s->conns[i].pg) PQfinish(s->conns[i].pg);
     if (s->listener) PQfinish(s->listener);
@@ -1998,6 +2003,7 @@ static void pg_close(i2v_store *base)
     pthread_cond_destroy(&s->freed);
     pthread_mutex_destroy(&s->llock);
     pthread_mutex_destroy(&s->plock);
+    pthread_cond_destroy(&s->pwork);
     free(s);
 }
 
@@ -2293,44 +2299,39 @@ static int op_key_gen_get(pconn *c, void *arg, i2v_error *err)
 
 /* ---- status polls, batched ----
  *
- * Polls are the most frequent request by far, and on PostgreSQL each used
- * to be a round trip of its own. Concurrent polls now share one: a caller
- * queues its poll; when fewer than POLL_BATCHES batches are in flight, it
- * takes every poll queued so far (its own among them, up to POLL_BATCH_MAX)
- * and reads them all in one statement, then hands each caller its answer.
- * Nothing waits for a batch to fill: a lone poll goes at once, as a batch
- * of one (the single-row statement above), and under load the polls that
- * arrive while a batch is out make up the next one. */
+ * Polls are the most frequent request by far, and on PostgreSQL each would
+ * be a round trip of its own. Here they share them: a poll is queued, and
+ * each of POLL_BATCHES poller threads takes every poll queued so far (up to
+ * POLL_BATCH_MAX) and reads them in one statement, then hands each its
+ * answer through its done callback. Nothing waits for a batch to fill: a
+ * lone poll goes at once, as a batch of one (the single-row statement
+ * above), and under load the polls that arrive while a batch is out make up
+ * the next one. The HTTP server parks a polling request meanwhile (no
+ * thread waits), so a batch can take the polls of every connection. */
 
 #define POLL_BATCHES 2
-#define POLL_BATCH_MAX 64
-
-typedef struct poll_req {
-    key_get_arg a;
-    pthread_cond_t cv; /* signalled when done, or when it may lead a batch */
-    int r, done;
-    i2v_error err;
-    struct poll_req *next;
-} poll_req;
+#define POLL_BATCH_MAX 128
 
 typedef struct poll_batch {
-    poll_req *req[POLL_BATCH_MAX];
+    i2v_poll *p[POLL_BATCH_MAX];
+    int64_t last[POLL_BATCH_MAX]; /* each key's last use */
+    int wait[POLL_BATCH_MAX];
     int n;
 } poll_batch;
 
 /* An array literal of text elements (NULL: SQL NULL), quoted. */
-static char *text_array(poll_batch *b, int uuids)
+static char *text_array(const poll_batch *b, int uuids)
 {
     size_t cap = 3;
     for (int i = 0; i < b->n; i++) {
-        const char *v = uuids ? b->req[i]->a.get.uuid : b->req[i]->a.key.hash;
+        const char *v = uuids ? b->p[i]->uuid : b->p[i]->key_hash;
         cap += (v ? 2 * strlen(v) + 3 : 5);
     }
     char *out = malloc(cap), *o = out;
     if (!out) return NULL;
     *o++ = '{';
     for (int i = 0; i < b->n; i++) {
-        const char *v = uuids ? b->req[i]->a.get.uuid : b->req[i]->a.key.hash;
+        const char *v = uuids ? b->p[i]->uuid : b->p[i]->key_hash;
         if (i) *o++ = ',';
         if (!v) {
             memcpy(o, "NULL", 4);
@@ -2349,15 +2350,15 @@ static char *text_array(poll_batch *b, int uuids)
     return out;
 }
 
-static char *task_array(poll_batch *b)
+static char *task_array(const poll_batch *b)
 {
     char *out = malloc((size_t)b->n * 22 + 3), *o = out;
     if (!out) return NULL;
     *o++ = '{';
     for (int i = 0; i < b->n; i++) {
-        const key_get_arg *a = &b->req[i]->a;
-        o += a->get.uuid ? sprintf(o, "%sNULL", i ? "," : "")
-                         : sprintf(o, "%s%lld", i ? "," : "", (long long)a->get.task_id);
+        const i2v_poll *p = b->p[i];
+        o += p->uuid ? sprintf(o, "%sNULL", i ? "," : "")
+                     : sprintf(o, "%s%lld", i ? "," : "", (long long)p->task_id);
     }
     *o++ = '}';
     *o = 0;
@@ -2366,13 +2367,16 @@ static char *task_array(poll_batch *b)
 
 /* Every poll of the batch in one statement: a row per poll whose key is
  * known (its generation's columns NULL when there is none of the key's
- * user), numbered by the poll's place in the batch. */
+ * user), numbered by the poll's place in the batch. Each poll's rc: 0,
+ * I2V_ENOTFOUND or I2V_EDENIED. */
 static int op_poll_batch(pconn *c, void *arg, i2v_error *err)
 {
     poll_batch *b = arg;
     for (int i = 0; i < b->n; i++) {
-        b->req[i]->r = I2V_EDENIED;
-        b->req[i]->a.key.user[0] = 0;
+        b->p[i]->rc = I2V_EDENIED;
+        b->p[i]->user_id[0] = 0;
+        b->last[i] = 0;
+        b->wait[i] = 0;
     }
     char *hashes = text_array(b, 0), *tasks = task_array(b), *uuids = text_array(b, 1);
     int r = 0;
@@ -2401,92 +2405,171 @@ static int op_poll_batch(pconn *c, void *arg, i2v_error *err)
     for (int row = 0; row < PQntuples(q); row++) {
         const int64_t i = i64(q, row, n - 1) - 1;
         if (i < 0 || i >= b->n) continue;
-        poll_req *pr = b->req[i];
-        txt(q, row, n - 3, pr->a.key.user, 37);
-        pr->a.key.last = i64(q, row, n - 2);
+        i2v_poll *pl = b->p[i];
+        txt(q, row, n - 3, pl->user_id, sizeof pl->user_id);
+        b->last[i] = i64(q, row, n - 2);
         if (PQgetisnull(q, row, 0)) {
-            pr->r = I2V_ENOTFOUND;
+            pl->rc = I2V_ENOTFOUND;
         } else {
-            read_gen(q, row, pr->a.get.g);
-            if (pr->a.get.wait) *pr->a.get.wait = i32(q, row, n - 4);
-            pr->r = 0;
+            read_gen(q, row, pl->g);
+            b->wait[i] = i32(q, row, n - 4);
+            pl->rc = 0;
         }
     }
     PQclear(q);
     return 0;
 }
 
-/* Runs the batch: one poll by the single-row statement, more together. */
+/* Finishes one poll (its key's use stamped when a minute old) and calls its
+ * done. */
+static void poll_answer(pg_store *s, i2v_poll *p, int64_t last, int wait)
+{
+    if (p->rc == 0 || p->rc == I2V_ENOTFOUND) {
+        auth_arg a = {p->key_hash, p->user_id, last, i2v__now_ms()};
+        key_touch_if_old(s, &a);
+    } else {
+        p->user_id[0] = 0;
+    }
+    if (p->rc == I2V_EDENIED) i2v__err(&p->err, I2V_EDENIED, "unknown API key");
+    if (p->rc == I2V_ENOTFOUND) i2v__err(&p->err, I2V_ENOTFOUND, "no such generation");
+    p->wait = p->rc == 0 ? wait : 0;
+    p->done(p);
+}
+
+/* Runs a batch: one poll by the single-row statement, more together. */
 static void poll_run(pg_store *s, poll_batch *b)
 {
     if (b->n == 1) {
-        poll_req *pr = b->req[0];
-        pr->r = call(s, RO, "generation", op_key_gen_get, &pr->a, &pr->err);
+        i2v_poll *p = b->p[0];
+        int wait = 0;
+        key_get_arg a = {{p->key_hash, p->user_id, 0, 0}, {p->task_id, p->uuid, p->g, &wait}};
+        memset(&p->err, 0, sizeof p->err);
+        p->rc = call(s, RO, "generation", op_key_gen_get, &a, &p->err);
+        poll_answer(s, p, a.key.last, wait);
         return;
     }
     i2v_error e = {0};
     const int r = call(s, RO, "generations", op_poll_batch, b, &e);
     for (int i = 0; i < b->n; i++) {
-        poll_req *pr = b->req[i];
+        i2v_poll *p = b->p[i];
+        memset(&p->err, 0, sizeof p->err);
         if (r) {
-            pr->r = r;
-            pr->a.key.user[0] = 0;
-            pr->err = e;
-        } else if (pr->r == I2V_EDENIED) {
-            i2v__err(&pr->err, I2V_EDENIED, "unknown API key");
-        } else if (pr->r == I2V_ENOTFOUND) {
-            i2v__err(&pr->err, I2V_ENOTFOUND, "no such generation");
+            p->rc = r;
+            p->err = e;
         }
+        poll_answer(s, p, b->last[i], b->wait[i]);
     }
 }
 
+static void *poller_main(void *arg)
+{
+    pg_store *s = arg;
+    poll_batch *b = malloc(sizeof *b);
+    pthread_mutex_lock(&s->plock);
+    for (;;) {
+        while (!s->pfirst && !s->pclosing)
+            pthread_cond_wait(&s->pwork, &s->plock);
+        if (!s->pfirst) break;
+        i2v_poll *one = NULL;
+        if (b) {
+            b->n = 0;
+            while (s->pfirst && b->n < POLL_BATCH_MAX) {
+                b->p[b->n++] = s->pfirst;
+                s->pfirst = s->pfirst->next;
+            }
+        } else { /* out of memory: one at a time */
+            one = s->pfirst;
+            s->pfirst = one->next;
+        }
+        if (!s->pfirst) s->plast = NULL;
+        pthread_mutex_unlock(&s->plock);
+        if (one) {
+            poll_batch single = {.p = {one}, .n = 1};
+            poll_run(s, &single);
+        } else {
+            poll_run(s, b);
+        }
+        pthread_mutex_lock(&s->plock);
+    }
+    pthread_mutex_unlock(&s->plock);
+    free(b);
+    return NULL;
+}
+
+static void pg_key_gen_get_async(i2v_store *base, i2v_poll *p)
+{
+    pg_store *s = PG(base);
+    p->next = NULL;
+    p->user_id[0] = 0;
+    p->wait = 0;
+    pthread_mutex_lock(&s->plock);
+    /* the pollers start with the first poll (admin commands never poll) */
+    while (!s->pclosing && s->npollers < POLL_BATCHES &&
+           pthread_create(&s->pollers[s->npollers], NULL, poller_main, s) == 0)
+        s->npollers++;
+    if (s->pclosing || s->npollers == 0) {
+        pthread_mutex_unlock(&s->plock);
+        p->rc = i2v__err(&p->err, I2V_EUNAVAILABLE, "store: closing");
+        p->done(p);
+        return;
+    }
+    if (s->plast)
+        s->plast->next = p;
+    else
+        s->pfirst = p;
+    s->plast = p;
+    pthread_cond_signal(&s->pwork);
+    pthread_mutex_unlock(&s->plock);
+}
+
+/* Stops the pollers once the queued polls are answered. */
+static void pollers_stop(pg_store *s)
+{
+    pthread_mutex_lock(&s->plock);
+    s->pclosing = 1;
+    pthread_cond_broadcast(&s->pwork);
+    const int n = s->npollers;
+    s->npollers = 0;
+    pthread_mutex_unlock(&s->plock);
+    for (int i = 0; i < n; i++)
+        pthread_join(s->pollers[i], NULL);
+}
+
+typedef struct poll_wait {
+    pthread_mutex_t lock;
+    pthread_cond_t cv;
+    int done;
+} poll_wait;
+
+static void poll_woken(i2v_poll *p)
+{
+    poll_wait *w = p->user;
+    pthread_mutex_lock(&w->lock);
+    w->done = 1;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->lock);
+}
+
+/* The same, waited for. */
 static int pg_key_gen_get(i2v_store *base, const char *hash, int64_t task_id, const char *uuid,
                           char user[37], i2v_gen *g, int *wait, i2v_error *err)
 {
-    pg_store *s = PG(base);
-    user[0] = 0;
-    poll_req me = {.a = {{hash, user, 0, i2v__now_ms()}, {task_id, uuid, g, wait}}};
-    pthread_cond_init(&me.cv, NULL);
-    pthread_mutex_lock(&s->plock);
-    if (s->plast)
-        s->plast->next = &me;
-    else
-        s->pfirst = &me;
-    s->plast = &me;
-    /* Each caller sleeps on its own condition, so that a batch's end wakes
-     * only its callers and the one that leads next: no herd. */
-    while (!me.done) {
-        if (s->pleaders >= POLL_BATCHES || s->pfirst != &me) {
-            pthread_cond_wait(&me.cv, &s->plock);
-            continue;
-        }
-        poll_batch b = {.n = 0};
-        while (s->pfirst && b.n < POLL_BATCH_MAX) {
-            b.req[b.n++] = s->pfirst;
-            s->pfirst = s->pfirst->next;
-        }
-        if (!s->pfirst) s->plast = NULL;
-        s->pleaders++;
-        pthread_mutex_unlock(&s->plock);
-        poll_run(s, &b);
-        pthread_mutex_lock(&s->plock);
-        s->pleaders--;
-        for (int i = 0; i < b.n; i++) {
-            b.req[i]->done = 1;
-            if (b.req[i] != &me) pthread_cond_signal(&b.req[i]->cv);
-        }
-        if (s->pfirst) pthread_cond_signal(&s->pfirst->cv); /* it leads the next */
-    }
-    pthread_mutex_unlock(&s->plock);
-    pthread_cond_destroy(&me.cv);
-    if (me.r && me.r != I2V_ENOTFOUND) {
-        user[0] = 0;
-        if (err) *err = me.err;
-        return me.r;
-    }
-    if (me.r == I2V_ENOTFOUND && err) *err = me.err;
-    key_touch_if_old(s, &me.a.key);
-    return me.r;
+    poll_wait w = {.done = 0};
+    pthread_mutex_init(&w.lock, NULL);
+    pthread_cond_init(&w.cv, NULL);
+    i2v_poll p = {
+        .key_hash = hash, .task_id = task_id, .uuid = uuid, .g = g, .done = poll_woken, .user = &w};
+    pg_key_gen_get_async(base, &p);
+    pthread_mutex_lock(&w.lock);
+    while (!w.done)
+        pthread_cond_wait(&w.cv, &w.lock);
+    pthread_mutex_unlock(&w.lock);
+    pthread_cond_destroy(&w.cv);
+    pthread_mutex_destroy(&w.lock);
+    snprintf(user, 37, "%s", p.user_id);
+    if (wait && p.rc == 0) *wait = p.wait;
+    if (p.rc && err) *err = p.err;
+    return p.rc;
 }
 
 /* ---- uploads, the delivery log, webhook secrets (schema version 3) ---- */
@@ -2863,6 +2946,7 @@ static const i2v_store_vt pg_vt = {
     .delivery_redeliver = pg_delivery_redeliver,
     .gen_watch = pg_gen_watch,
     .key_gen_get = pg_key_gen_get,
+    .key_gen_get_async = pg_key_gen_get_async,
 };
 
 int i2v__store_open_pg(i2v_store **out, const char *conninfo, const i2v_store_config *cfg,
@@ -2877,6 +2961,7 @@ int i2v__store_open_pg(i2v_store **out, const char *conninfo, const i2v_store_co
     pthread_cond_init(&s->freed, NULL);
     pthread_mutex_init(&s->llock, NULL);
     pthread_mutex_init(&s->plock, NULL);
+    pthread_cond_init(&s->pwork, NULL);
     s->cfg.max_attempts = cfg && cfg->max_attempts > 0 ? cfg->max_attempts : 3;
     s->cfg.busy_timeout_ms = cfg && cfg->busy_timeout_ms > 0 ? cfg->busy_timeout_ms : 10000;
     const int64_t day = 24 * 3600 * 1000LL;
