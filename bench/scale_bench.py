@@ -13,8 +13,9 @@ PostgreSQL, in the same invocation, on this machine.
    and 8 worker processes. Reported: jobs/s, and per job the time between a
    worker's claim and its finish (finished_ms - started_ms from the store)
    against the same render alone (`i2v render` of the same photo at the same
-   size, the floor): the difference is what the queue costs a job (fetch over
-   loopback, lease renewal, put, finish).
+   size, the floor), and from the workers' job_succeeded lines where that time
+   went: what is neither the download, the plan nor the render is what the
+   queue costs a job (lease renewal, put, finish, bookkeeping).
 
     /usr/bin/python3 bench/scale_bench.py [--runs 3] [--seconds 5] [--jobs 48]
 """
@@ -242,19 +243,23 @@ def main():
             print(f"\ntiny generations (128x128, 1 s), {a.jobs} per run, on PostgreSQL; "
                   f"`i2v render` of the same alone: {floor:.0f} ms")
             print("per job, medians in ms: claim to finish (the store's started/finished "
-                  "times), then the worker's own phases; queue = claim-to-finish - plan - render")
+                  "times), then the worker's own phases;\n  queue = claim-to-finish - fetch - "
+                  "plan - render (the lease, the put, the finish and the bookkeeping between);\n"
+                  "  +fetch = the same with the photo's download from its URL counted in")
             print(f"{'workers':>7} {'jobs/s':>8} {'claim-finish':>13} {'fetch':>7} {'plan':>7} "
-                  f"{'render':>7} {'put':>7} {'finish':>7} {'queue':>7}")
+                  f"{'render':>7} {'put':>7} {'finish':>7} {'queue':>7} {'+fetch':>7}")
             for w in (1, 2, 4, 8):
                 wall, per, phases = queue_overhead(binary, tmp, photos, pg, a.jobs, w)
                 med = statistics.median(per)
                 ph = {k: statistics.median([p[k] for p in phases])
                       for k in ("fetch", "plan", "render", "put", "finish")}
-                queue = statistics.median([p["claim_to_finish"] - p["plan"] - p["render"]
-                                           for p in phases])
+                queue = statistics.median([p["claim_to_finish"] - p["fetch"] - p["plan"]
+                                           - p["render"] for p in phases])
+                with_fetch = statistics.median([p["claim_to_finish"] - p["plan"] - p["render"]
+                                                for p in phases])
                 print(f"{w:7d} {a.jobs / wall:8.2f} {med:13.0f} {ph['fetch']:7.1f} "
                       f"{ph['plan']:7.1f} {ph['render']:7.1f} {ph['put']:7.1f} "
-                      f"{ph['finish']:7.1f} {queue:7.1f}")
+                      f"{ph['finish']:7.1f} {queue:7.1f} {with_fetch:7.1f}")
     photos.close()
 
 
