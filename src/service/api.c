@@ -285,13 +285,12 @@ static void poll_answered(i2v_poll *p)
     i2v__req_unpark(ps->r); /* the handler is called again, and answers */
 }
 
-int i2v__api_auth_get(i2v_service *svc, i2v_req *r, const char *header, int64_t task_id,
+int i2v__api_auth_get(i2v_service *svc, i2v_req *r, const char *key, int64_t task_id,
                       const char *uuid, char user[37], i2v_gen **g, int *wait,
                       i2v_api_error_fn fail, const char *auth_msg, int *ret)
 {
     poll_state *ps = r->parked;
     if (!ps) {
-        const char *key = i2v__req_header(r, header);
         if (!key_usable(key) || (uuid && strlen(uuid) >= sizeof ps->uuid)) {
             *ret = fail(r, I2V_API_AUTH, "%s", auth_msg);
             return 1;

@@ -36,13 +36,14 @@ int i2v__api_auth(i2v_service *svc, i2v_req *r, const char *header, char user[37
 /* The same for a key the caller took from the request (NULL: none). */
 int i2v__api_auth_key(i2v_service *svc, i2v_req *r, const char *key, char user[37],
                       i2v_api_error_fn fail, const char *auth_msg, int *ret);
-/* A status poll in one store call: i2v__api_auth for the key in header,
+/* A status poll in one store call: i2v__api_auth_key for key (taken from
+ * the request; NULL: none),
  * and that user's generation by task_id (uuid NULL) or uuid; *g points to
  * it (kept with the request). 0: found, *wait set; I2V_ENOTFOUND: none of
  * this user's (user filled; the caller answers); 1: answered through fail
  * (*ret set); 2: parked while the store answers (PostgreSQL): the handler
  * returns 0 at once, and is called again with the answer. */
-int i2v__api_auth_get(i2v_service *svc, i2v_req *r, const char *header, int64_t task_id,
+int i2v__api_auth_get(i2v_service *svc, i2v_req *r, const char *key, int64_t task_id,
                       const char *uuid, char user[37], i2v_gen **g, int *wait,
                       i2v_api_error_fn fail, const char *auth_msg, int *ret);
 /* Answers a store failure: retryable (503) when the store is unreachable,

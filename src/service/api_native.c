@@ -65,26 +65,33 @@ int i2v__native_error(i2v_req *r, i2v_api_kind kind, const char *fmt, ...)
 /* The caller's user from "Authorization: Bearer KEY" (or x-api-key), or
  * else from the Developer Space's session cookie (with its CSRF token on a
  * change): 0, or 1 after answering (*ret set). */
+#define AUTH_MSG "missing or invalid API key (send Authorization: Bearer YOUR_API_KEY)"
+
+/* The API key the request sends (NULL: none), or -1 after answering a
+ * malformed Authorization header (*ret set). */
+static int key_of(i2v_req *r, const char **key, int *ret)
+{
+    const char *h = i2v__req_header(r, "Authorization");
+    *key = i2v__req_header(r, "x-api-key");
+    if (!h) return 0;
+    if (strncasecmp(h, "Bearer ", 7) != 0) {
+        *ret = i2v__native_error(r, I2V_API_AUTH, "Authorization: must be \"Bearer YOUR_API_KEY\"");
+        return -1;
+    }
+    for (*key = h + 7; **key == ' ';)
+        (*key)++;
+    return 0;
+}
+
 static int auth(i2v_service *svc, i2v_req *r, char user[37], int *ret)
 {
-    const char *key = i2v__req_header(r, "x-api-key");
-    const char *h = i2v__req_header(r, "Authorization");
-    if (!key && !h) {
+    const char *key;
+    if (!i2v__req_header(r, "x-api-key") && !i2v__req_header(r, "Authorization")) {
         const int s = i2v__web_auth(svc, r, user, ret);
         if (s >= 0) return s;
     }
-    if (h) {
-        if (strncasecmp(h, "Bearer ", 7) != 0) {
-            *ret = i2v__native_error(r, I2V_API_AUTH,
-                                     "Authorization: must be \"Bearer YOUR_API_KEY\"");
-            return 1;
-        }
-        for (key = h + 7; *key == ' ';)
-            key++;
-    }
-    return i2v__api_auth_key(svc, r, key, user, i2v__native_error,
-                             "missing or invalid API key (send Authorization: Bearer YOUR_API_KEY)",
-                             ret);
+    if (key_of(r, &key, ret) != 0) return 1;
+    return i2v__api_auth_key(svc, r, key, user, i2v__native_error, AUTH_MSG, ret);
 }
 
 int i2v__native_auth(i2v_service *svc, i2v_req *r, char user[37], int *ret)
@@ -560,6 +567,25 @@ static int gen_get(i2v_service *svc, i2v_req *r, const char *id, i2v_gen *g, con
     return i2v__respond_json(r, 200, gen_json(svc, g, wait, 0));
 }
 
+/* GET /generations/{id} with an API key: the key and the generation by
+ * task_id or id in one store read (parked on PostgreSQL); a project_id is
+ * looked for after. */
+static int poll(i2v_service *svc, i2v_req *r, const char *key, const char *id)
+{
+    char user[37];
+    int ret, wait = 0;
+    i2v_gen *g;
+    int64_t task = 0;
+    if (strlen(id) <= 16 && strspn(id, "0123456789") == strlen(id)) task = strtoll(id, NULL, 10);
+    const int s = i2v__api_auth_get(svc, r, key, task, task > 0 ? NULL : id, user, &g, &wait,
+                                    i2v__native_error, AUTH_MSG, &ret);
+    if (s == 2) return 0; /* parked: called again with the answer */
+    if (s == 1) return ret;
+    if (s == I2V_ENOTFOUND && task <= 0) return gen_get(svc, r, id, g, user);
+    if (s == I2V_ENOTFOUND) return not_found(r, "generation", id);
+    return i2v__respond_json(r, 200, gen_json(svc, g, wait, 0));
+}
+
 static int gen_cancel(i2v_service *svc, i2v_req *r, const char *id, i2v_gen *g, const char *user)
 {
     i2v_error e = {0};
@@ -643,6 +669,13 @@ static int gen_item(i2v_service *svc, i2v_req *r)
     if (cancel ? strcmp(m, "POST") != 0 : strcmp(m, "GET") != 0 && strcmp(m, "DELETE") != 0)
         return i2v__native_error(r, I2V_API_METHOD, "method %s is not allowed on %.200s", m,
                                  r->path);
+    const char *key = NULL;
+    if (!cancel && strcmp(m, "GET") == 0 &&
+        (i2v__req_header(r, "x-api-key") || i2v__req_header(r, "Authorization"))) {
+        /* a status poll with a key: the key and the generation in one read */
+        if (key_of(r, &key, &ret) != 0) return ret;
+        return poll(svc, r, key, id);
+    }
     if (auth(svc, r, user, &ret)) return ret;
     i2v_gen *g = calloc(1, sizeof *g);
     if (!g) return i2v__native_error(r, I2V_API_INTERNAL, "out of memory");

@@ -173,8 +173,8 @@ int i2v__v1_result(i2v_service *svc, i2v_req *r)
     i2v_gen *g;
     int wait = 0;
     /* the key and the task in one read of the store */
-    int s = i2v__api_auth_get(svc, r, "APIKEY", id, NULL, user, &g, &wait, i2v__v1_error,
-                              "Invalid API Key", &ret);
+    int s = i2v__api_auth_get(svc, r, i2v__req_header(r, "APIKEY"), id, NULL, user, &g, &wait,
+                              i2v__v1_error, "Invalid API Key", &ret);
     if (s == 2) return 0; /* parked: called again with the answer */
     if (s == 1) return ret;
     if (s == I2V_ENOTFOUND)

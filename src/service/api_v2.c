@@ -188,8 +188,8 @@ int i2v__v2_get(i2v_service *svc, i2v_req *r)
     for (char *p = id; *p; p++)
         *p = (char)tolower((unsigned char)*p);
     i2v_gen *g;
-    int s = i2v__api_auth_get(svc, r, "x-api-key", 0, id, user, &g, NULL, i2v__v2_error,
-                              V2_AUTH_MSG, &ret);
+    int s = i2v__api_auth_get(svc, r, i2v__req_header(r, "x-api-key"), 0, id, user, &g, NULL,
+                              i2v__v2_error, V2_AUTH_MSG, &ret);
     if (s == 2) { /* parked: called again with the answer */
         json_decref(body);
         return 0;

@@ -249,6 +249,39 @@ def test_every_field_is_validated(svc, body, field):
     assert c.user.balance() == (100, 100)
 
 
+def test_polls_by_key(svc, photos_srv):
+    """GET /generations/{id} with a key reads the key and the generation
+    together; the answers are those of every other request."""
+    c = new_client(svc, credits=100)
+    other = new_client(svc, credits=100)
+    g = c.create({"image_url": photos_srv.url(LANDSCAPE)}).json()
+    theirs = other.create({"image_url": photos_srv.url(LANDSCAPE)}).json()
+    url = svc.base + API + "/generations/"
+    for gid in (g["id"], g["task_id"], g["project_id"]):
+        for h in ({"Authorization": "Bearer " + c.key}, {"x-api-key": c.key}):
+            r = requests.get(url + str(gid), headers=h)
+            assert r.status_code == 200 and r.json()["id"] == g["id"], r.text
+        for h in ({}, {"Authorization": "Bearer nope"}, {"Authorization": "Bearer "},
+                  {"x-api-key": c.key + "x"}, {"x-api-key": "k" * 300}):
+            r = requests.get(url + str(gid), headers=h)
+            assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_api_key"
+        r = requests.get(url + str(gid), headers={"Authorization": "Basic abc"})
+        assert r.status_code == 401 and r.json()["error"]["message"].startswith("Authorization:")
+    # someone else's, by each of its ids, and none at all
+    for gid in (theirs["id"], theirs["task_id"], theirs["project_id"], "0", "999999999"):
+        r = c.req("GET", "/generations/" + str(gid))
+        assert r.status_code == 404 and r.json()["error"]["code"] == "not_found", r.text
+    # a revoked key is refused on its next poll
+    k = c.req("POST", "/keys", {"name": "poller"}).json()
+    second = Client(svc, c.user, key=k["api_key"])
+    assert second.get(g["task_id"])["id"] == g["id"]
+    assert c.req("DELETE", f"/keys/{k['key_id']}").status_code == 200
+    r = second.req("GET", "/generations/" + g["id"])
+    assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_api_key"
+    c.wait(g["id"])
+    other.wait(theirs["id"])
+
+
 def test_errors(svc, photos_srv):
     c = new_client(svc, credits=15)
     base = svc.base + API
