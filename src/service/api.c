@@ -275,13 +275,11 @@ typedef struct poll_state {
     i2v_gen g;
     char hash[I2V_HASH_HEX + 1], uuid[48];
     i2v_req *r;
-    int answered;
 } poll_state;
 
 static void poll_answered(i2v_poll *p)
 {
     poll_state *ps = p->user;
-    ps->answered = 1;
     i2v__req_unpark(ps->r); /* the handler is called again, and answers */
 }
 
@@ -318,7 +316,6 @@ int i2v__api_auth_get(i2v_service *svc, i2v_req *r, const char *key, int64_t tas
         }
         ps->p.rc = st->vt->key_gen_get(svc->store, ps->hash, task_id, ps->p.uuid, ps->p.user_id,
                                        &ps->g, &ps->p.wait, &ps->p.err);
-        ps->answered = 1;
     }
     const int s = ps->p.rc;
     *g = &ps->g;

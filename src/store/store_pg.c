@@ -176,6 +176,8 @@ typedef struct pconn {
     uint64_t prepared[PREPARED_MAX]; /* hashes of the statements prepared on pg */
 } pconn;
 
+#define POLL_BATCHES 2 /* poller threads, each with one batch of polls out */
+
 struct pg_store {
     i2v_store base;
     i2v_store_config cfg;
@@ -189,7 +191,7 @@ struct pg_store {
     pthread_mutex_t plock; /* guards the polls waiting for a batch */
     pthread_cond_t pwork;
     i2v_poll *pfirst, *plast;
-    pthread_t pollers[2];
+    pthread_t pollers[POLL_BATCHES];
     int npollers, pclosing;
     pthread_mutex_t llock; /* guards the listener */
     PGconn *listener;
@@ -2254,49 +2256,6 @@ out:
     return r;
 }
 
-typedef struct key_get_arg {
-    auth_arg key;
-    get_arg get;
-} key_get_arg;
-
-/* The key and the generation in one statement: the generation's columns
- * (NULL when there is none of the key's user), its wait number, then the
- * key's user and last use; no row for an unknown key. */
-#define KEY_GEN_SQL(where)                                                                         \
-    "SELECT g.*, k.user_id, k.last_used_ms FROM api_keys k LEFT JOIN LATERAL (SELECT " GEN_COLS    \
-        WAIT_COL " FROM generations WHERE " where " AND user_id=k.user_id) g ON true"              \
-    " WHERE k.hash=$1 AND k.revoked=0"
-
-static int op_key_gen_get(pconn *c, void *arg, i2v_error *err)
-{
-    key_get_arg *a = arg;
-    params p = {0};
-    int r;
-    ps(&p, a->key.hash);
-    if (a->get.uuid)
-        ps(&p, a->get.uuid);
-    else
-        pi(&p, a->get.task_id);
-    PGresult *q = ex(c, "generation",
-                     a->get.uuid ? KEY_GEN_SQL("uuid=$2") : KEY_GEN_SQL("task_id=$2"), &p, &r, err);
-    if (!q) return r;
-    const int n = PQnfields(q);
-    if (PQntuples(q) != 1) {
-        r = i2v__err(err, I2V_EDENIED, "unknown API key");
-    } else {
-        txt(q, 0, n - 2, a->key.user, 37);
-        a->key.last = i64(q, 0, n - 1);
-        if (PQgetisnull(q, 0, 0)) {
-            r = i2v__err(err, I2V_ENOTFOUND, "no such generation");
-        } else {
-            read_gen(q, 0, a->get.g);
-            if (a->get.wait) *a->get.wait = i32(q, 0, n - 3);
-        }
-    }
-    PQclear(q);
-    return r;
-}
-
 /* ---- status polls, batched ----
  *
  * Polls are the most frequent request by far, and on PostgreSQL each would
@@ -2304,12 +2263,10 @@ static int op_key_gen_get(pconn *c, void *arg, i2v_error *err)
  * each of POLL_BATCHES poller threads takes every poll queued so far (up to
  * POLL_BATCH_MAX) and reads them in one statement, then hands each its
  * answer through its done callback. Nothing waits for a batch to fill: a
- * lone poll goes at once, as a batch of one (the single-row statement
- * above), and under load the polls that arrive while a batch is out make up
- * the next one. The HTTP server parks a polling request meanwhile (no
- * thread waits), so a batch can take the polls of every connection. */
+ * lone poll goes at once, as a batch of one, and under load the polls that
+ * arrive while a batch is out make up the next one. The HTTP server parks a polling request
+ * meanwhile (no thread waits), so a batch can take the polls of every connection. */
 
-#define POLL_BATCHES 2
 #define POLL_BATCH_MAX 128
 
 typedef struct poll_batch {
@@ -2436,18 +2393,9 @@ static void poll_answer(pg_store *s, i2v_poll *p, int64_t last, int wait)
     p->done(p);
 }
 
-/* Runs a batch: one poll by the single-row statement, more together. */
+/* Runs a batch (a lone poll too: one statement for every size). */
 static void poll_run(pg_store *s, poll_batch *b)
 {
-    if (b->n == 1) {
-        i2v_poll *p = b->p[0];
-        int wait = 0;
-        key_get_arg a = {{p->key_hash, p->user_id, 0, 0}, {p->task_id, p->uuid, p->g, &wait}};
-        memset(&p->err, 0, sizeof p->err);
-        p->rc = call(s, RO, "generation", op_key_gen_get, &a, &p->err);
-        poll_answer(s, p, a.key.last, wait);
-        return;
-    }
     i2v_error e = {0};
     const int r = call(s, RO, "generations", op_poll_batch, b, &e);
     for (int i = 0; i < b->n; i++) {

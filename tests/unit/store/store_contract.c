@@ -1358,6 +1358,20 @@ static void test_keys_native(void **state)
     assert_true(p.k[0].last_used_ms >= t0);
 }
 
+/* The polling tests' two users: the fixture's with key "hU", another with
+ * key "hO", 100 credits each. */
+static void poll_users(fixture *f, i2v_user *other)
+{
+    i2v_store *s = f->s;
+    i2v_error e = {0};
+    int64_t bal;
+    assert_int_equal(s->vt->user_create(s, "o", other, &e), 0);
+    assert_int_equal(s->vt->key_add(s, f->u.id, "hU", "i2v_UUUUUUUU", &e), 0);
+    assert_int_equal(s->vt->key_add(s, other->id, "hO", "i2v_OOOOOOOO", &e), 0);
+    assert_int_equal(s->vt->credit(s, f->u.id, 100, "t", &bal, &e), 0);
+    assert_int_equal(s->vt->credit(s, other->id, 100, "t", &bal, &e), 0);
+}
+
 /* A poll's key and generation in one call: the same answers as key_auth
  * then gen_get, another user's generation not found, the key's use
  * stamped, a revoked key refused. */
@@ -1371,11 +1385,7 @@ static void test_key_gen_get(void **state)
     int wait = -1;
     i2v_user other;
     i2v_gen a, b, c, got;
-    assert_int_equal(s->vt->user_create(s, "o", &other, &e), 0);
-    assert_int_equal(s->vt->key_add(s, f->u.id, "hU", "i2v_UUUUUUUU", &e), 0);
-    assert_int_equal(s->vt->key_add(s, other.id, "hO", "i2v_OOOOOOOO", &e), 0);
-    assert_int_equal(s->vt->credit(s, f->u.id, 100, "t", &bal, &e), 0);
-    assert_int_equal(s->vt->credit(s, other.id, 100, "t", &bal, &e), 0);
+    poll_users(f, &other);
     new_gen(f, &a, 1);
     assert_int_equal(s->vt->gen_create(s, &a, &bal, &e), 0);
     store_contract_gen(other.id, &b, 1);
@@ -1473,11 +1483,7 @@ static void test_key_gen_get_concurrent(void **state)
     int64_t bal;
     i2v_user other;
     i2v_gen mine, theirs;
-    assert_int_equal(s->vt->user_create(s, "o", &other, &e), 0);
-    assert_int_equal(s->vt->key_add(s, f->u.id, "hU", "i2v_UUUUUUUU", &e), 0);
-    assert_int_equal(s->vt->key_add(s, other.id, "hO", "i2v_OOOOOOOO", &e), 0);
-    assert_int_equal(s->vt->credit(s, f->u.id, 100, "t", &bal, &e), 0);
-    assert_int_equal(s->vt->credit(s, other.id, 100, "t", &bal, &e), 0);
+    poll_users(f, &other);
     new_gen(f, &mine, 1);
     assert_int_equal(s->vt->gen_create(s, &mine, &bal, &e), 0);
     store_contract_gen(other.id, &theirs, 1);
