@@ -138,7 +138,9 @@ RANK = {"queued": 0, "running": 1, "succeeded": 2, "failed": 2, "cancelled": 2}
 def test_one_generation_in_order_to_its_end(svc, photos_srv):
     c = Client(svc)
     busy(svc, c, photos_srv, seconds=3)
-    g = c.create({"image_url": photos_srv.url(LANDSCAPE), "resolution": "480p", "duration": 5})
+    # a render of some seconds (about 4 s at 720p over 10 s here): progress is
+    # stored four times a second, so a render under a second may show only two
+    g = c.create({"image_url": photos_srv.url(LANDSCAPE), "resolution": "720p", "duration": 10})
     s = c.stream(g["task_id"])  # any of its ids
     assert s.status == 200
     assert s.r.headers["Content-Type"].startswith("text/event-stream")
