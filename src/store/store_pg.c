@@ -171,6 +171,8 @@ typedef struct pconn {
     int bad;     /* broken: replaced before its next use */
     int fresh;   /* connected for this call */
     int sent;    /* statements sent in this call */
+    char failed_state[6];       /* the last failed statement's SQLSTATE ("" if none) */
+    char failed_constraint[64]; /* and the constraint it broke, if any */
     int prepare; /* 1: prepare statements (the pool's connections) */
     int nprepared;
     uint64_t prepared[PREPARED_MAX]; /* hashes of the statements prepared on pg */
@@ -356,7 +358,10 @@ static int connect_one(pg_store *s, int listen, PGconn **out, i2v_error *err)
 static int failed(pconn *c, const PGresult *res, const char *what, i2v_error *err)
 {
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    const char *constraint = res ? PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME) : NULL;
     char msg[200];
+    snprintf(c->failed_state, sizeof c->failed_state, "%s", state ? state : "");
+    snprintf(c->failed_constraint, sizeof c->failed_constraint, "%s", constraint ? constraint : "");
     if (PQstatus(c->pg) != CONNECTION_OK || !state || strncmp(state, "08", 2) == 0 ||
         strncmp(state, "57P0", 4) == 0) {
         c->bad = 1;
@@ -440,6 +445,7 @@ static PGresult *ex(pconn *c, const char *what, const char *sql, const params *p
 {
     const int64_t end = mono_ms() + ANSWER_MS;
     char name[24];
+    c->failed_state[0] = c->failed_constraint[0] = 0;
     int sent, pr = p && c->prepare ? prepare(c, what, sql, p->n, name, end, err) : 1;
     c->sent++;
     if (pr < 0) {
@@ -786,54 +792,43 @@ typedef struct create_arg {
     int64_t *bal;
 } create_arg;
 
+/* A create is one statement, so one round trip and its own transaction: the
+ * conditional update is the charge (its row lock orders racing creates of one
+ * user); the generation, its ledger row and the idempotency key are written
+ * only when it charged, and the hint to idle workers is sent at commit. A
+ * second use of an idempotency key, or a task id or uuid that exists already,
+ * fails the whole statement, so nothing is charged. The answer: the new id,
+ * the balance after, and the balance before (for the not-enough message). */
+static const char create_sql[] =
+    "WITH charge AS (UPDATE users SET balance=balance-$19::bigint"
+    "  WHERE id=$4::text AND balance>=$19::bigint RETURNING balance),"
+    " gen AS (INSERT INTO generations(task_id, uuid, project_id, user_id, api, state, image_url,"
+    "  last_image_url, prompt, move, duration, resolution, width, height, fit_portrait, model,"
+    "  audio, audio_given, webhook, price, created_ms, more_urls)"
+    "  SELECT $1::bigint, $2::text, $3::text, $4::text, $5::int, 0, $6::text, $7::text, $8::text,"
+    "  $9::text, $10::int, $11::text, $12::int, $13::int, $14::int, $15::int, $16::int, $17::int,"
+    "  $18::text, $19::bigint, $20::bigint, $21::text FROM charge RETURNING id),"
+    " led AS (INSERT INTO ledger(user_id, amount, kind, generation, created_ms)"
+    "  SELECT $4::text, -($19::bigint), 'charge', id, $20::bigint FROM gen),"
+    " idem AS (INSERT INTO idempotency(user_id, key, hash, generation, balance, created_ms)"
+    "  SELECT $4::text, $22::text, $23::text, gen.id, charge.balance, $20::bigint"
+    "  FROM gen, charge WHERE $22::text <> ''),"
+    " hint AS (SELECT pg_notify('" CHANNEL "', '') FROM gen)"
+    " SELECT (SELECT id FROM gen), (SELECT balance FROM charge),"
+    " (SELECT balance FROM users WHERE id=$4::text), (SELECT COUNT(*) FROM hint)";
+
 static int op_gen_create(pconn *c, void *arg, i2v_error *err)
 {
     create_arg *a = arg;
     i2v_gen *g = a->g;
-    params p = {0};
     PGresult *q = NULL;
     int r = 0;
-    if (g->idem_key[0]) {
-        ps(&p, g->user_id);
-        ps(&p, g->idem_key);
-        r = cmd(c, "idempotency", "SELECT 1 FROM idempotency WHERE user_id=$1 AND key=$2", &p, err);
-        if (r < 0) goto out;
-        if (r > 0) {
-            r = i2v__err(err, I2V_EDUPLICATE, "Idempotency-Key: already used");
-            goto out;
-        }
-    }
-    /* The conditional update is the charge; its row lock orders racing
-     * creates of one user. */
-    p = (params){0};
-    ps(&p, g->user_id);
-    pi(&p, g->price);
-    q = ex(c, "charge",
-           "UPDATE users SET balance=balance-$2 WHERE id=$1 AND balance>=$2 RETURNING balance", &p,
-           &r, err);
-    if (!q) goto out;
-    const int charged = PQntuples(q) == 1;
-    int64_t after = charged ? i64(q, 0, 0) : 0;
-    PQclear(q);
-    q = NULL;
-    if (!charged) {
-        p = (params){0};
-        ps(&p, g->user_id);
-        q = ex(c, "balance", "SELECT balance FROM users WHERE id=$1", &p, &r, err);
-        if (!q) goto out;
-        int64_t have = PQntuples(q) ? i64(q, 0, 0) : 0;
-        if (a->bal) *a->bal = have;
-        r = i2v__err(err, I2V_ECREDIT,
-                     "not enough credits: this video costs %d, the balance is %lld", g->price,
-                     (long long)have);
-        goto out;
-    }
     g->created_ms = i2v__now_ms();
     for (int tries = 0;; tries++) { /* a random id collides with ~0 probability; retry anyway */
         g->task_id = i2v__random_task_id();
         i2v__uuid(g->uuid);
         if (!g->project_id[0]) i2v__uuid(g->project_id);
-        p = (params){0};
+        params p = {0};
         pi(&p, g->task_id);
         ps(&p, g->uuid);
         ps(&p, g->project_id);
@@ -855,58 +850,25 @@ static int op_gen_create(pconn *c, void *arg, i2v_error *err)
         pi(&p, g->price);
         pi(&p, g->created_ms);
         ps(&p, g->more_urls);
-        q = ex(c, "generation",
-               "INSERT INTO generations(task_id, uuid, project_id, user_id, api, state, image_url,"
-               " last_image_url, prompt, move, duration, resolution, width, height, fit_portrait,"
-               " model, audio, audio_given, webhook, price, created_ms, more_urls)"
-               " VALUES($1,$2,$3,$4,$5,0,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,"
-               "$21) ON CONFLICT DO NOTHING RETURNING id",
-               &p, &r, err);
-        if (!q) goto out;
-        if (PQntuples(q) == 1) break;
-        PQclear(q);
-        q = NULL;
-        if (tries > 3) {
-            r = i2v__err(err, I2V_EDB, "database: generation: no free id");
-            goto out;
-        }
-    }
-    g->id = i64(q, 0, 0);
-    g->state = I2V_GEN_QUEUED;
-    PQclear(q);
-    q = NULL;
-    r = ledger_ins(c, g->user_id, -(int64_t)g->price, "charge", g->id, NULL, err);
-    if (r < 0) goto out;
-    if (r != 1) {
-        r = i2v__err(err, I2V_EDB, "database: ledger: charge not written");
-        goto out;
-    }
-    if (g->idem_key[0]) {
-        /* A racing create with the key that committed first wins: this one
-         * rolls back, nothing charged. */
-        p = (params){0};
-        ps(&p, g->user_id);
         ps(&p, g->idem_key);
         ps(&p, g->idem_hash);
-        pi(&p, g->id);
-        pi(&p, after);
-        pi(&p, g->created_ms);
-        r = cmd(c, "idempotency",
-                "INSERT INTO idempotency(user_id, key, hash, generation, balance, created_ms)"
-                " VALUES($1,$2,$3,$4,$5,$6) ON CONFLICT DO NOTHING",
-                &p, err);
-        if (r < 0) goto out;
-        if (r == 0) {
-            r = i2v__err(err, I2V_EDUPLICATE, "Idempotency-Key: already used");
-            goto out;
-        }
+        q = ex(c, "create", create_sql, &p, &r, err);
+        if (q) break;
+        if (strcmp(c->failed_state, "23505") != 0) return r;
+        if (strcmp(c->failed_constraint, "idempotency_pkey") == 0)
+            return i2v__err(err, I2V_EDUPLICATE, "Idempotency-Key: already used");
+        if (tries > 3) return i2v__err(err, I2V_EDB, "database: generation: no free id");
     }
-    /* delivered at commit to every listen() of the database */
-    r = cmd(c, "notify", "SELECT pg_notify('" CHANNEL "', '')", NULL, err);
-    if (r < 0) goto out;
-    if (a->bal) *a->bal = after;
-    r = 0;
-out:
+    if (PQgetisnull(q, 0, 0)) {
+        const int64_t have = PQgetisnull(q, 0, 2) ? 0 : i64(q, 0, 2);
+        if (a->bal) *a->bal = have;
+        r = i2v__err(err, I2V_ECREDIT, "not enough credits: this video costs %d, the balance is %lld",
+                     g->price, (long long)have);
+    } else {
+        g->id = i64(q, 0, 0);
+        g->state = I2V_GEN_QUEUED;
+        if (a->bal) *a->bal = i64(q, 0, 1);
+    }
     PQclear(q);
     return r;
 }
@@ -914,7 +876,7 @@ out:
 static int pg_gen_create(i2v_store *s, i2v_gen *g, int64_t *bal, i2v_error *err)
 {
     create_arg a = {g, bal};
-    return call(PG(s), TX, "create", op_gen_create, &a, err);
+    return call(PG(s), 0, "create", op_gen_create, &a, err);
 }
 
 /* One generation by the query q (one parameter), or I2V_ENOTFOUND. */
