@@ -514,6 +514,17 @@ static void release(pg_store *s, pconn *c)
     pthread_mutex_unlock(&s->lock);
 }
 
+/* Has the server closed its side? A server that stops sends its goodbye (a
+ * FATAL message) before closing: PQconsumeInput reads that and leaves the
+ * connection looking fine until a statement is sent and lost, so the end of
+ * the stream is looked for here. */
+static int peer_closed(PGconn *pg)
+{
+    struct pollfd p = {.fd = PQsocket(pg), .events = POLLIN | POLLRDHUP};
+    return p.fd < 0 ||
+           (poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)));
+}
+
 /* A connection of the pool for this thread until release(): waits for a
  * free one, and (re)connects it when needed. */
 static int acquire(pg_store *s, pconn **out, i2v_error *err)
@@ -527,7 +538,8 @@ static int acquire(pg_store *s, pconn **out, i2v_error *err)
     c->sent = 0;
     /* A connection the server closed while it sat in the pool (a restart,
      * an idle timeout) shows it here, before anything is sent on it. */
-    if (c->pg && !c->bad && (PQconsumeInput(c->pg) == 0 || PQstatus(c->pg) != CONNECTION_OK))
+    if (c->pg && !c->bad && (PQconsumeInput(c->pg) == 0 || PQstatus(c->pg) != CONNECTION_OK ||
+                             peer_closed(c->pg)))
         c->bad = 1;
     if (!c->pg || c->bad) {
         if (c->pg) PQfinish(c->pg);
