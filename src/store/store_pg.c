@@ -168,12 +168,12 @@ typedef struct pg_store pg_store;
 typedef struct pconn {
     pg_store *s;
     PGconn *pg;
-    int bad;     /* broken: replaced before its next use */
-    int fresh;   /* connected for this call */
-    int sent;    /* statements sent in this call */
+    int bad;                    /* broken: replaced before its next use */
+    int fresh;                  /* connected for this call */
+    int sent;                   /* statements sent in this call */
     char failed_state[6];       /* the last failed statement's SQLSTATE ("" if none) */
     char failed_constraint[64]; /* and the constraint it broke, if any */
-    int prepare; /* 1: prepare statements (the pool's connections) */
+    int prepare;                /* 1: prepare statements (the pool's connections) */
     int nprepared;
     uint64_t prepared[PREPARED_MAX]; /* hashes of the statements prepared on pg */
 } pconn;
@@ -538,8 +538,8 @@ static int acquire(pg_store *s, pconn **out, i2v_error *err)
     c->sent = 0;
     /* A connection the server closed while it sat in the pool (a restart,
      * an idle timeout) shows it here, before anything is sent on it. */
-    if (c->pg && !c->bad && (PQconsumeInput(c->pg) == 0 || PQstatus(c->pg) != CONNECTION_OK ||
-                             peer_closed(c->pg)))
+    if (c->pg && !c->bad &&
+        (PQconsumeInput(c->pg) == 0 || PQstatus(c->pg) != CONNECTION_OK || peer_closed(c->pg)))
         c->bad = 1;
     if (!c->pg || c->bad) {
         if (c->pg) PQfinish(c->pg);
@@ -874,8 +874,9 @@ static int op_gen_create(pconn *c, void *arg, i2v_error *err)
     if (PQgetisnull(q, 0, 0)) {
         const int64_t have = PQgetisnull(q, 0, 2) ? 0 : i64(q, 0, 2);
         if (a->bal) *a->bal = have;
-        r = i2v__err(err, I2V_ECREDIT, "not enough credits: this video costs %d, the balance is %lld",
-                     g->price, (long long)have);
+        r = i2v__err(err, I2V_ECREDIT,
+                     "not enough credits: this video costs %d, the balance is %lld", g->price,
+                     (long long)have);
     } else {
         g->id = i64(q, 0, 0);
         g->state = I2V_GEN_QUEUED;
