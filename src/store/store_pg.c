@@ -874,6 +874,19 @@ static int op_gen_create(pconn *c, void *arg, i2v_error *err)
     if (PQgetisnull(q, 0, 0)) {
         const int64_t have = PQgetisnull(q, 0, 2) ? 0 : i64(q, 0, 2);
         if (a->bal) *a->bal = have;
+        PQclear(q);
+        q = NULL;
+        /* A racing create with the same key may have spent the credits: then
+         * its answer is this one's (a fresh snapshot sees its key). */
+        if (g->idem_key[0]) {
+            params p = {0};
+            ps(&p, g->user_id);
+            ps(&p, g->idem_key);
+            r = cmd(c, "idempotency", "SELECT 1 FROM idempotency WHERE user_id=$1 AND key=$2", &p,
+                    err);
+            if (r < 0) return r;
+            if (r > 0) return i2v__err(err, I2V_EDUPLICATE, "Idempotency-Key: already used");
+        }
         r = i2v__err(err, I2V_ECREDIT,
                      "not enough credits: this video costs %d, the balance is %lld", g->price,
                      (long long)have);
