@@ -299,6 +299,21 @@ class Worker:
         return self.proc.returncode
 
 
+def log_lines(text, event, *needles, n=1, timeout=10):
+    """The log lines of event that contain every needle, waited for until
+    there are n of them (or the timeout: then what there is). text is a
+    function giving the log. A worker writes its job_* line just after the
+    store has the state a client polls for, so a client that has seen the
+    state may read the log a moment before the line is there."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [ln for ln in text().splitlines()
+                 if f"event={event} " in ln + " " and all(x in ln for x in needles)]
+        if len(found) >= n or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
+
+
 def log_ms(line):
     """The ts= of a log line, in ms since the epoch."""
     import calendar

@@ -14,7 +14,7 @@ import pytest
 import requests
 
 import bombs
-from svc import LocalServer, Service, stop_and_check_books
+from svc import LocalServer, Service, log_lines, stop_and_check_books
 
 LANDSCAPE = "Bridge_by_Sander_Klootwijk.jpg"
 DATA = pathlib.Path(__file__).resolve().parent / "data"
@@ -70,8 +70,7 @@ def reset_rss_peak(pid):
 
 
 def failure_reason(svc, task_id):
-    lines = [l for l in svc.log_text().splitlines()
-             if "event=job_failed" in l and f"task_id={task_id} " in l]
+    lines = log_lines(svc.log_text, "job_failed", f"task_id={task_id} ")
     assert lines, f"no job_failed line for {task_id}"
     return lines[-1]
 

@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from conftest import start_backend
-from svc import Service, stop_and_check_books, verify_signature
+from svc import Service, log_lines, stop_and_check_books, verify_signature
 
 LANDSCAPE = "Bridge_by_Sander_Klootwijk.jpg"  # 4352x2448
 PORTRAIT = "Wine_by_Jakkub_Mede.jpg"  # 2560x3837
@@ -85,13 +85,9 @@ def iso_seconds(ts):
 
 def log_line(svc, event, task_id, timeout=10):
     """The first log line of event for task_id (any process) and its time."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for line in svc.log_text().splitlines():
-            if f"event={event} " in line and f"task_id={task_id} " in line:
-                return line, iso_seconds(line.split()[0][3:])
-        time.sleep(0.05)
-    raise AssertionError(f"no {event} line for {task_id}")
+    found = log_lines(svc.log_text, event, f"task_id={task_id} ", timeout=timeout)
+    assert found, f"no {event} line for {task_id}"
+    return found[0], iso_seconds(found[0].split()[0][3:])
 
 
 def hooks(photos_srv, name, n, timeout=15):

@@ -16,7 +16,8 @@ import time
 import pytest
 import requests
 
-from svc import LocalServer, PgDb, Service, Worker, ffprobe, free_port, log_ms
+from svc import (LocalServer, PgDb, Service, Worker, ffprobe, free_port, log_lines,
+                 log_ms)
 
 from conftest import fresh_database, fresh_prefix
 
@@ -109,7 +110,8 @@ def test_two_servers_and_two_workers_share_only_postgres_and_s3(i2v, pg, s3, pho
         r = requests.get(ans[0]["urls"][0], timeout=60)
         assert r.status_code == 200 and r.content[4:8] == b"ftyp"
         # every generation rendered exactly once, by the two workers between them
-        done_lines = [ln for w in workers for ln in lines(w.text(), "job_succeeded")]
+        done_lines = log_lines(lambda: "\n".join(w.text() for w in workers), "job_succeeded",
+                               n=6)
         assert len(done_lines) == 6, done_lines
         # no data directory: the workers' working directories stay empty
         for w in workers:
@@ -278,7 +280,7 @@ def test_kill_9_worker_on_postgres_is_completed_by_another(i2v, pg, s3, photos_s
         w2 = worker(i2v, tmp_path, "w2", backend, a.base)
         data = user.wait_v1(task, timeout=300)
         assert data["status"] == "Success"
-        assert lines(w2.text(), "job_succeeded", "task_id", task)
+        assert log_lines(w2.text, "job_succeeded", f"task_id={task} ")
         db = PgDb(backend[1])
         rows = db.execute("SELECT kind, amount FROM ledger WHERE generation IS NOT NULL").fetchall()
         db.close()

@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from conftest import start_backend
-from svc import (LocalServer, Service, ffprobe, free_port, stop_and_check_books,
+from svc import (LocalServer, Service, ffprobe, free_port, log_lines, stop_and_check_books,
                  verify_signature)
 
 LANDSCAPE = "Bridge_by_Sander_Klootwijk.jpg"  # 4352x2448
@@ -360,8 +360,7 @@ def test_failed_fetch_is_refunded_and_logged(svc, photos_srv):
     data = user.wait_v1(tid)
     assert data["status"] == "Failed" and data["output"] is None and data["percentage"] == 0
     assert user.balance() == (50, 50)
-    log = svc.log_text()
-    line = [l for l in log.splitlines() if "event=job_failed" in l and str(tid) in l][0]
+    line = log_lines(svc.log_text, "job_failed", str(tid))[0]
     assert "not an image i2v can read" in line
 
 
@@ -380,8 +379,7 @@ def test_private_addresses_are_refused_without_connecting(svc, photos_srv):
             assert user.wait_v1(tid)["status"] == "Failed"
         assert target.hits == []
         assert user.balance() == (100, 100)
-        refused = [l for l in svc.log_text().splitlines()
-                   if "event=job_failed" in l and "127.0.0.2 is loopback" in l]
+        refused = log_lines(svc.log_text, "job_failed", "127.0.0.2 is loopback", n=3)
         assert len(refused) >= 3
     finally:
         target.close()
@@ -541,9 +539,8 @@ def test_fetch_limits_bytes_redirects_and_time(i2v, tmp_path, photos_srv):
                 .json()["data"] for u in want}
         for u, status in want.items():
             assert user.wait_v1(tids[u])["status"] == status, u
-        log = s.log_text()
-        reasons = {u: [l for l in log.splitlines() if "event=job_failed" in l and
-                       str(tids[u]) in l] for u in want}
+        reasons = {u: log_lines(s.log_text, "job_failed", str(tids[u]))
+                   for u in want if want[u] == "Failed"}
         assert "600000-byte limit" in reasons[big][0]
         assert "redirects" in reasons[loop][0]
         assert "timed out" in reasons[slow][0]
