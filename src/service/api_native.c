@@ -83,10 +83,16 @@ static int key_of(i2v_req *r, const char **key, int *ret)
     return 0;
 }
 
+/* Does the request send an API key (else a session cookie is looked for)? */
+static int sends_key(i2v_req *r)
+{
+    return i2v__req_header(r, "x-api-key") || i2v__req_header(r, "Authorization");
+}
+
 static int auth(i2v_service *svc, i2v_req *r, char user[37], int *ret)
 {
     const char *key;
-    if (!i2v__req_header(r, "x-api-key") && !i2v__req_header(r, "Authorization")) {
+    if (!sends_key(r)) {
         const int s = i2v__web_auth(svc, r, user, ret);
         if (s >= 0) return s;
     }
@@ -575,8 +581,7 @@ static int poll(i2v_service *svc, i2v_req *r, const char *key, const char *id)
     char user[37];
     int ret, wait = 0;
     i2v_gen *g;
-    int64_t task = 0;
-    if (strlen(id) <= 16 && strspn(id, "0123456789") == strlen(id)) task = strtoll(id, NULL, 10);
+    const int64_t task = i2v__task_id_of(id);
     const int s = i2v__api_auth_get(svc, r, key, task, task > 0 ? NULL : id, user, &g, &wait,
                                     i2v__native_error, AUTH_MSG, &ret);
     if (s == 2) return 0; /* parked: called again with the answer */
@@ -670,8 +675,7 @@ static int gen_item(i2v_service *svc, i2v_req *r)
         return i2v__native_error(r, I2V_API_METHOD, "method %s is not allowed on %.200s", m,
                                  r->path);
     const char *key = NULL;
-    if (!cancel && strcmp(m, "GET") == 0 &&
-        (i2v__req_header(r, "x-api-key") || i2v__req_header(r, "Authorization"))) {
+    if (!cancel && strcmp(m, "GET") == 0 && sends_key(r)) {
         /* a status poll with a key: the key and the generation in one read */
         if (key_of(r, &key, &ret) != 0) return ret;
         return poll(svc, r, key, id);

@@ -14,6 +14,17 @@
 
 #include "common/error.h"
 
+int64_t i2v__task_id_of(const char *id)
+{
+    int64_t v = 0;
+    if (!*id || strlen(id) > 16) return -1;
+    for (const char *p = id; *p; p++) {
+        if (*p < '0' || *p > '9') return -1;
+        v = v * 10 + (*p - '0');
+    }
+    return v;
+}
+
 int64_t i2v__now_ms(void)
 {
     struct timespec ts;

@@ -396,6 +396,8 @@ int i2v__store_open_data_dir(i2v_store **out, const char *data_dir, const i2v_st
 void i2v__store_close(i2v_store **s);
 
 int64_t i2v__now_ms(void);
+/* The task id an id written in decimal stands for (at most 16 digits), or -1. */
+int64_t i2v__task_id_of(const char *id);
 /* For the backends' gen_watch: ids (when strs is NULL) or strings as one
  * list "<open>1,2<close>" or "<open>\"a\",\"b\"<close>" (a JSON array with
  * '[' ']', a PostgreSQL array literal with '{' '}'), malloc'd; NULL when n is

@@ -514,15 +514,18 @@ static void release(pg_store *s, pconn *c)
     pthread_mutex_unlock(&s->lock);
 }
 
-/* Has the server closed its side? A server that stops sends its goodbye (a
- * FATAL message) before closing: PQconsumeInput reads that and leaves the
- * connection looking fine until a statement is sent and lost, so the end of
- * the stream is looked for here. */
-static int peer_closed(PGconn *pg)
+/* Is a connection that sat in the pool gone (a restart, an idle timeout)?
+ * Nothing to read: it is there (one poll, no read). Else the end of the
+ * stream, or what libpq makes of the bytes that came: a server that stops
+ * sends its goodbye (a FATAL message) before closing, and that message alone
+ * leaves the connection looking fine until a statement is sent and lost. */
+static int gone(PGconn *pg)
 {
     struct pollfd p = {.fd = PQsocket(pg), .events = POLLIN | POLLRDHUP};
-    return p.fd < 0 ||
-           (poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)));
+    if (p.fd < 0) return 1;
+    if (poll(&p, 1, 0) <= 0) return 0;
+    if (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) return 1;
+    return PQconsumeInput(pg) == 0 || PQstatus(pg) != CONNECTION_OK;
 }
 
 /* A connection of the pool for this thread until release(): waits for a
@@ -536,11 +539,8 @@ static int acquire(pg_store *s, pconn **out, i2v_error *err)
     pthread_mutex_unlock(&s->lock);
     c->fresh = 0;
     c->sent = 0;
-    /* A connection the server closed while it sat in the pool (a restart,
-     * an idle timeout) shows it here, before anything is sent on it. */
-    if (c->pg && !c->bad &&
-        (PQconsumeInput(c->pg) == 0 || PQstatus(c->pg) != CONNECTION_OK || peer_closed(c->pg)))
-        c->bad = 1;
+    /* found here, before anything is sent on it */
+    if (c->pg && !c->bad && gone(c->pg)) c->bad = 1;
     if (!c->pg || c->bad) {
         if (c->pg) PQfinish(c->pg);
         c->pg = NULL;
@@ -1578,18 +1578,6 @@ out:
 
 /* ---- the native API (schema version 2) ---- */
 
-/* A task id written in decimal, or -1. */
-static int64_t task_id_of(const char *id)
-{
-    int64_t v = 0;
-    if (!*id || strlen(id) > 16) return -1;
-    for (const char *p = id; *p; p++) {
-        if (*p < '0' || *p > '9') return -1;
-        v = v * 10 + (*p - '0');
-    }
-    return v;
-}
-
 typedef struct find_arg {
     const char *user, *id;
     i2v_gen *g;
@@ -1602,7 +1590,7 @@ static int op_gen_find(pconn *c, void *arg, i2v_error *err)
     params p = {0};
     int r;
     int wait = 0; /* each statement also gives the row's place in the queue */
-    const int64_t task = task_id_of(a->id);
+    const int64_t task = i2v__task_id_of(a->id);
     if (task > 0) {
         pi(&p, task);
         r = one_gen_wait(c, "SELECT " GEN_COLS WAIT_COL " FROM generations WHERE task_id=$1", &p,
@@ -2252,8 +2240,9 @@ out:
  * POLL_BATCH_MAX) and reads them in one statement, then hands each its
  * answer through its done callback. Nothing waits for a batch to fill: a
  * lone poll goes at once, as a batch of one, and under load the polls that
- * arrive while a batch is out make up the next one. The HTTP server parks a polling request
- * meanwhile (no thread waits), so a batch can take the polls of every connection. */
+ * arrive while a batch is out make up the next one. The HTTP server parks a
+ * polling request meanwhile (no thread waits), so a batch can take the polls
+ * of every connection. */
 
 #define POLL_BATCH_MAX 128
 

@@ -1299,24 +1299,12 @@ newer:
 
 /* ---- the native API (schema version 2) ---- */
 
-/* A task id written in decimal, or -1. */
-static int64_t task_id_of(const char *id)
-{
-    int64_t v = 0;
-    if (!*id || strlen(id) > 16) return -1;
-    for (const char *p = id; *p; p++) {
-        if (*p < '0' || *p > '9') return -1;
-        v = v * 10 + (*p - '0');
-    }
-    return v;
-}
-
 static int sq_gen_find(i2v_store *s, const char *user, const char *id, i2v_gen *g, int *wait,
                        i2v_error *err)
 {
     CONN(s, err);
     int r = I2V_ENOTFOUND;
-    const int64_t task = task_id_of(id);
+    const int64_t task = i2v__task_id_of(id);
     sqlite3_stmt *q;
     if (task > 0) {
         q = st(c, S_GEN_BY_TASK);
